@@ -817,7 +817,7 @@ class Engine:
     def schedule_search(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
         rows = self.db.execute(
             "SELECT id, cron, promise_id, promise_timeout, promise_param, promise_tags, created_at"
-            " FROM schedules ORDER BY id"
+            " FROM schedules ORDER BY seq"
         ).fetchall()
         return _answer(
             "schedule.search", corr_id, 200, schedules=[_schedule_record(r) for r in rows],

@@ -62,14 +62,15 @@ CREATE TABLE IF NOT EXISTS listeners (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS schedules (
-    id              TEXT PRIMARY KEY,
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order: search order
+    id              TEXT NOT NULL UNIQUE,
     cron            TEXT NOT NULL,
     promise_id      TEXT NOT NULL,
     promise_timeout INTEGER NOT NULL,
     promise_param   TEXT NOT NULL,
     promise_tags    TEXT NOT NULL,
     created_at      INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
