@@ -1,0 +1,1 @@
+"""What every docflow service shares: HTTP contract, settings, ids, errors, Resonate client."""

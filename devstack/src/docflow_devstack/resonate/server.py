@@ -2,8 +2,13 @@
 
 Wire behaviour mirrors the real server (resonatehq/resonate): the HTTP status copies
 ``head.status``, envelope errors answer 400 with a string ``data``, ``GET /poll/{group}/{id}``
-streams ``data: <json>\\n\\n`` frames, and a message for a group nobody is polling is dropped
-(a pending task is re-sent by the retry timer, so nothing is lost).
+streams ``data: <json>\\n\\n`` frames, and an ``execute`` for a group nobody is polling is
+dropped (a pending task is re-sent by the retry timer, so nothing is lost).
+
+One deliberate difference: a message for one process (``poll://uni@group/id``) that is not
+connected right now -- typically reconnecting after a server restart -- is held for
+``UNICAST_HOLD_SECONDS`` and handed over when it reconnects. The real server drops it, and the
+SDK then only learns of the settled promise from its 60 s refresh loop.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ log = logging.getLogger("docflow.resonate")
 PROTOCOL_VERSION = "2026-04-01"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 KEEPALIVE_SECONDS = 15.0
+UNICAST_HOLD_SECONDS = 60.0
+UNICAST_HOLD_MAX = 1000
 LEGACY_PREFIXES = ("/promises", "/schedules", "/tasks")
 
 
@@ -64,6 +71,8 @@ class Listeners:
 
     def __init__(self) -> None:
         self._groups: dict[str, dict[str, Listener]] = {}
+        # (group, id) -> messages for a process that was not connected: (held since, payload)
+        self._held: dict[tuple[str, str], list[tuple[float, str]]] = {}
 
     def connect(self, group: str, pid: str, request: web.Request) -> Listener:
         listener = Listener(asyncio.Queue(), request)
@@ -72,7 +81,24 @@ class Listeners:
         if previous is not None:  # a reconnect replaces the stale stream
             previous.queue.put_nowait(None)
         members[pid] = listener
+        fresh_after = time.monotonic() - UNICAST_HOLD_SECONDS
+        for held_at, payload in self._held.pop((group, pid), []):
+            if held_at >= fresh_after:
+                listener.queue.put_nowait(payload)
         return listener
+
+    def _hold(self, group: str, pid: str, payload: str) -> None:
+        held = self._held.setdefault((group, pid), [])
+        held.append((time.monotonic(), payload))
+        del held[:-UNICAST_HOLD_MAX]
+
+    def drop_stale(self) -> None:
+        """Forget held messages nobody came back for."""
+        fresh_after = time.monotonic() - UNICAST_HOLD_SECONDS
+        for key in list(self._held):
+            self._held[key] = [item for item in self._held[key] if item[0] >= fresh_after]
+            if not self._held[key]:
+                del self._held[key]
 
     def disconnect(self, group: str, pid: str, listener: Listener) -> None:
         members = self._groups.get(group, {})
@@ -102,6 +128,8 @@ class Listeners:
             alive = [m for m in members.values() if m.alive()]
             listener = random.choice(alive) if alive else None
         if listener is None or not listener.alive():
+            if parts.username == "uni" and pid:
+                self._hold(parts.hostname, pid, payload)
             return False
         listener.queue.put_nowait(payload)
         return True
@@ -143,6 +171,7 @@ class ResonateServer:
         while True:
             try:
                 self.deliver(self.engine.tick(now_ms()))
+                self.listeners.drop_stale()
             except Exception:  # keep sweeping: one bad row must not stop every timer
                 log.exception("timeout sweep failed")
             await asyncio.sleep(interval)

@@ -1,0 +1,108 @@
+"""The HTTP contract (design.md), as pydantic models with the wire's camelCase names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+from .ids import JOB_ID_PATTERN
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class DocumentType(StrEnum):
+    INVOICE = "invoice"
+    RECEIPT = "receipt"
+    CONTRACT = "contract"
+    OTHER = "other"
+    AUTO = "auto"
+
+
+class JobStatusName(StrEnum):
+    PROCESSING = "processing"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+
+
+class StepName(StrEnum):
+    DOWNLOAD = "download"
+    EXTRACT = "extract"
+    ANALYZE = "analyze"
+    STORE = "store"
+    NOTIFY = "notify"
+
+
+class StepStateName(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DocumentUrl(AnyUrl):
+    _constraints = UrlConstraints(allowed_schemes=["http", "https", "s3"], max_length=2048)
+
+
+class CallbackUrl(AnyUrl):
+    _constraints = UrlConstraints(allowed_schemes=["http", "https"], max_length=2048)
+
+
+class JobRequest(Wire):
+    """``POST /process-document``. Unknown fields are refused, so typos are not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN, examples=["demo-1"])
+    document_url: DocumentUrl = Field(examples=["https://example.com/doc.pdf"])
+    requester_id: str = Field(min_length=1, max_length=128, examples=["alice"])
+    type: DocumentType = DocumentType.AUTO
+    callback_url: CallbackUrl | None = None
+    require_approval: bool = False
+
+    @field_validator("requester_id")
+    @classmethod
+    def _no_blank_requester(cls, value: str) -> str:
+        if not value.strip():
+            msg = "requesterId must not be blank"
+            raise ValueError(msg)
+        return value
+
+    def as_workflow_input(self) -> dict[str, Any]:
+        """The job as the workflow receives it: plain JSON, camelCase, defaults included."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Accepted(Wire):
+    status: Literal["accepted"] = "accepted"
+    job_id: str
+    status_url: str
+
+
+class StepStatus(Wire):
+    name: StepName
+    state: StepStateName
+
+
+class JobStatus(Wire):
+    job_id: str
+    status: JobStatusName
+    step: StepName | None = None
+    steps: list[StepStatus]
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx body: a machine-readable ``error``, a sentence, and optional details."""
+
+    error: str
+    message: str
+    details: Any = None

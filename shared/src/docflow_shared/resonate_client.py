@@ -1,0 +1,96 @@
+"""Resonate clients for docflow's processes.
+
+The SDK's ``HttpConnection`` retries a failed connection forever (1 s → 60 s backoff). That is
+right for a worker, which should ride out a server restart, and wrong for a front door: a Lambda
+must answer 503 within its budget, and a request still retrying in the background could create
+the job minutes later behind the caller's back. :class:`BoundedHttpConnection` therefore makes
+every request finish (answer or :class:`ConnectorError`) within ``budget_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import aiohttp
+from resonate.resonate import Resonate
+from resonate_base.error import ConnectorError
+
+from .settings import Settings
+
+FIRST_RETRY_DELAY = 0.05
+
+
+class BoundedHttpConnection:
+    """A ``resonate_base.connections.Network`` whose requests give up after ``budget_seconds``.
+
+    Connection failures are retried (short, growing pauses) only while the budget lasts; a
+    request that was sent but not answered in time is not re-sent. Either way the caller gets a
+    ``ConnectorError`` and nothing keeps running after it.
+    """
+
+    def __init__(self, url: str, budget_seconds: float = 2.0, auth: str | None = None) -> None:
+        self._url = url.rstrip("/")
+        self._budget = budget_seconds
+        self._auth = auth
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, req: str, headers: dict[str, str] | None = None) -> str:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if self._auth is not None:
+            all_headers["Authorization"] = f"Bearer {self._auth}"
+        deadline = time.monotonic() + self._budget
+        delay = FIRST_RETRY_DELAY
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                msg = f"Resonate at {self._url} did not answer within {self._budget:g} s"
+                raise ConnectorError(TimeoutError(msg))
+            try:
+                async with asyncio.timeout(remaining):
+                    async with self._client().post(
+                        f"{self._url}/", data=req, headers=all_headers
+                    ) as resp:
+                        return await resp.text()
+            except aiohttp.ClientConnectorError:
+                # Never connected, so nothing was sent: safe to try again within the budget.
+                await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+                delay *= 2
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # Sent but unanswered: it may have been applied, so it is not sent again.
+                raise ConnectorError(exc) from exc
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+
+def sender_client(settings: Settings) -> Resonate:
+    """A send-only client for a front door: bounded requests, no listener, no polling loop.
+
+    Must be created inside a running event loop (the SDK starts its connections there).
+    """
+    return Resonate(
+        network=BoundedHttpConnection(settings.resonate_url, settings.resonate_timeout_seconds),
+        sources=[],
+        subscription_refresh_secs=0,
+    )
+
+
+def worker_client(settings: Settings, *, group: str | None = None) -> Resonate:
+    """A long-running worker: joins the worker group, retries through server restarts."""
+    return Resonate(
+        url=settings.resonate_url,
+        group=group or settings.worker_group,
+        ttl=timedelta(seconds=settings.task_ttl_seconds),
+    )

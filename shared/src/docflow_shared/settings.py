@@ -1,0 +1,52 @@
+"""The one settings class: every environment variable docflow reads, read once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    resonate_url: str = Field("http://127.0.0.1:8001", validation_alias="RESONATE_URL")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    bucket: str = Field("docflow-artifacts", validation_alias="DOCFLOW_BUCKET")
+    queue_url: str | None = Field(None, validation_alias="DOCFLOW_QUEUE_URL")
+    # Comma-separated hosts or CIDRs the download guard lets through (e.g. "127.0.0.1").
+    url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="DOCFLOW_URL_ALLOWLIST"
+    )
+    llm_base_url: str | None = Field(None, validation_alias="DOCFLOW_LLM_BASE_URL")
+    llm_model: str | None = Field(None, validation_alias="DOCFLOW_LLM_MODEL")
+    llm_api_key: SecretStr | None = Field(None, validation_alias="DOCFLOW_LLM_API_KEY")
+    api_token: SecretStr | None = Field(None, validation_alias="DOCFLOW_API_TOKEN")
+    webhook_secret: SecretStr = Field(
+        SecretStr("docflow-dev-secret"), validation_alias="DOCFLOW_WEBHOOK_SECRET"
+    )
+    # Lease a worker holds on a task between heartbeats; a crashed worker's step restarts
+    # elsewhere after at most this long (the SDK's 1 min default makes recovery slow).
+    task_ttl_seconds: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("DOCFLOW_TASK_TTL", "task_ttl_seconds")
+    )
+    # How long a front door waits for Resonate before answering 503.
+    resonate_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, validation_alias="DOCFLOW_RESONATE_TIMEOUT"
+    )
+    worker_group: str = Field("workers", validation_alias="DOCFLOW_WORKER_GROUP")
+
+    @field_validator("url_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,164 @@
+"""The dev server under real SDK processes: workers and clients talking HTTP + SSE on loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import Process, free_port, resonate_server, wait_until
+
+pytestmark = pytest.mark.integration
+
+TTL = 2.0
+# Re-send pending tasks after 3 s instead of 30 s, so a message that found no worker
+# (one was just killed) is retried within the test's patience.
+FAST_RETRY = ("--tasks-retry-timeout", "3000")
+
+
+def start_worker(url: str, effects: Path, name: str, *extra: str) -> Process:
+    worker = Process(
+        [sys.executable, "-m", "tests.support.demo_worker", url, str(effects), "--name", name,
+         "--ttl", str(TTL), *extra],
+        effects / f"{name}.out",
+    ).start()  # fmt: skip
+    wait_until(lambda: (effects / f"ready-{name}").exists(), 30, f"worker {name} to start")
+    return worker
+
+
+def start_client(url: str, workflow_id: str, effects: Path, *extra: str) -> Process:
+    return Process(
+        [sys.executable, "-m", "tests.support.demo_client", url, workflow_id, "10", *extra],
+        effects / f"client-{workflow_id}.out",
+    ).start()
+
+
+def client_results(client: Process, timeout: float = 90) -> list[dict[str, object]]:
+    assert client.popen is not None
+    try:
+        client.popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        client.kill9()
+        raise AssertionError(f"client did not finish:\n{client.output()}") from None
+    lines = [ln for ln in client.output().splitlines() if ln.startswith("{")]
+    assert client.popen.returncode == 0, client.output()
+    assert lines, client.output()
+    return [json.loads(ln) for ln in lines]
+
+
+def executions(effects: Path, workflow_id: str) -> list[tuple[int, str]]:
+    log = effects / f"{workflow_id}.log"
+    lines = log.read_text().split() if log.exists() else []
+    return [(int(lines[i]), lines[i + 1]) for i in range(0, len(lines), 2)]
+
+
+@pytest.fixture
+def effects(tmp_path: Path) -> Path:
+    path = tmp_path / "effects"
+    path.mkdir()
+    return path
+
+
+def test_a_three_step_workflow_completes_and_its_result_is_readable(
+    tmp_path: Path, effects: Path
+) -> None:
+    server, url = resonate_server(str(tmp_path / "r.db"), tmp_path / "server.log")
+    worker = start_worker(url, effects, "w1")
+    try:
+        [outcome] = client_results(start_client(url, "flow-1", effects))
+
+        assert outcome == {"id": "flow-1", "result": 16, "state": "resolved", "value": 16}
+        assert executions(effects, "flow-1") == [(1, "w1"), (2, "w1"), (3, "w1")]
+    finally:
+        worker.kill9()
+        server.kill9()
+
+
+def test_a_worker_killed_mid_step_resumes_elsewhere_without_repeating_done_steps(
+    tmp_path: Path, effects: Path
+) -> None:
+    server, url = resonate_server(
+        str(tmp_path / "r.db"), tmp_path / "server.log", None, *FAST_RETRY
+    )
+    first = start_worker(url, effects, "w1", "--hold-step", "2")
+    second: Process | None = None
+    try:
+        client = start_client(url, "flow-2", effects)
+        wait_until(lambda: (effects / "holding-2").exists(), 30, "step 2 to start")
+        first.kill9()
+        (effects / "release").touch()
+        second = start_worker(url, effects, "w2")
+
+        [outcome] = client_results(client)
+
+        assert outcome["result"] == 16
+        assert executions(effects, "flow-2") == [(1, "w1"), (2, "w1"), (2, "w2"), (3, "w2")]
+    finally:
+        for proc in (first, second, server):
+            if proc is not None:
+                proc.kill9()
+
+
+def test_a_dev_server_killed_mid_workflow_restarts_on_its_store_and_the_workflow_completes(
+    tmp_path: Path, effects: Path
+) -> None:
+    store, port = str(tmp_path / "r.db"), free_port()
+    server, url = resonate_server(store, tmp_path / "server.log", port, *FAST_RETRY)
+    worker = start_worker(url, effects, "w1", "--hold-step", "2")
+    try:
+        client = start_client(url, "flow-3", effects)
+        wait_until(lambda: (effects / "holding-2").exists(), 30, "step 2 to start")
+        server.kill9()
+        server, _ = resonate_server(store, tmp_path / "server.log", port, *FAST_RETRY)
+        (effects / "release").touch()
+
+        [outcome] = client_results(client)
+
+        assert outcome["result"] == 16
+        steps = Counter(step for step, _ in executions(effects, "flow-3"))
+        assert steps[1] == 1, "step 1 was checkpointed before the crash and must not re-run"
+        assert steps[3] >= 1
+    finally:
+        worker.kill9()
+        server.kill9()
+
+
+def test_tasks_spread_over_two_workers_and_a_survivor_takes_over_a_killed_ones_task(
+    tmp_path: Path, effects: Path
+) -> None:
+    server, url = resonate_server(
+        str(tmp_path / "r.db"), tmp_path / "server.log", None, *FAST_RETRY
+    )
+    workers = {name: start_worker(url, effects, name, "--hold-step", "2") for name in ("w1", "w2")}
+    try:
+        (effects / "release").touch()
+        results = client_results(start_client(url, "spread", effects, "--count", "12"))
+        assert [r["result"] for r in results] == [16] * 12
+        ran_by = {name for i in range(12) for _, name in executions(effects, f"spread-{i}")}
+        assert ran_by == {"w1", "w2"}, "the server should spread tasks over the group"
+
+        (effects / "release").unlink()
+        (effects / "holding-2").unlink()
+        client = start_client(url, "takeover", effects)
+        wait_until(lambda: (effects / "holding-2").exists(), 30, "step 2 to start")
+        holder = (effects / "holding-2").read_text()
+        survivor = ({"w1", "w2"} - {holder}).pop()
+        workers[holder].kill9()
+        killed_at = time.monotonic()
+        (effects / "release").touch()
+
+        [outcome] = client_results(client)
+
+        assert outcome["result"] == 16
+        done = executions(effects, "takeover")
+        assert done[-2:] == [(2, survivor), (3, survivor)]
+        assert [s for s, _ in done].count(1) == 1
+        assert time.monotonic() - killed_at >= TTL * 0.9, "takeover happens when the lease lapses"
+    finally:
+        for proc in (*workers.values(), server):
+            proc.kill9()

@@ -1,0 +1,120 @@
+"""Starting real processes for tests: free loopback ports, readiness waits, kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback test URL
+            return bool(200 <= resp.status < 300)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@dataclass
+class Process:
+    """A child process whose output goes to a log file, killed hard on teardown."""
+
+    args: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill9(self) -> None:
+        if self.alive():
+            os.killpg(self.pid, signal.SIGKILL)
+            assert self.popen is not None
+            self.popen.wait(10)
+
+    def terminate(self, timeout: float = 10) -> int:
+        assert self.popen is not None
+        if self.alive():
+            os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        return int(self.popen.returncode)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def resonate_server(
+    store: str, log_path: Path, port: int | None = None, *extra: str
+) -> tuple[Process, str]:
+    """Start the dev server (``serve`` on ``store``) and wait until it is healthy."""
+    port = port or free_port()
+    proc = Process(
+        [
+            str(BIN / "docflow-resonate"),
+            "serve",
+            "--server-port",
+            str(port),
+            "--storage-sqlite-path",
+            store,
+            "--timeouts-poll-interval",
+            "100",
+            *extra,
+        ],
+        log_path,
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/health"), 20, f"dev server on {url}")
+    except TimeoutError:
+        proc.kill9()
+        raise AssertionError(f"dev server did not start:\n{proc.output()}") from None
+    return proc, url
