@@ -1,0 +1,132 @@
+"""The shared package: ids, models, the status mapping and settings."""
+
+from __future__ import annotations
+
+import pytest
+from docflow_shared.ids import job_id_of, workflow_id
+from docflow_shared.models import JobRequest, JobStatusName
+from docflow_shared.settings import Settings
+from docflow_shared.status import job_status
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from resonate.ids import validate_root_id
+
+pytestmark = pytest.mark.unit
+
+job_ids = st.text(alphabet="abcXYZ019._:-", min_size=1, max_size=128)
+
+
+@given(job_ids)
+def test_every_valid_job_id_maps_to_one_sdk_valid_workflow_id_and_back(job_id: str) -> None:
+    wid = workflow_id(job_id)
+
+    assert wid.startswith("doc/")
+    assert validate_root_id(wid) == wid
+    assert "." not in wid
+    assert job_id_of(wid) == job_id
+
+
+def test_distinct_job_ids_never_share_a_workflow() -> None:
+    assert workflow_id("a:b") != workflow_id("a.b") != workflow_id("a-b")
+    assert workflow_id("demo-1") == "doc/demo-1"
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 129, "has space", "slash/", "ümlaut", "%3A"])
+def test_an_invalid_job_id_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid job id"):
+        workflow_id(bad)
+
+
+@pytest.mark.parametrize("other", ["doc/a:1", "doc/a%3", "job/a", "doc/", "doc/a.b"])
+def test_child_and_foreign_promise_ids_belong_to_no_job(other: str) -> None:
+    assert job_id_of(other) is None
+
+
+def valid_request(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "jobId": "demo-1",
+        "documentUrl": "https://example.com/doc.pdf",
+        "requesterId": "alice",
+        "type": "invoice",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_a_job_request_reads_the_wire_names_and_fills_defaults() -> None:
+    job = JobRequest.model_validate(valid_request())
+
+    assert job.as_workflow_input() == {
+        "jobId": "demo-1",
+        "documentUrl": "https://example.com/doc.pdf",
+        "requesterId": "alice",
+        "type": "invoice",
+        "callbackUrl": None,
+        "requireApproval": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("jobId", "bad id"),
+        ("documentUrl", "ftp://example.com/x.pdf"),
+        ("documentUrl", "not a url"),
+        ("type", "poem"),
+        ("requesterId", "   "),
+        ("callbackUrl", "s3://bucket/hook"),
+        ("unexpected", 1),
+    ],
+)
+def test_an_invalid_job_request_names_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        JobRequest.model_validate(valid_request(**{field: value}))
+
+    assert field in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("state", "waiting", "expected"),
+    [
+        ("pending", False, JobStatusName.PROCESSING),
+        ("pending", True, JobStatusName.AWAITING_APPROVAL),
+        ("resolved", False, JobStatusName.DONE),
+        ("rejected", False, JobStatusName.FAILED),
+        ("rejected_canceled", False, JobStatusName.CANCELED),
+        ("rejected_timedout", False, JobStatusName.TIMED_OUT),
+        ("resolved", True, JobStatusName.DONE),
+    ],
+)
+def test_promise_states_map_to_job_statuses(
+    state: str, waiting: bool, expected: JobStatusName
+) -> None:
+    assert job_status(state, awaiting_approval=waiting) is expected
+
+
+def test_an_unknown_promise_state_is_an_error_not_a_guess() -> None:
+    with pytest.raises(ValueError, match="unknown promise state"):
+        job_status("sideways")
+
+
+def test_settings_read_the_documented_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESONATE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DOCFLOW_URL_ALLOWLIST", "127.0.0.1, files.internal ,10.0.0.0/8")
+    monkeypatch.setenv("DOCFLOW_API_TOKEN", "s3cret")
+    monkeypatch.setenv("DOCFLOW_TASK_TTL", "4.5")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.resonate_url == "http://127.0.0.1:9"
+    assert settings.url_allowlist == ["127.0.0.1", "files.internal", "10.0.0.0/8"]
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.task_ttl_seconds == 4.5
+
+
+def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCFLOW_TASK_TTL", "-1")
+
+    with pytest.raises(ValidationError, match="DOCFLOW_TASK_TTL"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
