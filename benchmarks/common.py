@@ -1,0 +1,62 @@
+"""Shared benchmark plumbing: machine description, tables, appending to docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    mem_kb = 0
+    with Path("/proc/meminfo").open() as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return (
+        f"{os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB RAM, "
+        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def publish(title: str, command: str, sections: list[str]) -> None:
+    """Print the results and append them, with date, machine and command, to the results file."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = f"## {title}\n\n- date: {stamp}\n- machine: {machine()}\n- command: `{command}`"
+    text = "\n\n".join([header, *sections])
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# docflow benchmarks\n\nEvery section below was appended by the command it names; "
+            "compare ratios within one section (one run, one machine), not absolute times "
+            "across sections.\n"
+        )
+    with RESULTS.open("a") as out:
+        out.write("\n" + text + "\n")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def python() -> str:
+    return sys.executable
