@@ -158,15 +158,6 @@ class Engine:
             self._tick(now)
         return self.outgoing
 
-    def next_deadline(self) -> int | None:
-        """The earliest moment :meth:`tick` has something to do, if any."""
-        row = self.db.execute(
-            "SELECT min(t) FROM (SELECT min(expires_at) AS t FROM promises"
-            " WHERE expires_at IS NOT NULL UNION ALL"
-            " SELECT min(timer_at) FROM tasks WHERE timer_at IS NOT NULL)"
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
     # ------------------------------------------------------------------ storage
 
     def _promise(self, promise_id: str) -> Promise | None:
