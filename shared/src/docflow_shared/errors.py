@@ -34,7 +34,31 @@ class BackendUnavailable(DocflowError):
     code = "backend_unavailable"
 
 
+class PayloadTooLarge(DocflowError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DocflowError):
+    code = "unsupported_media_type"
+
+
+class Unauthorized(DocflowError):
+    code = "unauthorized"
+
+
 class InvalidDocument(DocflowError):
-    """A document that can never be processed: the job fails at once with this reason."""
+    """A document that can never be processed: the job fails at once, with ``reason``.
+
+    ``reason`` is one of the documented failure codes (``not_found``, ``unsupported_type``,
+    ``too_large``, ``url_refused``, ``corrupt_document``, ...).
+    """
 
     code = "invalid_document"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        # The rejected workflow promise carries str(error): "<reason>: <message>".
+        return f"{self.reason}: {self.message}"

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
+from resonate.error import ServerError
 from resonate.resonate import Resonate
 from resonate_base.error import ConnectorError
 
-from .settings import Settings
+from .errors import BackendUnavailable, JobNotFound
+from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from resonate.retry import RetryPolicy
 
 FIRST_RETRY_DELAY = 0.05
 
@@ -87,10 +94,44 @@ def sender_client(settings: Settings) -> Resonate:
     )
 
 
-def worker_client(settings: Settings, *, group: str | None = None) -> Resonate:
+def worker_client(settings: Settings, *, retry_policy: RetryPolicy | None = None) -> Resonate:
     """A long-running worker: joins the worker group, retries through server restarts."""
     return Resonate(
         url=settings.resonate_url,
-        group=group or settings.worker_group,
+        group=settings.worker_group,
         ttl=timedelta(seconds=settings.task_ttl_seconds),
+        retry_policy=retry_policy,
     )
+
+
+class LambdaResonate:
+    """The one Resonate client of a Lambda container, reused across warm invocations.
+
+    Lambda handlers are synchronous, the SDK is asyncio: a module-level event loop (never one
+    per request) runs each call, and the client is created lazily inside it on first use. Every
+    call finishes within the settings' budget or raises ``BackendUnavailable``.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client: Resonate | None = None
+
+    def call[T](self, operation: Callable[[Resonate], Awaitable[T]]) -> T:
+        settings = get_settings()
+
+        async def bounded() -> T:
+            if self._client is None:
+                self._client = sender_client(settings)
+            async with asyncio.timeout(settings.resonate_timeout_seconds):
+                return await operation(self._client)
+
+        try:
+            return self._loop.run_until_complete(bounded())
+        except (ConnectorError, TimeoutError) as err:
+            msg = "the workflow service is not answering; retry shortly"
+            raise BackendUnavailable(msg) from err
+        except ServerError as err:
+            if err.code == 404:
+                raise JobNotFound(err.message) from err
+            msg = f"the workflow service refused the request ({err.code})"
+            raise BackendUnavailable(msg) from err

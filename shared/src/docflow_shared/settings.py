@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         2.0, gt=0, le=30, validation_alias="DOCFLOW_RESONATE_TIMEOUT"
     )
     worker_group: str = Field("workers", validation_alias="DOCFLOW_WORKER_GROUP")
+    max_document_bytes: int = Field(50 * 1024 * 1024, gt=0, validation_alias="DOCFLOW_MAX_BYTES")
+    download_timeout_seconds: float = Field(30.0, gt=0, validation_alias="DOCFLOW_DOWNLOAD_TIMEOUT")
+    # Makes every step pause this long first: for the demo (watch the steps move, kill the
+    # worker mid-step). 0 in normal operation.
+    demo_step_delay_seconds: float = Field(0.0, ge=0, validation_alias="DOCFLOW_DEMO_STEP_DELAY")
 
     @field_validator("url_allowlist", mode="before")
     @classmethod

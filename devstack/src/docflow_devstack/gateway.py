@@ -1,0 +1,198 @@
+"""``docflow-gateway``: a local API Gateway (HTTP API, payload format 2.0) in front of the Lambdas.
+
+Each HTTP request becomes the event API Gateway would send, is handed to the route's
+``lambda_handler(event, context)`` in this process, and the handler's answer becomes the HTTP
+response. Routes are those of the SAM template. Each function runs on its own single thread,
+like one warm Lambda container: the handlers keep a module-level event loop and client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import importlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from docflow_shared.models import ErrorBody
+
+log = logging.getLogger("docflow.gateway")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+ROUTES: list[tuple[str, str, str]] = [
+    ("POST", "/process-document", "docflow_trigger.handlers.http:lambda_handler"),
+    ("GET", "/status/{jobId}", "docflow_status.handlers.http:lambda_handler"),
+]
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and powertools read."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    deadline: float = field(default_factory=lambda: time.monotonic() + 30)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    function_name: str
+    handler: Handler
+    executor: ThreadPoolExecutor
+    pattern: re.Pattern[str]
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found and method == self.method else None
+
+
+def load_routes() -> list[Route]:
+    routes = []
+    for method, template, target in ROUTES:
+        module_name, _, attr = target.partition(":")
+        handler = getattr(importlib.import_module(module_name), attr)
+        pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
+        function_name = module_name.split(".")[0].replace("_", "-")
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=function_name)
+        routes.append(Route(method, template, function_name, handler, executor, pattern))
+    return routes
+
+
+def to_event(
+    request: web.Request, body: bytes, route: Route, params: dict[str, str]
+) -> dict[str, Any]:
+    """The API Gateway HTTP API v2 event for ``request``."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    route_key = f"{route.method} {route.template}"
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.path,
+        "rawQueryString": request.query_string,
+        "cookies": [f"{k}={v.value}" for k, v in request.cookies.items()] or None,
+        "headers": headers,
+        "queryStringParameters": dict(request.query) or None,
+        "pathParameters": params or None,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": request.host,
+            "domainPrefix": "local",
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+                "sourceIp": request.remote or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def to_response(result: dict[str, Any]) -> web.Response:
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = web.Response(status=int(result.get("statusCode", 200)), body=data)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, str(value))
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    body = ErrorBody(error=code, message=message).model_dump_json()
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def make_app(routes: list[Route]) -> web.Application:
+    async def dispatch(request: web.Request) -> web.Response:
+        if request.path == "/health":
+            return web.Response(status=200, text="ok")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return error(413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        for route in routes:
+            params = route.match(request.method, request.path)
+            if params is None:
+                continue
+            event = to_event(request, body, route, params)
+            context = LambdaContext(route.function_name)
+            started = time.perf_counter()
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(
+                    route.executor, route.handler, event, context
+                )
+            except Exception:
+                log.exception("%s raised", route.function_name)
+                return error(502, "bad_gateway", "the function failed; see its log")
+            log.debug("%s %s -> %s in %.1f ms", request.method, request.path,
+                      result.get("statusCode"), (time.perf_counter() - started) * 1000)  # fmt: skip
+            return to_response(result)
+        allowed = [r.method for r in routes if r.pattern.fullmatch(request.path)]
+        if allowed:
+            return error(405, "method_not_allowed", f"use {', '.join(allowed)} on {request.path}")
+        return error(404, "not_found", f"no route for {request.method} {request.path}")
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="docflow-gateway", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    routes = load_routes()
+    log.info("local API gateway on http://%s:%s: %s", args.host, args.port,
+             ", ".join(f"{r.method} {r.template}" for r in routes))  # fmt: skip
+    web.run_app(make_app(routes), host=args.host, port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Sample documents generated on the fly (no binary blobs in the repo): a text invoice PDF and
+the same invoice as a scan (an image-only PDF), plus a receipt and a contract in plain text."""
+
+from __future__ import annotations
+
+import io
+
+from fpdf import FPDF
+from PIL import Image, ImageDraw, ImageFont
+
+INVOICE_LINES = [
+    "ACME Tools Ltd",
+    "12 Forge Street, Sheffield",
+    "",
+    "INVOICE",
+    "Invoice Number: INV-2024-0042",
+    "Invoice Date: 2024-03-05",
+    "Bill To: Globex Corporation",
+    "",
+    "Description                 Qty    Amount",
+    "Steel hammers               10     EUR 450.00",
+    "Safety gloves               20     EUR 780.50",
+    "",
+    "Total: EUR 1,230.50",
+    "Amount due within 30 days. Thank you for your business.",
+]
+
+RECEIPT_TEXT = """Corner Coffee
+Receipt
+Date: 12/04/2024
+2 x Flat white      $7.00
+1 x Croissant       $3.50
+Total: $10.50
+Paid by card. Thank you for your purchase!
+"""
+
+CONTRACT_TEXT = """SERVICES AGREEMENT
+This agreement is made between Initech LLC and Hooli Inc. (the parties).
+The services are provided for a term of 12 months starting on the effective date.
+The client shall pay fees of USD 5,000.00 per month. This agreement is governed by the law of
+the State of Delaware, and the parties hereby agree to its terms.
+"""
+
+
+def invoice_pdf() -> bytes:
+    """A one-page invoice with a real text layer."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    for line in INVOICE_LINES:
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def invoice_image(scale: int = 3) -> Image.Image:
+    """The invoice as a page image, as a scanner would produce it."""
+    font = ImageFont.load_default(size=12 * scale)
+    image = Image.new("L", (620 * scale, (len(INVOICE_LINES) * 22 + 60) * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(INVOICE_LINES):
+        draw.text((30 * scale, (30 + i * 22) * scale), line, fill=0, font=font)
+    return image
+
+
+def scanned_invoice_pdf() -> bytes:
+    """An image-only PDF: no text layer, so extraction must OCR it."""
+    png = io.BytesIO()
+    invoice_image().save(png, format="PNG")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(png, x=0, y=0, w=210)
+    return bytes(pdf.output())
+
+
+def invoice_png() -> bytes:
+    out = io.BytesIO()
+    invoice_image().save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,29 @@
+"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``."""
+
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from docflow_shared.lambda_http import new_resolver
+
+from ..logic.job_status import get_job_status
+from ..observability import logger, metrics, tracer
+
+app = new_resolver(logger)
+
+
+@app.get("/status/<job_id>")
+@tracer.capture_method
+def job_status(job_id: str) -> Response[str]:
+    logger.append_keys(jobId=job_id)
+    status = get_job_status(job_id)
+    return Response(200, "application/json", status.model_dump_json(by_alias=True))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

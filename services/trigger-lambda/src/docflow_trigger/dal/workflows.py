@@ -1,0 +1,32 @@
+"""Starting workflows on Resonate. The container's one client lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docflow_shared.resonate_client import LambdaResonate
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import WORKFLOW_NAME
+from resonate.resonate import Resonate
+
+resonate = LambdaResonate()
+
+
+def start_workflow(workflow_id: str, job: dict[str, Any]) -> Any:
+    """Start ``process_document(job)`` on the worker group as ``workflow_id``, unless it exists.
+
+    Creating an existing promise id changes nothing and returns the existing record, so this is
+    safe to repeat. Returns the job the workflow was *actually* started with (its root promise's
+    argument), which differs from ``job`` when another request got there first.
+    """
+    group = get_settings().worker_group
+
+    async def start(client: Resonate) -> Any:
+        # rpc, never run: run would execute the workflow here, inside the Lambda.
+        handle = client.options(target=group).rpc(workflow_id, WORKFLOW_NAME, job)
+        await handle.id()  # the durable promise exists (created now or before)
+        record = await client.promises.get(workflow_id)
+        args = record.param.data.get("args", []) if isinstance(record.param.data, dict) else []
+        return args[0] if args else None
+
+    return resonate.call(start)

@@ -1,0 +1,18 @@
+"""Accepting a job: start its workflow once, however often the same job is sent."""
+
+from __future__ import annotations
+
+from docflow_shared.errors import JobConflict
+from docflow_shared.ids import workflow_id
+from docflow_shared.models import Accepted, JobRequest
+
+from ..dal.workflows import start_workflow
+
+
+def start_job(job: JobRequest) -> Accepted:
+    """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id."""
+    sent = job.as_workflow_input()
+    if start_workflow(workflow_id(job.job_id), sent) != sent:
+        msg = f"job {job.job_id} already exists with a different request; use a new jobId"
+        raise JobConflict(msg)
+    return Accepted(job_id=job.job_id, status_url=f"/status/{job.job_id}")

@@ -1,0 +1,52 @@
+"""The blob store (S3; the moto server locally): documents, extracted text, results."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from docflow_shared.errors import InvalidDocument
+from docflow_shared.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def _client() -> Any:
+    settings = get_settings()
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+    )
+
+
+def s3_url(key: str) -> str:
+    return f"s3://{get_settings().bucket}/{key}"
+
+
+def put_bytes(key: str, body: bytes, content_type: str) -> str:
+    """Write (or overwrite with the same bytes: every step is idempotent) one object."""
+    _client().put_object(Bucket=get_settings().bucket, Key=key, Body=body, ContentType=content_type)
+    return s3_url(key)
+
+
+def put_json(key: str, value: Any) -> str:
+    body = json.dumps(value, ensure_ascii=False, indent=2).encode()
+    return put_bytes(key, body, "application/json")
+
+
+def get_bytes(key: str, bucket: str | None = None) -> bytes:
+    try:
+        response = _client().get_object(Bucket=bucket or get_settings().bucket, Key=key)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket", "404"):
+            raise InvalidDocument("not_found", f"s3://{bucket}/{key} does not exist") from err
+        raise
+    return bytes(response["Body"].read())
+
+
+def get_json(key: str) -> Any:
+    return json.loads(get_bytes(key))

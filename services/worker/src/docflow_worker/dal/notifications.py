@@ -1,0 +1,33 @@
+"""The notification stream (Redis-compatible): one event per finished job, at most once."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import redis
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import NOTIFICATION_STREAM
+
+# XADD and the job's "notified" marker in one atomic script: a re-run of the notify step
+# (after a crash, before its checkpoint) finds the marker and returns the first event's id.
+_APPEND_ONCE = """
+local existing = redis.call('GET', KEYS[2])
+if existing then return existing end
+local id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1])
+redis.call('SET', KEYS[2], id)
+return id
+"""
+
+
+@lru_cache(maxsize=1)
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=10)
+
+
+def append_once(job_id: str, event: dict[str, Any]) -> str:
+    """Append ``event`` for ``job_id`` unless it was already appended; the stream entry id."""
+    marker = f"docflow:notified:{job_id}"
+    entry = _client().eval(_APPEND_ONCE, 2, NOTIFICATION_STREAM, marker, json.dumps(event))
+    return entry.decode() if isinstance(entry, bytes) else str(entry)

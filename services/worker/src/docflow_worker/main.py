@@ -1,0 +1,41 @@
+"""``docflow-worker``: a long-running member of the Resonate worker group."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from docflow_shared.resonate_client import worker_client
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import WORKFLOW_NAME
+from resonate.retry import Never
+
+from .observability import logger
+from .workflow import process_document
+
+
+async def serve() -> None:
+    settings = get_settings()
+    # Steps retry on their own terms (see retrying.py); the SDK must not retry them blindly.
+    resonate = worker_client(settings, retry_policy=Never())
+    resonate.register(process_document, name=WORKFLOW_NAME)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logger.info(
+        "worker ready",
+        extra={"resonateUrl": settings.resonate_url, "group": settings.worker_group,
+               "taskTtlSeconds": settings.task_ttl_seconds},
+    )  # fmt: skip
+    await stop.wait()
+    logger.info("worker stopping: finishing the steps in flight")
+    await resonate.stop()
+
+
+def main() -> None:
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

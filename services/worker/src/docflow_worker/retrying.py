@@ -1,0 +1,83 @@
+"""How a step becomes a durable checkpoint: ``checkpoint(fn)`` is what the workflow ``ctx.run``s.
+
+The SDK's retry policy cannot tell a bad document from a flaky network, so the worker turns it
+off (``Never``) and retries here instead, in one place for every step:
+
+- ``InvalidDocument`` (404, unsupported type, corrupt PDF, ...) is permanent: no retry; the step
+  fails and the workflow fails the job with that reason.
+- ``Transient`` (the document's server timed out or answered 5xx) is retried a few times.
+- anything else (blob store or Redis down, a bug) is retried with a capped backoff for a long
+  while, so an infrastructure outage delays jobs instead of failing them.
+
+The step body runs in a thread: OCR can take minutes and must not block the event loop that
+sends the task's heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from docflow_shared.errors import InvalidDocument
+from docflow_shared.settings import get_settings
+from resonate.context import Context
+
+from .observability import logger
+
+TRANSIENT_ATTEMPTS = 4
+INFRASTRUCTURE_ATTEMPTS = 40
+FIRST_DELAY = 1.0
+MAX_DELAY = 60.0
+
+
+class Transient(Exception):
+    """The document's source failed in a way that may pass (timeout, 5xx, reset)."""
+
+
+def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Wrap a plain step ``fn(job, *inputs)`` as a durable-step body for ``ctx.run``."""
+    step = fn.__name__
+
+    async def run(ctx: Context, job: dict[str, Any], *inputs: Any) -> Any:
+        keys = {"jobId": job["jobId"], "step": step}
+        delay = get_settings().demo_step_delay_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            logger.info("step started", extra={**keys, "attempt": attempt})
+            started = time.monotonic()
+            try:
+                if delay:
+                    await asyncio.sleep(delay)
+                result = await asyncio.to_thread(fn, job, *inputs)
+            except InvalidDocument as err:
+                logger.warning("step failed permanently", extra={**keys, "reason": err.reason})
+                raise
+            except Exception as err:
+                limit = (
+                    TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
+                )
+                if attempt >= limit:
+                    logger.error(
+                        "step gave up", extra={**keys, "attempt": attempt, "error": str(err)}
+                    )
+                    reason = "download_failed" if isinstance(err, Transient) else "internal_error"
+                    raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
+                pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
+                logger.warning(
+                    "step failed, retrying",
+                    extra={**keys, "attempt": attempt, "error": str(err), "retryIn": pause},
+                )
+                await asyncio.sleep(pause)
+                continue
+            logger.info(
+                "step done",
+                extra={**keys, "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},
+            )
+            return result
+
+    run.__name__ = step
+    run.__qualname__ = step
+    return run

