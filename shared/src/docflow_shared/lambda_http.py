@@ -9,13 +9,14 @@ traceback in the answer). Optional bearer auth (``DOCFLOW_API_TOKEN``) is checke
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from .errors import (
     BackendUnavailable,
@@ -33,6 +34,7 @@ from .settings import get_settings
 
 MAX_BODY_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = 2
+JSON_ONLY = "send the body as JSON, with 'Content-Type: application/json'"
 
 STATUS_BY_ERROR: dict[type[DocflowError], int] = {
     InvalidJob: 400,
@@ -56,32 +58,51 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return Response(status, "application/json", body, headers=headers)
 
 
+def domain_response(err: DocflowError) -> Response[str]:
+    """The one mapping from a domain error to its HTTP answer."""
+    status = next(s for kind, s in STATUS_BY_ERROR.items() if isinstance(err, kind))
+    return error_response(status, err.code, err.message, err.details)
+
+
+def check_request(event: dict[str, Any]) -> None:
+    """Refuse, before routing and validation, what no route may see (auth first)."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    token = get_settings().api_token
+    if token is not None:
+        expected = f"Bearer {token.get_secret_value()}".encode()
+        if not hmac.compare_digest(headers.get("authorization", "").encode(), expected):
+            raise Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and content_type != "application/json":
+        raise UnsupportedMediaType(JSON_ONLY)
+
+
+def _proxy(response: Response[str]) -> dict[str, Any]:
+    """A powertools response as the API Gateway HTTP API (v2) proxy answer."""
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": "application/json", **response.headers},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer one API Gateway event: refusals first, then the routes."""
+    try:
+        check_request(event)
+    except DocflowError as err:
+        return _proxy(domain_response(err))
+    return app.resolve(event, context)
+
+
 def new_resolver(logger: Logger) -> APIGatewayHttpResolver:
-    """An ``APIGatewayHttpResolver`` with validation, auth, body limits and the error mapping."""
+    """An ``APIGatewayHttpResolver`` with validation and the error mapping."""
     app = APIGatewayHttpResolver(enable_validation=True)
-
-    def guard(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        event = app.current_event
-        token = get_settings().api_token
-        if token is not None:
-            given = (event.headers or {}).get("authorization", "")
-            expected = f"Bearer {token.get_secret_value()}"
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                raise Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
-        body = event.body or ""
-        if len(body.encode()) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-        if body and event.http_method in ("POST", "PUT", "PATCH"):
-            content_type = (event.headers or {}).get("content-type", "")
-            if content_type.split(";")[0].strip().lower() != "application/json":
-                raise UnsupportedMediaType("send the body as 'Content-Type: application/json'")
-        return next_middleware(app)
-
-    app.use(middlewares=[guard])
-
-    def domain_error(err: DocflowError) -> Response[str]:
-        status = next(s for kind, s in STATUS_BY_ERROR.items() if isinstance(err, kind))
-        return error_response(status, err.code, err.message, err.details)
 
     def invalid_request(err: RequestValidationError) -> Response[str]:
         problems = [
@@ -101,17 +122,17 @@ def new_resolver(logger: Logger) -> APIGatewayHttpResolver:
         event = app.current_event
         return error_response(404, "not_found", f"no route for {event.http_method} {event.path}")
 
+    def unsupported_media_type(_err: RequestUnsupportedContentType) -> Response[str]:
+        return domain_response(UnsupportedMediaType(JSON_ONLY))
+
     def unexpected(err: Exception) -> Response[str]:
         logger.exception("unexpected error")
         return error_response(500, "internal_error", "something went wrong; it has been logged")
 
     # Registered by call, not as decorators: powertools' decorator is untyped.
-    app.exception_handler(DocflowError)(domain_error)
+    app.exception_handler(DocflowError)(domain_response)
     app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(RequestUnsupportedContentType)(unsupported_media_type)
     app.exception_handler(Exception)(unexpected)
 
     return app
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status, "application/json", json.dumps(body), headers=headers or {})

@@ -1,12 +1,11 @@
 """API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``."""
 
-
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from docflow_shared.lambda_http import new_resolver
+from docflow_shared.lambda_http import new_resolver, resolve
 
 from ..logic.job_status import get_job_status
 from ..observability import logger, metrics, tracer
@@ -26,4 +25,4 @@ def job_status(job_id: str) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -3,7 +3,6 @@
 No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
 """
 
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from docflow_shared.lambda_http import RETRY_AFTER_SECONDS, new_resolver
+from docflow_shared.lambda_http import RETRY_AFTER_SECONDS, new_resolver, resolve
 from docflow_shared.models import JobRequest
 
 from ..logic.start_job import start_job
@@ -38,4 +37,4 @@ def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)
