@@ -158,10 +158,20 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def healthy(service: Service) -> bool:
+def log_size(service: Service) -> int:
+    log = LOG_DIR / f"{service.name}.log"
+    return log.stat().st_size if log.exists() else 0
+
+
+def healthy(service: Service, log_offset: int = 0) -> bool:
+    """Answering on its port (and health path); for a portless process, its ready line logged."""
     if service.ready_line is not None:
         log = LOG_DIR / f"{service.name}.log"
-        return log.exists() and service.ready_line in log.read_text(errors="replace")
+        if not log.exists():
+            return False
+        with log.open("rb") as text:
+            text.seek(log_offset)
+            return service.ready_line.encode() in text.read()
     if service.port is None or not port_in_use(service.port):
         return False
     if service.health_path is None:
@@ -174,9 +184,6 @@ def healthy(service: Service) -> bool:
 
 
 def start(service: Service, env: dict[str, str]) -> None:
-    if running_pid(service.name) is not None:
-        print(f"  {service.name:<10} already running")
-        return
     if service.port is not None and port_in_use(service.port):
         msg = (
             f"port {service.port} (needed by {service.description}) is already in use by another "
@@ -185,10 +192,7 @@ def start(service: Service, env: dict[str, str]) -> None:
         raise SystemExit(msg)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"{service.name}.log"
-    if service.ready_line is not None:
-        log_path.unlink(missing_ok=True)  # readiness is read from this run's log alone
-    with log_path.open("ab") as log:
+    with (LOG_DIR / f"{service.name}.log").open("ab") as log:
         proc = subprocess.Popen(
             service.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
@@ -196,10 +200,10 @@ def start(service: Service, env: dict[str, str]) -> None:
     print(f"  {service.name:<10} started (pid {proc.pid})")
 
 
-def wait_healthy(service: Service, timeout: float = 30) -> None:
+def wait_healthy(service: Service, log_offset: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if healthy(service):
+        if healthy(service, log_offset):
             return
         if running_pid(service.name) is None:
             break
@@ -237,8 +241,12 @@ def up() -> None:
     stack = services(ports)
     print("docflow local stack:")
     for service in stack:
-        start(service, env)
-        wait_healthy(service)
+        if running_pid(service.name) is not None:
+            print(f"  {service.name:<10} already running")
+        else:
+            offset = log_size(service)  # a restarted worker's ready line must be a new one
+            start(service, env)
+            wait_healthy(service, offset)
         if service.name == "moto":
             create_aws_resources(ports, env)
     gateway = f"http://127.0.0.1:{ports.gateway}"

@@ -32,9 +32,8 @@ FIRST_RETRY_DELAY = 0.05
 class BoundedHttpConnection:
     """A ``resonate_base.connections.Network`` whose requests give up after ``budget_seconds``.
 
-    Connection failures are retried (short, growing pauses) only while the budget lasts; a
-    request that was sent but not answered in time is not re-sent. Either way the caller gets a
-    ``ConnectorError`` and nothing keeps running after it.
+    Connection failures are retried (short, growing pauses) only while the budget lasts; then
+    the caller gets a ``ConnectorError`` and nothing keeps running after it.
     """
 
     def __init__(self, url: str, budget_seconds: float = 2.0, auth: str | None = None) -> None:
@@ -68,12 +67,12 @@ class BoundedHttpConnection:
                         f"{self._url}/", data=req, headers=all_headers
                     ) as resp:
                         return await resp.text()
-            except aiohttp.ClientConnectorError:
-                # Never connected, so nothing was sent: safe to try again within the budget.
+            except aiohttp.ClientError:
+                # Refused, reset, or a pooled connection the server closed (it restarted).
+                # Sending again is safe: every request a front door makes is idempotent.
                 await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
                 delay *= 2
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # Sent but unanswered: it may have been applied, so it is not sent again.
+            except TimeoutError as exc:
                 raise ConnectorError(exc) from exc
 
     def _client(self) -> aiohttp.ClientSession:

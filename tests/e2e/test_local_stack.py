@@ -1,0 +1,176 @@
+"""The seed's system end to end: HTTP in through the local gateway, five steps, status out."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from docflow_devstack.samples import invoice_pdf, scanned_invoice_pdf
+
+from tests.support.stack import FileServer, LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-stack")]
+
+STEPS = ["download", "extract", "analyze", "store", "notify"]
+
+
+def new_job(url: str, **extra: Any) -> dict[str, Any]:
+    return {"jobId": f"job-{uuid.uuid4().hex[:10]}", "documentUrl": url, "requesterId": "alice",
+            **extra}  # fmt: skip
+
+
+def field_values(status: dict[str, Any]) -> dict[str, Any]:
+    return {name: f["value"] for name, f in status["result"]["fields"].items()}
+
+
+def test_a_text_pdf_goes_through_five_steps_to_done_with_its_fields(
+    stack: LocalStack, files: FileServer
+) -> None:
+    job = new_job(files.serve("/invoice.pdf", invoice_pdf(), "application/pdf"))
+
+    accepted = stack.submit(job)
+    status = stack.wait_finished(job["jobId"])
+
+    assert accepted.status_code == 202
+    assert accepted.json() == {"status": "accepted", "jobId": job["jobId"],
+                               "statusUrl": f"/status/{job['jobId']}"}  # fmt: skip
+    assert accepted.headers["Location"] == f"/status/{job['jobId']}"
+    assert int(accepted.headers["Retry-After"]) > 0
+    assert status["status"] == "done", status
+    assert [(s["name"], s["state"]) for s in status["steps"]] == [(n, "done") for n in STEPS]
+    assert status["result"]["documentType"] == "invoice"
+    assert field_values(status) == {
+        "vendor": "ACME Tools Ltd",
+        "number": "INV-2024-0042",
+        "date": "2024-03-05",
+        "total": "1230.50",
+        "currency": "EUR",
+    }
+    assert (
+        status["result"]["resultUrl"] == f"s3://docflow-artifacts/jobs/{job['jobId']}/result.json"
+    )
+    assert stack.step_starts(job["jobId"]) == STEPS
+
+
+def test_a_scanned_pdf_is_read_by_ocr(stack: LocalStack, files: FileServer) -> None:
+    job = new_job(files.serve("/scan.pdf", scanned_invoice_pdf(), "application/pdf"))
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "done", status
+    values = field_values(status)
+    assert values["number"] == "INV-2024-0042"
+    assert values["total"] == "1230.50"
+    assert values["date"] == "2024-03-05"
+
+
+def test_twenty_concurrent_identical_posts_start_exactly_one_workflow(
+    stack: LocalStack, files: FileServer
+) -> None:
+    job = new_job(files.serve("/same.pdf", invoice_pdf(), "application/pdf"))
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: stack.submit(job), range(20)))
+    status = stack.wait_finished(job["jobId"])
+    again = stack.submit(job)
+
+    assert {a.status_code for a in answers} == {202}
+    assert {a.text for a in answers} == {again.text}
+    assert status["status"] == "done"
+    assert stack.step_starts(job["jobId"]) == STEPS, "each step ran once: one workflow"
+
+
+def test_the_same_job_id_with_a_different_body_is_a_conflict(
+    stack: LocalStack, files: FileServer
+) -> None:
+    job = new_job(files.serve("/first.pdf", invoice_pdf(), "application/pdf"))
+    assert stack.submit(job).status_code == 202
+
+    conflict = stack.submit({**job, "requesterId": "mallory"})
+
+    assert conflict.status_code == 409
+    assert conflict.json()["error"] == "conflict"
+    assert job["jobId"] in conflict.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "path", "body"),
+    [
+        ("not_found", "/missing.pdf", None),
+        ("unsupported_type", "/archive.zip", b"PK\x03\x04" + bytes(range(256)) * 4),
+        ("corrupt_document", "/broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 100),
+    ],
+)
+def test_a_document_that_cannot_be_processed_fails_the_job_with_its_reason(
+    stack: LocalStack, files: FileServer, reason: str, path: str, body: bytes | None
+) -> None:
+    url = files.serve(path, body) if body is not None else files.url(path)
+    job = new_job(url)
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "failed"
+    assert status["error"]["reason"] == reason, status["error"]
+    assert status["step"] == "download"
+    assert stack.step_starts(job["jobId"]) == ["download"], "a permanent error is not retried"
+
+
+def test_a_url_outside_the_allowlist_is_refused_without_fetching(stack: LocalStack) -> None:
+    job = new_job("http://127.0.0.2:9/internal.pdf")
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "failed"
+    assert status["error"]["reason"] == "url_refused"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "error"),
+    [
+        ("{not json", "application/json", 400, "invalid_json"),
+        ('{"jobId": "a"}', "application/json", 422, "validation_error"),
+        (
+            '{"jobId": "a b", "documentUrl": "ftp://x", "requesterId": "r"}',
+            "application/json",
+            422,
+            "validation_error",
+        ),
+        ('{"jobId": "a"}', "text/plain", 415, "unsupported_media_type"),
+        ("[]", "application/json", 422, "validation_error"),
+        ("x" * (256 * 1024 + 1), "application/json", 413, "payload_too_large"),
+    ],
+)
+def test_bad_input_gets_a_clear_json_error(
+    stack: LocalStack, content: str, content_type: str, status: int, error: str
+) -> None:
+    answer = httpx.post(f"{stack.gateway}/process-document", content=content,
+                        headers={"Content-Type": content_type}, timeout=30)  # fmt: skip
+
+    assert answer.status_code == status
+    body = answer.json()
+    assert body["error"] == error
+    assert body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/status/never-submitted", 404),
+        ("GET", "/status/bad%20id", 400),
+        ("GET", "/nowhere", 404),
+        ("DELETE", "/status/x", 405),
+    ],
+)
+def test_unknown_jobs_routes_and_methods_get_json_errors(
+    stack: LocalStack, method: str, path: str, status: int
+) -> None:
+    answer = httpx.request(method, stack.gateway + path, timeout=30)
+
+    assert answer.status_code == status
+    assert answer.json()["message"]

@@ -1,0 +1,100 @@
+"""A stack whose steps each take a second: progress is visible, and crashes can land mid-step."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from docflow_devstack.samples import invoice_pdf
+
+from tests.support.stack import FileServer, LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-slow-stack")]
+
+STEPS = ["download", "extract", "analyze", "store", "notify"]
+
+
+@pytest.fixture(scope="module")
+def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack.up(tmp_path_factory.mktemp("slow-stack"), DOCFLOW_DEMO_STEP_DELAY="1")
+    yield local
+    local.down()
+
+
+def submit(stack: LocalStack, files: FileServer) -> str:
+    job_id = f"slow-{uuid.uuid4().hex[:8]}"
+    url = files.serve(f"/{job_id}.pdf", invoice_pdf(), "application/pdf")
+    assert (
+        stack.submit({"jobId": job_id, "documentUrl": url, "requesterId": "bob"}).status_code == 202
+    )
+    return job_id
+
+
+def wait_for_step(stack: LocalStack, job_id: str, step: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.status(job_id)["step"] == step:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{job_id} never reached {step}: {stack.status(job_id)}")
+
+
+def test_status_moves_through_the_steps_in_order(slow_stack: LocalStack, files: FileServer) -> None:
+    job_id = submit(slow_stack, files)
+    seen: list[tuple[str, str | None]] = []
+    while not seen or seen[-1][0] == "processing":
+        status = slow_stack.status(job_id)
+        point = (status["status"], status["step"])
+        if not seen or seen[-1] != point:
+            seen.append(point)
+        time.sleep(0.1)
+
+    assert seen == [*(("processing", step) for step in STEPS), ("done", None)]
+
+
+def test_a_worker_killed_during_analyze_resumes_there_after_make_up(
+    slow_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = submit(slow_stack, files)
+    wait_for_step(slow_stack, job_id, "analyze")
+
+    slow_stack.kill9("worker")
+    time.sleep(3)  # longer than the 2 s lease: nothing may report the job as failed
+    during = slow_stack.status(job_id)
+    slow_stack.run("up")  # brings back exactly the missing worker
+    after = slow_stack.wait_finished(job_id)
+
+    assert during["status"] == "processing"
+    assert during["step"] == "analyze"
+    assert after["status"] == "done"
+    starts = slow_stack.step_starts(job_id)
+    assert starts.count("download") == 1, starts
+    assert starts.count("extract") == 1, starts
+    assert starts.count("analyze") == 2, "analyze was interrupted, so it ran again"
+    assert starts[-2:] == ["store", "notify"]
+
+
+def test_resonate_down_gives_503_within_two_seconds_and_creates_nothing_later(
+    slow_stack: LocalStack, files: FileServer
+) -> None:
+    slow_stack.kill9("resonate")
+    job = {"jobId": f"down-{uuid.uuid4().hex[:8]}", "documentUrl": files.url("/x.pdf"),
+           "requesterId": "carol"}  # fmt: skip
+    started = time.monotonic()
+    refused = slow_stack.submit(job)
+    elapsed = time.monotonic() - started
+
+    slow_stack.run("up")
+    time.sleep(1)
+    unknown = httpx.get(f"{slow_stack.gateway}/status/{job['jobId']}", timeout=10)
+    retried = slow_stack.submit(job)
+
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "backend_unavailable"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert elapsed < 3.0
+    assert unknown.status_code == 404, "the refused request must not create the job later"
+    assert retried.status_code == 202

@@ -1,0 +1,132 @@
+"""The whole local stack for e2e tests: ``docflow-stack up`` on free ports in a temp state dir."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.processes import BIN, ROOT, free_port
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path
+    env: dict[str, str]
+
+    @classmethod
+    def up(cls, state_dir: Path, **settings: str) -> LocalStack:
+        env = {
+            **os.environ,
+            "DOCFLOW_STATE_DIR": str(state_dir),
+            "DOCFLOW_GATEWAY_PORT": str(free_port()),
+            "RESONATE_SERVER__PORT": str(free_port()),
+            "DOCFLOW_NOTIFIER_PORT": str(free_port()),
+            "DOCFLOW_REDIS_PORT": str(free_port()),
+            "DOCFLOW_AWS_PORT": str(free_port()),
+            "DOCFLOW_URL_ALLOWLIST": "127.0.0.1",
+            "DOCFLOW_TASK_TTL": "2",
+            **settings,
+        }
+        stack = cls(state_dir, env)
+        stack.run("up")
+        return stack
+
+    def run(self, command: str) -> str:
+        done = subprocess.run(
+            [str(BIN / "docflow-stack"), command],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.env['DOCFLOW_GATEWAY_PORT']}"
+
+    @property
+    def resonate(self) -> str:
+        return f"http://127.0.0.1:{self.env['RESONATE_SERVER__PORT']}"
+
+    def kill9(self, process: str) -> None:
+        pid = int((self.state_dir / "run" / f"{process}.pid").read_text())
+        os.killpg(pid, signal.SIGKILL)
+
+    def log(self, process: str) -> str:
+        return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")
+
+    def step_starts(self, job_id: str) -> list[str]:
+        """The steps the worker started for ``job_id``, in order, read from its JSON log."""
+        starts = []
+        for line in self.log("worker").splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                if record.get("message") == "step started" and record.get("jobId") == job_id:
+                    starts.append(record["step"])
+        return starts
+
+    def submit(self, job: dict[str, Any]) -> httpx.Response:
+        return httpx.post(f"{self.gateway}/process-document", json=job, timeout=30)
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        answer = httpx.get(f"{self.gateway}/status/{job_id}", timeout=30)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def wait_finished(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(job_id)
+            if status["status"] not in ("processing", "awaiting_approval"):
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not finish: {self.status(job_id)}")
+
+    def down(self) -> None:
+        self.run("down")
+
+
+class FileServer:
+    """Serves generated documents on 127.0.0.1 (the worker's allow-listed test source)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        files = self.files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = files.get(self.path)
+                if found is None:
+                    self.send_error(404)
+                    return
+                body, content_type = found
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def serve(self, path: str, body: bytes, content_type: str = "application/octet-stream") -> str:
+        self.files[path] = (body, content_type)
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
