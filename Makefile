@@ -44,6 +44,7 @@ test: lint typecheck
 
 bench: sync
 	$(RUN) python -m benchmarks.resonate_server
+	$(RUN) python -m benchmarks.front_door
 
 clean:
 	rm -rf .docflow .pytest_cache .mypy_cache .ruff_cache .hypothesis

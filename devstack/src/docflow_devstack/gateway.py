@@ -68,9 +68,9 @@ class Route:
         return found.groupdict() if found and method == self.method else None
 
 
-def load_routes() -> list[Route]:
+def load_routes(extra: list[tuple[str, str, str]] | None = None) -> list[Route]:
     routes = []
-    for method, template, target in ROUTES:
+    for method, template, target in [*ROUTES, *(extra or [])]:
         module_name, _, attr = target.partition(":")
         handler = getattr(importlib.import_module(module_name), attr)
         pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
@@ -184,11 +184,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="docflow-gateway", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument(
+        "--route",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("METHOD", "PATH", "MODULE:HANDLER"),
+        help="serve one more function, e.g. POST /ping my_pkg.handler:lambda_handler",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    routes = load_routes()
+    routes = load_routes([tuple(route) for route in args.route])
     log.info("local API gateway on http://%s:%s: %s", args.host, args.port,
              ", ".join(f"{r.method} {r.template}" for r in routes))  # fmt: skip
     web.run_app(make_app(routes), host=args.host, port=args.port, access_log=None, print=None)
