@@ -37,6 +37,11 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def command_line(module: str) -> str:
+    """How this run was started (``make bench`` runs each module without arguments)."""
+    return " ".join(["make bench:", "python -m", module, *sys.argv[1:]])
+
+
 def publish(title: str, command: str, sections: list[str]) -> None:
     """Print the results and append them, with date, machine and command, to the results file."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

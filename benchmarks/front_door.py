@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.common import ROOT, percentile, publish, table
+from benchmarks.common import ROOT, command_line, percentile, publish, table
 from tests.support.processes import BIN, Process, free_port, http_ok, resonate_server, wait_until
 
 COLD_START = """
@@ -146,7 +146,11 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
             ],
         ),
     ]
-    publish("Front door (trigger Lambda behind the local gateway)", "make bench", sections)
+    publish(
+        "Front door (trigger Lambda behind the local gateway)",
+        command_line("benchmarks.front_door"),
+        sections,
+    )
 
 
 def main() -> None:

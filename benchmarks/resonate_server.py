@@ -27,7 +27,7 @@ from docflow_devstack.resonate.engine import Engine
 from resonate.connections.local import DurablePromise, LocalConnection
 from resonate.resonate import Resonate
 
-from benchmarks.common import percentile, publish, table
+from benchmarks.common import command_line, percentile, publish, table
 from benchmarks.noop_worker import register
 from tests.support.processes import Process, free_port, resonate_server
 
@@ -186,7 +186,7 @@ def run(workflows: int, reference_workflows: int, rounds: int) -> None:
             [[f"{percentile(latencies, 50):.2f}", f"{percentile(latencies, 99):.2f}"]],
         ),
     ]
-    publish("Resonate dev server", "make bench", sections)
+    publish("Resonate dev server", command_line("benchmarks.resonate_server"), sections)
 
 
 def main() -> None:

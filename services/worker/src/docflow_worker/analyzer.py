@@ -140,11 +140,16 @@ class HeuristicAnalyzer:
         }
 
     def _contract(self, pages: list[str]) -> dict[str, Found | None]:
-        parties = _search(r"between\s+(.+?)\s+(?:\(.*?\)\s+)?and\s+(.+?)(?:\s+\(|[.,;\n])", pages)
+        # A name ends at a parenthesis, a comma, a line end or a sentence end ("Inc." is not one).
+        parties = _search(
+            r"between\s+(.+?)\s+(?:\(.*?\)\s+)?and\s+(.+?)"
+            r"(?:\s+\(|[,;\n]|\.\s*$|\.\s+[A-Z][a-z])",
+            pages,
+        )
         term = self._pattern(
             pages, r"(?:term of|period of|for a term of)\s+([\w\s-]*?(?:months?|years?|days?))"
         )
-        fees = self._total(pages, r"(?:fee|fees|compensation|price)")[0]
+        fees = self._total(pages, r"(?:fees?|compensation|price)(?:[ \t]+(?:of|amounting to))?")[0]
         found_parties = None
         if parties:
             match, page = parties

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pypdfium2 as pdfium
 from docflow_shared.errors import InvalidDocument
@@ -13,6 +14,9 @@ PNG = "image/png"
 JPEG = "image/jpeg"
 TIFF = "image/tiff"
 TEXT = "text/plain"
+
+# Control bytes never found in text files (tab, newlines and form feed are fine).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
 _MAGIC = [
     (b"%PDF-", PDF),
@@ -29,11 +33,12 @@ def sniff_type(data: bytes) -> str:
     for magic, content_type in _MAGIC:
         if head.startswith(magic):
             return content_type
-    if data and b"\x00" not in data[:8192]:
+    sample = data[:65536]
+    if sample and not _CONTROL.search(sample[:8192]):
         try:
-            data[:65536].decode("utf-8")
+            sample.decode("utf-8")
         except UnicodeDecodeError as err:
-            if err.start < len(data[:65536]) - 4:  # a cut multi-byte character at the end is fine
+            if err.start < len(sample) - 4:  # a multi-byte character cut at the end is fine
                 raise _unsupported() from err
         return TEXT
     raise _unsupported()

@@ -1,0 +1,136 @@
+"""The worker's pure logic: document sniffing, the URL guard, and the heuristic analyzer."""
+
+from __future__ import annotations
+
+import pytest
+from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
+from docflow_shared.errors import InvalidDocument
+from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
+from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
+from docflow_worker.url_guard import check_url
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"%PDF-1.7 rest", PDF),
+        (b"\x89PNG\r\n\x1a\n....", PNG),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"II*\x00....", "image/tiff"),
+        (b"MM\x00*....", "image/tiff"),
+        ("Grüße, plain text".encode(), TEXT),
+    ],
+)
+def test_the_type_comes_from_the_bytes(data: bytes, expected: str) -> None:
+    assert sniff_type(data) == expected
+
+
+@pytest.mark.parametrize(
+    "data", [b"PK\x03\x04zip", b"\x00\x01\x02binary", b"", b"\xff\xfe\xfd" * 50]
+)
+def test_anything_else_is_an_unsupported_type(data: bytes) -> None:
+    with pytest.raises(InvalidDocument) as info:
+        sniff_type(data)
+    assert info.value.reason == "unsupported_type"
+
+
+def test_a_pdf_reports_its_pages_and_a_broken_one_is_corrupt() -> None:
+    assert page_count(invoice_pdf(), PDF) == 1
+    with pytest.raises(InvalidDocument) as info:
+        page_count(b"%PDF-1.4\n garbage", PDF)
+    assert info.value.reason == "corrupt_document"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x",
+        "http://127.1.2.3/x",
+        "http://10.0.0.8/x",
+        "http://192.168.1.1/x",
+        "http://172.16.0.1/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/x",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://0.0.0.0/x",
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+    ],
+)
+def test_non_public_addresses_and_other_schemes_are_refused(url: str) -> None:
+    with pytest.raises(InvalidDocument) as info:
+        check_url(url, [])
+    assert info.value.reason == "url_refused"
+
+
+def test_the_allowlist_opens_a_host_or_a_range() -> None:
+    check_url("http://127.0.0.1:8000/doc.pdf", ["127.0.0.1"])
+    check_url("http://10.1.2.3/doc.pdf", ["10.0.0.0/8"])
+    with pytest.raises(InvalidDocument):
+        check_url("http://127.0.0.2/doc.pdf", ["127.0.0.1"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1,230.50", "1230.50"), ("1.230,50", "1230.50"), ("1 230.50", "1230.50"),
+     ("450", "450"), ("10.50", "10.50")],
+)  # fmt: skip
+def test_amounts_in_common_notations_read_as_decimals(raw: str, expected: str) -> None:
+    assert str(parse_amount(raw)) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("2024-03-05", "2024-03-05"), ("05/03/2024", "2024-03-05"), ("March 5, 2024", "2024-03-05"),
+     ("5 Mar 2024", "2024-03-05"), ("31/02/2024", None), ("Smarch 5, 2024", None)],
+)  # fmt: skip
+def test_dates_normalise_to_iso(raw: str, expected: str | None) -> None:
+    assert parse_date(raw) == expected
+
+
+def fields(text: str, hint: str = "auto") -> tuple[str, dict[str, object]]:
+    analysis = HeuristicAnalyzer().analyze([text], hint)
+    return analysis["documentType"], {k: v["value"] for k, v in analysis["fields"].items()}
+
+
+def test_an_invoice_is_classified_and_its_fields_extracted_with_evidence() -> None:
+    text = "\n".join(INVOICE_LINES)
+    analysis = HeuristicAnalyzer().analyze([text], "auto")
+
+    assert analysis["documentType"] == "invoice"
+    assert analysis["fields"]["total"] == {
+        "value": "1230.50", "evidence": "Total: EUR 1,230.50", "page": 1
+    }  # fmt: skip
+    expected = {"vendor": "ACME Tools Ltd", "number": "INV-2024-0042", "date": "2024-03-05"}
+    assert fields(text)[1] == {**expected, "total": "1230.50", "currency": "EUR"}
+
+
+def test_a_receipt_and_a_contract_get_their_own_fields() -> None:
+    assert fields(RECEIPT_TEXT) == (
+        "receipt",
+        {"merchant": "Corner Coffee", "date": "2024-04-12", "total": "10.50", "currency": "USD"},
+    )
+    kind, found = fields(CONTRACT_TEXT)
+    assert kind == "contract"
+    assert found["parties"] == ["Initech LLC", "Hooli Inc."]
+    assert found["term"] == "12 months"
+    assert found["fees"] == "5000.00"
+
+
+def test_the_requested_type_wins_over_classification() -> None:
+    assert fields(RECEIPT_TEXT, hint="other") == ("other", {})
+
+
+def test_text_with_no_signal_is_other() -> None:
+    assert fields("Lorem ipsum dolor sit amet.")[0] == "other"
+
+
+def test_the_summary_is_extractive_and_bounded() -> None:
+    text = "First real sentence is here. Second one follows it now. Third closes the set. Fourth."
+    assert summarize(text) == (
+        "First real sentence is here. Second one follows it now. Third closes the set."
+    )
+    assert len(summarize("word " * 1000)) <= 401
