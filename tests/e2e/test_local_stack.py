@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from docflow_devstack.samples import invoice_pdf, scanned_invoice_pdf
 
+from tests.support.processes import BIN
 from tests.support.stack import FileServer, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-stack")]
@@ -174,3 +179,18 @@ def test_unknown_jobs_routes_and_methods_get_json_errors(
 
     assert answer.status_code == status
     assert answer.json()["message"]
+
+
+def test_make_up_names_a_port_that_is_already_taken(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "DOCFLOW_STATE_DIR": str(tmp_path), "DOCFLOW_REDIS_PORT": str(port)}
+        done = subprocess.run([str(BIN / "docflow-stack"), "up"], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+
+    assert done.returncode != 0
+    assert f"port {port}" in done.stderr
+    assert "Redis-compatible store" in done.stderr
+    assert not list((tmp_path / "run").glob("*.pid")), "nothing was left running"

@@ -20,6 +20,18 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """``KEY=VALUE`` lines of an optional ``.env`` into the environment; real variables win."""
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+load_dotenv()
 STATE_DIR = Path(os.environ.get("DOCFLOW_STATE_DIR", ".docflow"))
 RUN_DIR = STATE_DIR / "run"
 LOG_DIR = STATE_DIR / "logs"
