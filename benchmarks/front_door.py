@@ -131,8 +131,10 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         f"{concurrency} in flight)",
         table(["route", "p50 ms", "p99 ms", "requests/s"], rows),
         f"Target: trigger p50 ≤ 1.5 x floor p50 — measured {ratio:.2f}, {verdict}. The trigger "
-        "validates the job, creates the workflow's durable promise on the dev server (SQLite "
-        "commit) and reads it back to detect conflicts: two Resonate round trips per request.",
+        "validates the job and makes three Resonate round trips: the SDK's rpc creates the "
+        "workflow's durable promise (an SQLite commit) and looks it up for its handle, and the "
+        "trigger reads the promise back to detect a conflicting body. The local gateway runs "
+        "each function on one thread (one warm container), so requests to it queue.",
         "### Cold start (fresh interpreter: import, then first invocation; median of 5)",
         table(
             ["handler", "import ms", "first invocation ms"],

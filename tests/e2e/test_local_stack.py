@@ -194,3 +194,16 @@ def test_make_up_names_a_port_that_is_already_taken(tmp_path: Path) -> None:
     assert f"port {port}" in done.stderr
     assert "Redis-compatible store" in done.stderr
     assert not list((tmp_path / "run").glob("*.pid")), "nothing was left running"
+
+
+def test_another_jobs_stored_data_is_never_an_input(stack: LocalStack, files: FileServer) -> None:
+    victim = new_job(files.serve("/victim.pdf", invoice_pdf(), "application/pdf"))
+    assert stack.submit(victim).status_code == 202
+    assert stack.wait_finished(victim["jobId"])["status"] == "done"
+
+    thief = new_job(f"s3://docflow-artifacts/jobs/{victim['jobId']}/text.json")
+    assert stack.submit(thief).status_code == 202
+    status = stack.wait_finished(thief["jobId"])
+
+    assert status["status"] == "failed"
+    assert status["error"]["reason"] == "url_refused"

@@ -13,6 +13,8 @@ from docflow_shared.settings import get_settings
 from docflow_status.handlers.http import lambda_handler as status_handler
 from docflow_trigger.handlers.http import lambda_handler as trigger_handler
 
+from tests.support.events import api_event
+
 pytestmark = pytest.mark.integration
 
 TOKEN = "correct-horse-battery-staple"
@@ -28,23 +30,9 @@ def settings(resonate_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 
 def event(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
-    headers = {"content-type": "application/json"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
-            "requestId": str(uuid.uuid4()),
-            "stage": "$default",
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return api_event(
+        method, path, body, {} if token is None else {"authorization": f"Bearer {token}"}
+    )
 
 
 def job() -> dict[str, Any]:

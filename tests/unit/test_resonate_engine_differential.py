@@ -298,3 +298,37 @@ def test_a_lapsed_lease_is_redelivered_with_a_new_version() -> None:
         "pid": "w2",
         "ttl": 500,
     }
+
+
+def test_a_request_that_fails_midway_leaves_no_trace_and_the_next_one_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = Engine(":memory:")
+    create = sub_flat("task.create", pid="w1", ttl=1000)
+    create["action"] = sub("promise.create", {"id": "a", "timeoutAt": 10**13, "tags": {}})
+
+    def broken(task: object) -> None:
+        raise OSError("disk on fire")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_save_task", broken)
+        with pytest.raises(OSError, match="disk on fire"):
+            engine.apply(1, create)
+
+    assert engine.apply(2, sub_flat("promise.get", id="a"))["status"] == 404
+    assert engine.apply(3, create)["status"] == 201
+
+
+def test_listing_a_workflows_children_uses_the_parent_index() -> None:
+    engine = Engine(":memory:")
+    for promise_id, parent in [("r", "r"), ("r:1", "r"), ("r:2", "r"), ("s:1", "s")]:
+        engine.apply(1, sub_flat("promise.create", id=promise_id, timeoutAt=10**13,
+                                 tags={"resonate:parent": parent}))  # fmt: skip
+
+    found = engine.apply(2, sub_flat("promise.search", tags={"resonate:parent": "r"}))
+    plan = engine.db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM promises WHERE parent = ? ORDER BY id LIMIT 5", ("r",)
+    ).fetchall()
+
+    assert [p["id"] for p in found["promises"]] == ["r", "r:1", "r:2"]
+    assert "promises_by_parent" in str(plan)

@@ -34,6 +34,12 @@ class BackendUnavailable(DocflowError):
     code = "backend_unavailable"
 
 
+class BackendRejected(DocflowError):
+    """Resonate refused a request docflow made: a bug or a version mismatch, not worth a retry."""
+
+    code = "backend_error"
+
+
 class PayloadTooLarge(DocflowError):
     code = "payload_too_large"
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from .errors import (
+    BackendRejected,
     BackendUnavailable,
     DocflowError,
     InvalidDocument,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: dict[type[DocflowError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     InvalidDocument: 422,
+    BackendRejected: 502,
     BackendUnavailable: 503,
 }
 

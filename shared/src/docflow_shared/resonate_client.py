@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import aiohttp
-from resonate.error import ServerError
+from resonate.error import DecodingError, ServerError
 from resonate.resonate import Resonate
 from resonate_base.error import ConnectorError
 
-from .errors import BackendUnavailable, JobNotFound
+from .errors import BackendRejected, BackendUnavailable, JobNotFound
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -126,11 +126,15 @@ class LambdaResonate:
 
         try:
             return self._loop.run_until_complete(bounded())
-        except (ConnectorError, TimeoutError) as err:
+        except (ConnectorError, TimeoutError, DecodingError) as err:
+            # DecodingError: something answered that is not Resonate (a proxy's error page).
             msg = "the workflow service is not answering; retry shortly"
             raise BackendUnavailable(msg) from err
         except ServerError as err:
             if err.code == 404:
                 raise JobNotFound(err.message) from err
-            msg = f"the workflow service refused the request ({err.code})"
-            raise BackendUnavailable(msg) from err
+            if err.code == 429 or err.code >= 500:
+                msg = f"the workflow service is failing ({err.code}); retry shortly"
+                raise BackendUnavailable(msg) from err
+            msg = f"the workflow service refused the request ({err.code}): {err.message}"
+            raise BackendRejected(msg) from err

@@ -20,6 +20,10 @@ STEPS: tuple[StepName, ...] = (
 NOTIFICATION_STREAM = "docflow:notifications"
 
 
+#: Every job's document, text and result live below this key prefix of the blob store.
+JOBS_PREFIX = "jobs/"
+
+
 def blob_prefix(job_id: str) -> str:
-    """Where a job's document, text and result live in the blob store."""
-    return f"jobs/{job_id}/"
+    """Where one job's document, text and result live in the blob store."""
+    return f"{JOBS_PREFIX}{job_id}/"

@@ -124,11 +124,14 @@ class Engine:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite may already have rolled back (I/O error, full disk): roll back only if not,
+            # so the next request starts clean instead of "transaction within a transaction".
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             self.outgoing = []
             raise
-        self.db.execute("COMMIT")
 
     def ping(self) -> None:
         self.db.execute("SELECT 1 FROM meta LIMIT 1").fetchone()
@@ -170,8 +173,8 @@ class Engine:
 
     def _insert_promise(self, p: Promise, expires_at: int | None) -> None:
         self.db.execute(
-            "INSERT INTO promises(id, state, param, value, tags, branch, target, timeout_at,"
-            " created_at, settled_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO promises(id, state, param, value, tags, branch, parent, target,"
+            " timeout_at, created_at, settled_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 p.id,
                 p.state,
@@ -179,6 +182,7 @@ class Engine:
                 _dump(p.value),
                 _dump(p.tags),
                 p.tags.get("resonate:branch"),
+                p.tags.get("resonate:parent"),
                 p.tags.get("resonate:target"),
                 p.timeout_at,
                 p.created_at,
@@ -526,8 +530,12 @@ class Engine:
                     kind, corr_id, 400, error="Invalid request: tags must map to strings"
                 )
             for key, value in tags.items():
-                clauses.append("json_extract(tags, ?) = ?")
-                args.extend([f"$.{json.dumps(key)}", value])
+                if key == "resonate:parent":  # indexed: how a job's steps are listed
+                    clauses.append("parent = ?")
+                    args.append(value)
+                else:
+                    clauses.append("json_extract(tags, ?) = ?")
+                    args.extend([f"$.{json.dumps(key)}", value])
         limit = f.get(req, "limit")
         if limit is None:
             limit = SEARCH_DEFAULT_LIMIT

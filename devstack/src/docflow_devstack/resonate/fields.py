@@ -38,8 +38,9 @@ def is_int(value: Any) -> bool:
 
 
 def i64(obj: Any, key: str, default: int) -> int:
+    """An integer field, clamped to the signed 64-bit range SQLite stores."""
     value = get(obj, key)
-    return value if is_int(value) else default
+    return max(I64_MIN, min(I64_MAX, int(value))) if is_int(value) else default
 
 
 def ttl(obj: Any, key: str, default: int) -> int:
@@ -88,6 +89,6 @@ def parse_int(value: str | None) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        return max(I64_MIN, min(I64_MAX, int(value)))
     except ValueError:
         return None

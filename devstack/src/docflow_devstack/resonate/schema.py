@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS promises (
     value      TEXT NOT NULL,                      -- JSON
     tags       TEXT NOT NULL,                      -- JSON object of strings
     branch     TEXT,                               -- tags["resonate:branch"]
+    parent     TEXT,                               -- tags["resonate:parent"]: children lookup
     target     TEXT,                               -- tags["resonate:target"]
     timeout_at INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS promises (
     expires_at INTEGER                             -- when the sweep times it out; NULL: never
 );
 CREATE INDEX IF NOT EXISTS promises_by_branch ON promises(branch) WHERE branch IS NOT NULL;
+CREATE INDEX IF NOT EXISTS promises_by_parent ON promises(parent, id) WHERE parent IS NOT NULL;
 CREATE INDEX IF NOT EXISTS promises_by_expiry ON promises(expires_at)
     WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS promises_by_state ON promises(state, id);
@@ -93,13 +95,21 @@ def connect(path: str) -> sqlite3.Connection:
     # Keep the hot part of a large store in memory: index pages stay cached as the store grows.
     conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA temp_store=MEMORY")
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+    stored = (
+        conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if has_meta
+        else None
+    )
+    if stored is not None and int(stored[0]) != SCHEMA_VERSION:
+        msg = (
+            f"store {path} has schema version {stored[0]}, this server needs {SCHEMA_VERSION}: "
+            "move it aside (a dev store holds nothing that outlives its jobs) and start again"
+        )
+        raise RuntimeError(msg)
     conn.executescript(DDL)
-    stored = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if stored is None:
         conn.execute(
             "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
-    elif int(stored[0]) != SCHEMA_VERSION:
-        msg = f"store {path} has schema version {stored[0]}, this server speaks {SCHEMA_VERSION}"
-        raise RuntimeError(msg)
     return conn

@@ -79,6 +79,7 @@ class Listeners:
         members = self._groups.setdefault(group, {})
         previous = members.get(pid)
         if previous is not None:  # a reconnect replaces the stale stream
+            self._hold_undelivered(group, pid, previous)
             previous.queue.put_nowait(None)
         members[pid] = listener
         fresh_after = time.monotonic() - UNICAST_HOLD_SECONDS
@@ -103,9 +104,17 @@ class Listeners:
     def disconnect(self, group: str, pid: str, listener: Listener) -> None:
         members = self._groups.get(group, {})
         if members.get(pid) is listener:
+            self._hold_undelivered(group, pid, listener)
             del members[pid]
             if not members:
                 self._groups.pop(group, None)
+
+    def _hold_undelivered(self, group: str, pid: str, listener: Listener) -> None:
+        """Messages queued for a stream that ended wait for the same process to reconnect."""
+        while not listener.queue.empty():
+            payload = listener.queue.get_nowait()
+            if payload is not None:
+                self._hold(group, pid, payload)
 
     def close_all(self) -> None:
         for members in self._groups.values():
@@ -153,6 +162,7 @@ class ResonateServer:
         app.router.add_route("*", "/{tail:.*}", self.handle_other)
         app.on_startup.append(self._start_ticker)
         app.on_shutdown.append(self._shutdown)
+        app.on_cleanup.append(self._close_store)  # after in-flight requests have finished
         return app
 
     async def _start_ticker(self, _app: web.Application) -> None:
@@ -164,6 +174,8 @@ class ResonateServer:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+
+    async def _close_store(self, _app: web.Application) -> None:
         self.engine.close()
 
     async def _tick_loop(self) -> None:

@@ -63,6 +63,8 @@ def open_image(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
+    except Image.DecompressionBombError as err:
+        raise InvalidDocument("too_large", f"the image has too many pixels: {err}") from err
     except (UnidentifiedImageError, OSError) as err:
         raise InvalidDocument("corrupt_document", f"the image cannot be read: {err}") from err
     return image

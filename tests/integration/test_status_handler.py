@@ -1,0 +1,83 @@
+"""GET /status reads a job's progress from Resonate alone: the root promise and its children."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from docflow_devstack.gateway import LambdaContext
+from docflow_shared.ids import workflow_id
+from docflow_shared.settings import get_settings
+from docflow_status.handlers.http import lambda_handler
+
+from tests.integration.test_dev_server_protocol import FAR, call
+from tests.support.events import api_event
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def settings(resonate_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("RESONATE_URL", resonate_url)
+    monkeypatch.delenv("DOCFLOW_API_TOKEN", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def status_of(job_id: str) -> tuple[int, dict[str, Any]]:
+    answer = lambda_handler(api_event("GET", f"/status/{job_id}"), LambdaContext("test"))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def start(resonate_url: str, job_id: str, finished_steps: int, running: bool) -> str:
+    """A workflow as the SDK lays it out: the root, then one child per started step."""
+    root = workflow_id(job_id)
+    call(resonate_url, "promise.create", id=root, timeoutAt=FAR,
+         tags={"resonate:target": "poll://any@nobody", "resonate:parent": root})  # fmt: skip
+    for n in range(1, finished_steps + 1 + int(running)):
+        child = f"{root}:{n}"
+        call(resonate_url, "promise.create", id=child, timeoutAt=FAR,
+             tags={"resonate:scope": "local", "resonate:parent": root})  # fmt: skip
+        if n <= finished_steps:
+            call(resonate_url, "promise.settle", id=child, state="resolved", value={})
+    return root
+
+
+def test_a_running_job_shows_its_current_step(resonate_url: str) -> None:
+    job_id = f"st-{uuid.uuid4().hex[:8]}"
+    start(resonate_url, job_id, finished_steps=2, running=True)
+
+    code, body = status_of(job_id)
+
+    assert code == 200
+    assert body["status"] == "processing"
+    assert body["step"] == "analyze"
+    assert [s["state"] for s in body["steps"]] == ["done", "done", "running", "pending", "pending"]
+
+
+def test_a_canceled_job_shows_the_interrupted_step_as_failed_not_running(resonate_url: str) -> None:
+    job_id = f"st-{uuid.uuid4().hex[:8]}"
+    root = start(resonate_url, job_id, finished_steps=1, running=True)
+    call(resonate_url, "promise.settle", id=root, state="rejected_canceled", value={})
+
+    _, body = status_of(job_id)
+
+    assert body["status"] == "canceled"
+    assert body["step"] == "extract"
+    assert [s["state"] for s in body["steps"]] == [
+        "done",
+        "failed",
+        "pending",
+        "pending",
+        "pending",
+    ]
+    assert body["error"]["reason"] == "rejected_canceled"
+
+
+def test_an_unknown_job_is_404_and_an_invalid_id_is_400(resonate_url: str) -> None:
+    assert status_of("never-started")[0] == 404
+    assert status_of("bad id")[0] == 400
