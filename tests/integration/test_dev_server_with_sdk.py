@@ -21,6 +21,10 @@ TTL = 2.0
 FAST_RETRY = ("--tasks-retry-timeout", "3000")
 
 
+def fast_server(tmp_path: Path, port: int | None = None) -> tuple[Process, str]:
+    return resonate_server(str(tmp_path / "r.db"), tmp_path / "server.log", port, *FAST_RETRY)
+
+
 def start_worker(url: str, effects: Path, name: str, *extra: str) -> Process:
     worker = Process(
         [sys.executable, "-m", "tests.support.demo_worker", url, str(effects), "--name", name,
@@ -82,9 +86,7 @@ def test_a_three_step_workflow_completes_and_its_result_is_readable(
 def test_a_worker_killed_mid_step_resumes_elsewhere_without_repeating_done_steps(
     tmp_path: Path, effects: Path
 ) -> None:
-    server, url = resonate_server(
-        str(tmp_path / "r.db"), tmp_path / "server.log", None, *FAST_RETRY
-    )
+    server, url = fast_server(tmp_path)
     first = start_worker(url, effects, "w1", "--hold-step", "2")
     second: Process | None = None
     try:
@@ -107,14 +109,14 @@ def test_a_worker_killed_mid_step_resumes_elsewhere_without_repeating_done_steps
 def test_a_dev_server_killed_mid_workflow_restarts_on_its_store_and_the_workflow_completes(
     tmp_path: Path, effects: Path
 ) -> None:
-    store, port = str(tmp_path / "r.db"), free_port()
-    server, url = resonate_server(store, tmp_path / "server.log", port, *FAST_RETRY)
+    port = free_port()
+    server, url = fast_server(tmp_path, port)
     worker = start_worker(url, effects, "w1", "--hold-step", "2")
     try:
         client = start_client(url, "flow-3", effects)
         wait_until(lambda: (effects / "holding-2").exists(), 30, "step 2 to start")
         server.kill9()
-        server, _ = resonate_server(store, tmp_path / "server.log", port, *FAST_RETRY)
+        server, _ = fast_server(tmp_path, port)
         (effects / "release").touch()
 
         [outcome] = client_results(client)
@@ -131,9 +133,7 @@ def test_a_dev_server_killed_mid_workflow_restarts_on_its_store_and_the_workflow
 def test_tasks_spread_over_two_workers_and_a_survivor_takes_over_a_killed_ones_task(
     tmp_path: Path, effects: Path
 ) -> None:
-    server, url = resonate_server(
-        str(tmp_path / "r.db"), tmp_path / "server.log", None, *FAST_RETRY
-    )
+    server, url = fast_server(tmp_path)
     workers = {name: start_worker(url, effects, name, "--hold-step", "2") for name in ("w1", "w2")}
     try:
         (effects / "release").touch()
@@ -162,3 +162,26 @@ def test_tasks_spread_over_two_workers_and_a_survivor_takes_over_a_killed_ones_t
     finally:
         for proc in (*workers.values(), server):
             proc.kill9()
+
+
+def test_heartbeats_keep_a_step_longer_than_the_lease_on_its_worker(
+    tmp_path: Path, effects: Path
+) -> None:
+    server, url = fast_server(tmp_path)
+    holder = start_worker(url, effects, "w1", "--hold-step", "2")
+    bystander: Process | None = None
+    try:
+        client = start_client(url, "long-step", effects)
+        wait_until(lambda: (effects / "holding-2").exists(), 30, "step 2 to start")
+        bystander = start_worker(url, effects, "w2")
+        time.sleep(3 * TTL)  # three leases long: only heartbeats keep the task on w1
+        (effects / "release").touch()
+
+        [outcome] = client_results(client)
+
+        assert outcome["result"] == 16
+        assert executions(effects, "long-step") == [(1, "w1"), (2, "w1"), (3, "w1")]
+    finally:
+        for proc in (holder, server, bystander):
+            if proc is not None:
+                proc.kill9()
