@@ -14,6 +14,7 @@ import time
 import uuid
 
 import boto3
+import botocore.exceptions
 import httpx
 
 from .samples import invoice_pdf, scanned_invoice_pdf
@@ -36,6 +37,13 @@ def upload_sample(name: str, data: bytes) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        run(argv)
+    except (httpx.ConnectError, botocore.exceptions.EndpointConnectionError) as err:
+        sys.exit(f"the local stack is not answering ({err}); start it with: make up")
+
+
+def run(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="docflow-demo", description=__doc__)
     parser.add_argument("--scanned", action="store_true", help="use the image-only (OCR) sample")
     parser.add_argument("--job-id", default=f"demo-{uuid.uuid4().hex[:6]}")

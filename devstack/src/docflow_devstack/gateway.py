@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 from docflow_shared.models import ErrorBody
 
+from . import LOG_FORMAT
+
 log = logging.getLogger("docflow.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -193,9 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         help="serve one more function, e.g. POST /ping my_pkg.handler:lambda_handler",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     routes = load_routes([tuple(route) for route in args.route])
     log.info("local API gateway on http://%s:%s: %s", args.host, args.port,
              ", ".join(f"{r.method} {r.template}" for r in routes))  # fmt: skip

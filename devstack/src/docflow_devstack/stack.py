@@ -142,6 +142,12 @@ def services(ports: Ports | None = None) -> list[Service]:
             health_path="/health",
         ),
         Service(
+            "sqs-poller",
+            "SQS poller (queue -> trigger)",
+            [str(BIN / "docflow-sqs-poller")],
+            ready_line="polling ",
+        ),
+        Service(
             "gateway",
             "local API gateway",
             [str(BIN / "docflow-gateway"), "--port", str(ports.gateway)],
@@ -244,7 +250,11 @@ def create_aws_resources(ports: Ports, env: dict[str, str]) -> None:
         "QueueArn"
     ]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
-    sqs.create_queue(QueueName=QUEUE, Attributes={"RedrivePolicy": redrive})
+    # A short visibility timeout locally, so retry -> dead-letter takes seconds, not minutes.
+    visibility = os.environ.get("DOCFLOW_SQS_VISIBILITY_TIMEOUT", "5")
+    attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": visibility}
+    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
 
 
 def up() -> None:

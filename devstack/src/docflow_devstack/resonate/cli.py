@@ -15,6 +15,7 @@ import os
 import signal
 from pathlib import Path
 
+from .. import LOG_FORMAT
 from .server import ServerConfig, serve
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
@@ -75,6 +76,8 @@ async def _run(config: ServerConfig) -> None:
         loop.add_signal_handler(sig, task.cancel)
     try:
         await task
+    except RuntimeError as err:  # e.g. a store this version cannot open: say so, no traceback
+        raise SystemExit(f"docflow-resonate: {err}") from None
     except asyncio.CancelledError:
         logging.getLogger("docflow.resonate").info("Resonate dev server stopped")
 
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     _command, config, level = parse_args(argv)
     logging.basicConfig(
         level={"trace": "DEBUG", "warn": "WARNING"}.get(level, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
     asyncio.run(_run(config))
 
