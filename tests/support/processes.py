@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,10 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+# Ports for the services tests start come from below Linux's ephemeral range (32768-60999), so
+# no outgoing connection can take one between choosing it and binding it; each xdist worker has
+# its own slice, so parallel stacks never pick the same one.
+_PORT_BASE, _PORT_SLICE = 20000, 3000
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = _PORT_BASE + (int(worker) % 4 if worker.isdigit() else 0) * _PORT_SLICE
+    for _ in range(200):
+        port = random.randrange(start, start + _PORT_SLICE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found for a test service")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
