@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument
+from docflow_shared.url_guard import check_url
 from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
-from docflow_worker.url_guard import check_url
 
 pytestmark = pytest.mark.unit
 

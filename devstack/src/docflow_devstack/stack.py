@@ -162,13 +162,18 @@ def pid_file(name: str) -> Path:
 
 
 def running_pid(name: str) -> int | None:
-    """The pid recorded for ``name`` if that process is still alive."""
+    """The pid recorded for ``name`` if that process is still alive (a zombie is not)."""
     try:
         pid = int(pid_file(name).read_text().strip())
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
-    return pid
+    try:
+        # /proc/<pid>/stat: "pid (name) state ..."; a killed child nobody has reaped yet is "Z".
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return pid
+    return None if state in ("Z", "X") else pid
 
 
 def port_in_use(port: int) -> bool:

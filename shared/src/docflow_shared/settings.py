@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     worker_group: str = Field("workers", validation_alias="DOCFLOW_WORKER_GROUP")
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0, validation_alias="DOCFLOW_MAX_BYTES")
     download_timeout_seconds: float = Field(30.0, gt=0, validation_alias="DOCFLOW_DOWNLOAD_TIMEOUT")
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=50, validation_alias="DOCFLOW_WEBHOOK_MAX_ATTEMPTS"
+    )
+    webhook_backoff_seconds: float = Field(
+        1.0, gt=0, validation_alias="DOCFLOW_WEBHOOK_BACKOFF"
+    )  # first retry delay; doubles per attempt (with jitter), capped at a minute
+    webhook_timeout_seconds: float = Field(10.0, gt=0, validation_alias="DOCFLOW_WEBHOOK_TIMEOUT")
     # Makes every step pause this long first: for the demo (watch the steps move, kill the
     # worker mid-step). 0 in normal operation.
     demo_step_delay_seconds: float = Field(0.0, ge=0, validation_alias="DOCFLOW_DEMO_STEP_DELAY")

@@ -1,19 +1,41 @@
-"""``docflow-notifier``: reads the completion events. Webhook delivery arrives with its own issue;
-for now it serves its health and the latest events on the notification stream."""
+"""``docflow-notifier``: delivers completion webhooks and lists deliveries."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as redis
 import uvicorn
 from docflow_shared.settings import get_settings
-from docflow_shared.workflow import NOTIFICATION_STREAM
 from fastapi import FastAPI, Query
 
-app = FastAPI(title="docflow notifier")
+from . import deliveries
+from .consumer import Consumer
+from .observability import logger
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    consumer = Consumer(get_settings())
+    task = asyncio.create_task(consumer.run())
+    task.add_done_callback(_report_stop)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await consumer.close()
+
+
+def _report_stop(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("consumer stopped", extra={"error": repr(task.exception())})
+
+
+app = FastAPI(title="docflow notifier", lifespan=lifespan)
 
 
 @app.get("/health")
@@ -22,14 +44,16 @@ async def health() -> dict[str, str]:
 
 
 @app.get("/notifications")
-async def notifications(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
-    """The newest events on the stream, newest first."""
+async def notifications(
+    job_id: str | None = Query(None, alias="jobId", max_length=128),
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    """Deliveries (newest first), or every delivery of one job, with attempts and outcome."""
     client = redis.Redis.from_url(get_settings().redis_url)
     try:
-        entries = await client.xrevrange(NOTIFICATION_STREAM, count=limit)
+        return await deliveries.listing(client, job_id, limit)
     finally:
         await client.aclose()
-    return [{"id": key.decode(), **json.loads(fields[b"event"])} for key, fields in entries]
 
 
 def main() -> None:
@@ -37,7 +61,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

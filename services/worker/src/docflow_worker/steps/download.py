@@ -9,12 +9,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.settings import get_settings
+from docflow_shared.url_guard import check_url
 from docflow_shared.workflow import JOBS_PREFIX, blob_prefix
 
 from ..dal import blobs
 from ..documents import page_count, sniff_type
 from ..retrying import Transient
-from ..url_guard import check_url
 
 MAX_REDIRECTS = 5
 

@@ -1,4 +1,4 @@
-"""Which document URLs the worker may fetch: never its own network, unless allow-listed.
+"""Which URLs docflow may call (documents, webhooks): never its own network, unless allow-listed.
 
 Resolves the host and refuses loopback, private, link-local (the cloud metadata address
 included), CGNAT, multicast and reserved addresses, unless the host or one of its addresses is
@@ -11,7 +11,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from docflow_shared.errors import InvalidDocument
+from .errors import InvalidDocument
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 

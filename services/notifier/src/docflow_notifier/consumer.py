@@ -1,0 +1,201 @@
+"""The stream consumer: reads ``docflow:notifications`` in group ``notifier``, delivers webhooks.
+
+Each event is POSTed to its job's ``callbackUrl`` with ``X-Docflow-Event-Id`` (the stream
+entry id, stable across retries), ``X-Docflow-Timestamp`` and ``X-Docflow-Signature``. 2xx:
+delivered. 4xx other than 408/429: permanent, dead-lettered. Anything else (5xx, 408, 429,
+timeouts, refused connections): retried with exponential backoff and jitter up to
+``DOCFLOW_WEBHOOK_MAX_ATTEMPTS``, then dead-lettered. The stream entry is acknowledged only once
+the outcome is recorded; after a crash, this consumer's pending entries (and, after
+``STALE_AFTER_MS``, any other consumer's) are processed again, and a delivery record marked
+delivered is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import time
+from typing import Any
+
+import httpx
+import redis.asyncio as redis
+from docflow_shared.errors import InvalidDocument
+from docflow_shared.settings import Settings
+from docflow_shared.url_guard import check_url
+from docflow_shared.workflow import NOTIFICATION_STREAM
+
+from . import deliveries
+from .observability import logger
+from .signing import signature
+
+GROUP = "notifier"
+DEAD_LETTERS = f"{NOTIFICATION_STREAM}:dead"
+STALE_AFTER_MS = 60_000
+MAX_BACKOFF_SECONDS = 60.0
+CONCURRENCY = 16
+
+
+class Permanent(Exception):
+    """The receiver refused the event for good (4xx other than 408/429), or the URL is refused."""
+
+
+class Consumer:
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
+        self.settings = settings
+        self.name = name or socket.gethostname()
+        self.redis = redis.Redis.from_url(settings.redis_url)
+        self.http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+        self.slots = asyncio.Semaphore(CONCURRENCY)
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self.in_flight):
+            task.cancel()
+        await self.http.aclose()
+        await self.redis.aclose()
+
+    async def run(self) -> None:
+        try:
+            await self.redis.xgroup_create(NOTIFICATION_STREAM, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+        logger.info(
+            "notifier consuming", extra={"stream": NOTIFICATION_STREAM, "consumer": self.name}
+        )
+        # What this consumer had read but not finished before a crash comes first.
+        await self._dispatch(
+            await self.redis.xreadgroup(GROUP, self.name, {NOTIFICATION_STREAM: "0"})
+        )
+        while True:
+            _, claimed, _ = await self.redis.xautoclaim(
+                NOTIFICATION_STREAM, GROUP, self.name, STALE_AFTER_MS, count=CONCURRENCY
+            )
+            await self._dispatch([(NOTIFICATION_STREAM, claimed)] if claimed else [])
+            read = await self.redis.xreadgroup(
+                GROUP, self.name, {NOTIFICATION_STREAM: ">"}, count=CONCURRENCY, block=1000
+            )
+            await self._dispatch(read)
+
+    async def _dispatch(self, read: Any) -> None:
+        for _stream, entries in read or []:
+            for entry_id, fields in entries:
+                if not fields:  # deleted from the stream meanwhile
+                    continue
+                await self.slots.acquire()
+                task = asyncio.create_task(self._handle(entry_id.decode(), fields))
+                self.in_flight.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        self.slots.release()
+
+    async def _handle(self, event_id: str, fields: dict[bytes, bytes]) -> None:
+        event = json.loads(fields[b"event"])
+        job_id = str(event.get("jobId", ""))
+        keys = {"eventId": event_id, "jobId": job_id}
+        try:
+            existing = await deliveries.get(self.redis, event_id)
+            if existing.get("status") in deliveries.FINAL:
+                logger.info("already handled", extra={**keys, "status": existing["status"]})
+            elif not event.get("callbackUrl"):
+                await deliveries.record(self.redis, event_id, job_id, status=deliveries.SKIPPED)
+            else:
+                await self._deliver(event_id, event, int(existing.get("attempts", 0)), keys)
+            await self.redis.xack(NOTIFICATION_STREAM, GROUP, event_id)
+        except Exception:
+            logger.exception("delivery crashed; the entry stays pending", extra=keys)
+
+    async def _deliver(
+        self, event_id: str, event: dict[str, Any], attempts: int, keys: dict[str, str]
+    ) -> None:
+        url = event["callbackUrl"]
+        job_id = keys["jobId"]
+        body = json.dumps({"eventId": event_id, **event}, separators=(",", ":")).encode()
+        while True:
+            attempts += 1
+            try:
+                await self._post(url, event_id, body)
+            except Permanent as err:
+                await self._dead_letter(event_id, event, attempts, str(err))
+                return
+            except Exception as err:
+                if attempts >= self.settings.webhook_max_attempts:
+                    await self._dead_letter(event_id, event, attempts, f"gave up: {err}")
+                    return
+                pause = min(
+                    self.settings.webhook_backoff_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS
+                ) * random.uniform(0.5, 1.0)
+                await deliveries.record(
+                    self.redis,
+                    event_id,
+                    job_id,
+                    status=deliveries.RETRYING,
+                    attempts=attempts,
+                    url=url,
+                    lastError=str(err),
+                )
+                logger.warning(
+                    "delivery failed, retrying",
+                    extra={**keys, "attempt": attempts, "error": str(err), "retryIn": pause},
+                )
+                await asyncio.sleep(pause)
+                continue
+            await deliveries.record(
+                self.redis,
+                event_id,
+                job_id,
+                status=deliveries.DELIVERED,
+                attempts=attempts,
+                url=url,
+                deliveredAt=time.time(),
+            )
+            logger.info("delivered", extra={**keys, "attempt": attempts})
+            return
+
+    async def _post(self, url: str, event_id: str, body: bytes) -> None:
+        try:
+            await asyncio.to_thread(check_url, url, self.settings.url_allowlist)
+        except InvalidDocument as err:
+            raise Permanent(f"{err.reason}: {err.message}") from err
+        timestamp = str(int(time.time()))
+        secret = self.settings.webhook_secret.get_secret_value()
+        response = await self.http.post(
+            url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Docflow-Event-Id": event_id,
+                "X-Docflow-Timestamp": timestamp,
+                "X-Docflow-Signature": signature(secret, timestamp, body),
+            },
+        )
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if 400 <= status < 500 and status not in (408, 429):
+            raise Permanent(f"the receiver answered {status}")
+        raise RuntimeError(f"the receiver answered {status}")
+
+    async def _dead_letter(
+        self, event_id: str, event: dict[str, Any], attempts: int, reason: str
+    ) -> None:
+        job_id = str(event.get("jobId", ""))
+        await self.redis.xadd(
+            DEAD_LETTERS, {"eventId": event_id, "event": json.dumps(event), "reason": reason}
+        )
+        await deliveries.record(
+            self.redis,
+            event_id,
+            job_id,
+            status=deliveries.DEAD,
+            attempts=attempts,
+            url=event.get("callbackUrl", ""),
+            lastError=reason,
+        )
+        logger.warning(
+            "dead-lettered", extra={"eventId": event_id, "jobId": job_id, "reason": reason}
+        )
