@@ -132,3 +132,14 @@ def test_a_notifier_killed_mid_burst_delivers_everything_after_a_restart(
     assert len(per_event) == len(job_ids)
     assert duplicates <= 16, "only deliveries in flight at the kill may repeat"
     assert all(r.signed for r in receiver.received)
+
+
+def test_a_callback_to_a_non_public_address_is_refused_not_called(
+    notify_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = run_job(notify_stack, files, "http://127.0.0.2:9/hook")
+
+    record = wait_outcome(notify_stack, job_id, "dead")
+
+    assert record["attempts"] == "1"
+    assert record["lastError"].startswith("url_refused")
