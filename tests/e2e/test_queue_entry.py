@@ -68,7 +68,7 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_and_the_rest_start(
         [json.dumps(j) for j in jobs[:5]] + [poison] + [json.dumps(j) for j in jobs[5:]],
     )
 
-    statuses = [queue_stack.wait_finished(j["jobId"])["status"] for j in jobs]
+    statuses = [queue_stack.wait_finished(j["jobId"], queued=True)["status"] for j in jobs]
     [letter] = dead_letters(queue_stack)
     assert statuses == ["done"] * 9
     assert letter["Body"] == poison
@@ -84,7 +84,7 @@ def test_queued_jobs_wait_out_a_resonate_outage_and_start_when_it_is_back(
     time.sleep(3)  # the poller tries, the handler reports every record failed
 
     queue_stack.run("up")
-    statuses = [queue_stack.wait_finished(j["jobId"])["status"] for j in jobs]
+    statuses = [queue_stack.wait_finished(j["jobId"], queued=True)["status"] for j in jobs]
 
     assert statuses == ["done"] * 3
 
@@ -93,7 +93,7 @@ def test_duplicate_messages_start_one_workflow(queue_stack: LocalStack, files: F
     one = job(files)
 
     send(queue_stack, [json.dumps(one)] * 4)
-    status = queue_stack.wait_finished(one["jobId"])
+    status = queue_stack.wait_finished(one["jobId"], queued=True)
     time.sleep(1)
 
     assert status["status"] == "done"

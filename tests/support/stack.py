@@ -82,9 +82,18 @@ class LocalStack:
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
-    def wait_finished(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    def wait_finished(
+        self, job_id: str, timeout: float = 120, queued: bool = False
+    ) -> dict[str, Any]:
+        """The job's final status; ``queued``: the job may not exist yet (it is still in SQS)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if (
+                queued
+                and httpx.get(f"{self.gateway}/status/{job_id}", timeout=30).status_code == 404
+            ):
+                time.sleep(0.2)
+                continue
             status = self.status(job_id)
             if status["status"] not in ("processing", "awaiting_approval"):
                 return status
