@@ -48,13 +48,26 @@ class Consumer:
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
         self.slots = asyncio.Semaphore(CONCURRENCY)
-        self.in_flight: set[asyncio.Task[None]] = set()
+        self.in_flight: dict[str, asyncio.Task[None]] = {}
 
     async def close(self) -> None:
-        for task in list(self.in_flight):
+        for task in list(self.in_flight.values()):
             task.cancel()
         await self.http.aclose()
         await self.redis.aclose()
+
+    async def run_forever(self) -> None:
+        """Consume until cancelled, riding out Redis outages."""
+        pause = 1.0
+        while True:
+            try:
+                await self.run()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
+                logger.warning(
+                    "Redis unavailable; retrying", extra={"error": str(err), "retryIn": pause}
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_BACKOFF_SECONDS)
 
     async def run(self) -> None:
         try:
@@ -82,15 +95,17 @@ class Consumer:
     async def _dispatch(self, read: Any) -> None:
         for _stream, entries in read or []:
             for entry_id, fields in entries:
-                if not fields:  # deleted from the stream meanwhile
+                event_id = entry_id.decode()
+                # Deleted from the stream meanwhile, or (reclaimed) already being delivered here.
+                if not fields or event_id in self.in_flight:
                     continue
                 await self.slots.acquire()
-                task = asyncio.create_task(self._handle(entry_id.decode(), fields))
-                self.in_flight.add(task)
-                task.add_done_callback(self._finished)
+                task = asyncio.create_task(self._handle(event_id, fields))
+                self.in_flight[event_id] = task
+                task.add_done_callback(lambda _t, key=event_id: self._finished(key))
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.in_flight.discard(task)
+    def _finished(self, event_id: str) -> None:
+        self.in_flight.pop(event_id, None)
         self.slots.release()
 
     async def _handle(self, event_id: str, fields: dict[bytes, bytes]) -> None:
@@ -143,6 +158,9 @@ class Consumer:
                     extra={**keys, "attempt": attempts, "error": str(err), "retryIn": pause},
                 )
                 await asyncio.sleep(pause)
+                # Still ours: reset the entry's idle time so no other replica reclaims it.
+                await self.redis.xclaim(NOTIFICATION_STREAM, GROUP, self.name, 0, [event_id],
+                                        justid=True)  # fmt: skip
                 continue
             await deliveries.record(
                 self.redis,

@@ -21,7 +21,7 @@ from .observability import logger
 @contextlib.asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     consumer = Consumer(get_settings())
-    task = asyncio.create_task(consumer.run())
+    task = asyncio.create_task(consumer.run_forever())
     task.add_done_callback(_report_stop)
     yield
     task.cancel()
