@@ -38,7 +38,7 @@ LOG_DIR = STATE_DIR / "logs"
 BIN = Path(sys.executable).parent
 QUEUE = "docflow-jobs"
 DEAD_LETTER_QUEUE = "docflow-jobs-dlq"
-SAMPLE_KEY = "docflow-artifacts/samples/invoice.pdf"  # uploaded by `make demo`
+SAMPLE_KEY = "samples/invoice.pdf"  # in the bucket; uploaded by `make demo`
 
 
 def _port(name: str, default: int) -> int:
@@ -277,7 +277,11 @@ def up() -> None:
         if service.name == "moto":
             create_aws_resources(ports, env)
     gateway = f"http://127.0.0.1:{ports.gateway}"
-    sample = {"jobId": "demo-1", "documentUrl": f"s3://{SAMPLE_KEY}", "requesterId": "alice"}
+    sample = {
+        "jobId": "demo-1",
+        "documentUrl": f"s3://{env.get('DOCFLOW_BUCKET', 'docflow-artifacts')}/{SAMPLE_KEY}",
+        "requesterId": "alice",
+    }
     print()
     for service in stack:
         print(f"  {service.description:<24} {service.url}")
