@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from docflow_devstack.samples import invoice_pdf
 
+from tests.support.processes import wait_until
 from tests.support.stack import FileServer, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-slow-stack")]
@@ -98,3 +101,31 @@ def test_resonate_down_gives_503_within_two_seconds_and_creates_nothing_later(
     assert elapsed < 3.0
     assert unknown.status_code == 404, "the refused request must not create the job later"
     assert retried.status_code == 202
+
+
+def test_sigterm_lets_the_running_step_finish_and_starts_no_new_one(
+    slow_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = submit(slow_stack, files)
+    wait_for_step(slow_stack, job_id, "extract")
+
+    pid = slow_stack.signal("worker", signal.SIGTERM)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), 30,
+               "the worker to exit")  # fmt: skip
+    stopped_at = slow_stack.status(job_id)
+    slow_stack.run("up")
+    after = slow_stack.wait_finished(job_id)
+
+    assert "worker stopped" in slow_stack.log("worker")
+    assert [s["state"] for s in stopped_at["steps"]][:2] == ["done", "done"], stopped_at
+    assert after["status"] == "done"
+    starts = slow_stack.step_starts(job_id)
+    assert starts.count("extract") == 1, "the step in flight finished and was checkpointed"
+    assert starts.count("analyze") == 1, "no new step started on the leaving worker"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "Z"

@@ -58,8 +58,12 @@ class LocalStack:
         return f"http://127.0.0.1:{self.env['RESONATE_SERVER__PORT']}"
 
     def kill9(self, process: str) -> None:
+        self.signal(process, signal.SIGKILL)
+
+    def signal(self, process: str, sig: int) -> int:
         pid = int((self.state_dir / "run" / f"{process}.pid").read_text())
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, sig)
+        return pid
 
     def log(self, process: str) -> str:
         return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")

@@ -302,7 +302,7 @@ def down() -> None:
             pid_file(service.name).unlink(missing_ok=True)
             continue
         os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # the worker finishes its steps in flight
         while running_pid(service.name) is not None and time.monotonic() < deadline:
             time.sleep(0.1)
         if running_pid(service.name) is not None:

@@ -11,7 +11,13 @@ from docflow_shared.workflow import WORKFLOW_NAME
 from resonate.retry import Never
 
 from .observability import logger
+from .retrying import drain
 from .workflow import process_document
+
+# How long SIGTERM waits for the steps in flight (a container platform's stop timeout is
+# typically 30 s), and then for the SDK to checkpoint the last result.
+SHUTDOWN_GRACE_SECONDS = 25.0
+CHECKPOINT_GRACE_SECONDS = 1.0
 
 
 async def serve() -> None:
@@ -29,8 +35,16 @@ async def serve() -> None:
                "taskTtlSeconds": settings.task_ttl_seconds},
     )  # fmt: skip
     await stop.wait()
-    logger.info("worker stopping: finishing the steps in flight")
-    await resonate.stop()
+    logger.info("worker stopping: finishing the steps in flight, starting no new one")
+    try:
+        async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
+            await drain.until_idle()
+        await asyncio.sleep(CHECKPOINT_GRACE_SECONDS)  # the SDK records the last step's result
+    except TimeoutError:
+        logger.warning("steps still running at shutdown; another worker will redo them")
+    # No resonate.stop(): it would wait for the workflows parked at their next step. Their
+    # leases lapse and other workers resume them where they are.
+    logger.info("worker stopped")
 
 
 def main() -> None:

@@ -36,48 +36,85 @@ class Transient(Exception):
     """The document's source failed in a way that may pass (timeout, 5xx, reset)."""
 
 
+class Drain:
+    """Graceful shutdown: the steps in flight finish (and are checkpointed), no new one starts."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.draining = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def enter(self) -> None:
+        self.active += 1
+        self.idle.clear()
+
+    def leave(self) -> None:
+        self.active -= 1
+        if not self.active:
+            self.idle.set()
+
+    async def until_idle(self) -> None:
+        """Start no more steps, and return once none is running."""
+        self.draining = True
+        await self.idle.wait()
+
+
+drain = Drain()
+
+
 def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Wrap a plain step ``fn(job, *inputs)`` as a durable-step body for ``ctx.run``."""
     step = fn.__name__
 
     async def run(ctx: Context, job: dict[str, Any], *inputs: Any) -> Any:
-        keys = {"jobId": job["jobId"], "step": step}
-        delay = get_settings().demo_step_delay_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            logger.info("step started", extra={**keys, "attempt": attempt})
-            started = time.monotonic()
-            try:
-                if delay:
-                    await asyncio.sleep(delay)
-                result = await asyncio.to_thread(fn, job, *inputs)
-            except InvalidDocument as err:
-                logger.warning("step failed permanently", extra={**keys, "reason": err.reason})
-                raise
-            except Exception as err:
-                limit = (
-                    TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
-                )
-                if attempt >= limit:
-                    logger.error(
-                        "step gave up", extra={**keys, "attempt": attempt, "error": str(err)}
-                    )
-                    reason = "download_failed" if isinstance(err, Transient) else "internal_error"
-                    raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
-                pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
-                logger.warning(
-                    "step failed, retrying",
-                    extra={**keys, "attempt": attempt, "error": str(err), "retryIn": pause},
-                )
-                await asyncio.sleep(pause)
-                continue
-            logger.info(
-                "step done",
-                extra={**keys, "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},
-            )
-            return result
+        if drain.draining:
+            # This worker is leaving: park instead of starting. The task's lease lapses and
+            # another worker resumes the workflow exactly here.
+            await asyncio.Future()
+        drain.enter()
+        try:
+            return await _run_with_retries(fn, step, job, inputs)
+        finally:
+            drain.leave()
 
     run.__name__ = step
     run.__qualname__ = step
     return run
+
+
+async def _run_with_retries(
+    fn: Callable[..., Any], step: str, job: dict[str, Any], inputs: tuple[Any, ...]
+) -> Any:
+    keys = {"jobId": job["jobId"], "step": step}
+    delay = get_settings().demo_step_delay_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        logger.info("step started", extra={**keys, "attempt": attempt})
+        started = time.monotonic()
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            result = await asyncio.to_thread(fn, job, *inputs)
+        except InvalidDocument as err:
+            logger.warning("step failed permanently", extra={**keys, "reason": err.reason})
+            raise
+        except Exception as err:
+            limit = TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
+            if attempt >= limit:
+                logger.error("step gave up", extra={**keys, "attempt": attempt, "error": str(err)})
+                reason = "download_failed" if isinstance(err, Transient) else "internal_error"
+                raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
+            pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
+            logger.warning(
+                "step failed, retrying",
+                extra={**keys, "attempt": attempt, "error": str(err), "retryIn": pause},
+            )
+            await asyncio.sleep(pause)
+            continue
+        logger.info(
+            "step done",
+            extra={**keys, "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},
+        )
+        return result
