@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from docflow_shared.settings import Settings
 from resonate_base.error import ConnectorError
 
 from tests.support.processes import free_port, resonate_server
+from tests.support.protocol import call
 
 pytestmark = pytest.mark.integration
 
@@ -71,17 +70,7 @@ def test_a_workflow_refused_while_resonate_was_down_is_not_created_once_it_is_ba
     server, url = resonate_server(str(tmp_path / "r.db"), tmp_path / "server.log", port)
     try:
         time.sleep(2 * BUDGET)
-        envelope = {
-            "kind": "promise.get",
-            "head": {"corrId": "c", "version": "2026-04-01"},
-            "data": {"id": "doc/late"},
-        }
-        req = urllib.request.Request(url, data=json.dumps(envelope).encode(), method="POST")  # noqa: S310
-        try:
-            urllib.request.urlopen(req, timeout=5)  # noqa: S310 - loopback
-            status = 200
-        except urllib.error.HTTPError as err:
-            status = err.code
+        status, _ = call(url, "promise.get", id="doc/late")
     finally:
         server.kill9()
     assert status == 404

@@ -17,29 +17,9 @@ from typing import Any
 import pytest
 
 from tests.support.processes import free_port, resonate_server
+from tests.support.protocol import FAR, VERSION, call, post
 
 pytestmark = pytest.mark.integration
-
-VERSION = "2026-04-01"
-FAR = 4_000_000_000_000
-
-
-def post(url: str, body: bytes | str) -> tuple[int, Any]:
-    data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(f"{url}/", data=data, method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def call(url: str, kind: str, **data: Any) -> tuple[int, Any]:
-    envelope = {"kind": kind, "head": {"corrId": "t-1", "version": VERSION}, "data": data}
-    status, body = post(url, json.dumps(envelope))
-    assert body["kind"] == kind
-    assert body["head"] == {"corrId": "t-1", "status": status, "version": VERSION}
-    return status, body["data"]
 
 
 def unique(prefix: str) -> str:

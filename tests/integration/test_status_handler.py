@@ -13,8 +13,8 @@ from docflow_shared.ids import workflow_id
 from docflow_shared.settings import get_settings
 from docflow_status.handlers.http import lambda_handler
 
-from tests.integration.test_dev_server_protocol import FAR, call
 from tests.support.events import api_event
+from tests.support.protocol import FAR, call
 
 pytestmark = pytest.mark.integration
 
