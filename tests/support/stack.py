@@ -38,7 +38,11 @@ class LocalStack:
             **settings,
         }
         stack = cls(state_dir, env)
-        stack.run("up")
+        try:
+            stack.run("up")
+        except AssertionError:
+            stack.run("down")  # stop what did start, so a failed start leaves nothing behind
+            raise
         return stack
 
     def run(self, command: str) -> str:
