@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from docflow_devstack.samples import invoice_pdf, scanned_invoice_pdf
+from docflow_devstack.samples import invoice_pdf, invoice_png, scanned_invoice_pdf, two_page_tiff
 
 from tests.support.processes import BIN
 from tests.support.stack import FileServer, LocalStack
@@ -71,6 +71,24 @@ def test_a_scanned_pdf_is_read_by_ocr(stack: LocalStack, files: FileServer) -> N
     assert values["number"] == "INV-2024-0042"
     assert values["total"] == "1230.50"
     assert values["date"] == "2024-03-05"
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "pages"),
+    [("invoice.png", invoice_png, 1), ("scan.tiff", two_page_tiff, 2)],
+)
+def test_an_image_document_is_read_by_ocr_page_by_page(
+    stack: LocalStack, files: FileServer, name: str, document: Any, pages: int
+) -> None:
+    job = new_job(files.serve(f"/{uuid.uuid4().hex[:6]}-{name}", document()))
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "done", status
+    assert status["result"]["pages"] == pages
+    assert field_values(status)["number"] == "INV-2024-0042"
+    assert field_values(status)["total"] == "1230.50"
 
 
 def test_twenty_concurrent_identical_posts_start_exactly_one_workflow(

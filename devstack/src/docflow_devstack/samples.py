@@ -76,3 +76,13 @@ def invoice_png() -> bytes:
     out = io.BytesIO()
     invoice_image().save(out, format="PNG")
     return out.getvalue()
+
+
+def two_page_tiff() -> bytes:
+    """A multi-page scan: a blank-ish cover page, then the invoice."""
+    cover = Image.new("L", invoice_image().size, 255)
+    ImageDraw.Draw(cover).text((90, 90), "Scanned by the mail room", fill=0,
+                               font=ImageFont.load_default(size=36))  # fmt: skip
+    out = io.BytesIO()
+    cover.save(out, format="TIFF", save_all=True, append_images=[invoice_image()])
+    return out.getvalue()
