@@ -3,7 +3,12 @@ UV := scripts/uv
 RUN := $(UV) run --frozen --no-sync
 PYTEST_WORKERS ?= 4
 
-.PHONY: help sync up down status logs test lint format typecheck bench clean demo
+LAMBDAS := trigger-lambda status-lambda
+SERVICES := $(LAMBDAS) worker notifier devstack
+STACK ?= docflow
+
+.PHONY: help sync up down status logs test lint format typecheck bench clean demo build openapi \
+	$(addprefix build-,$(SERVICES)) $(addprefix deploy-,$(SERVICES)) deploy-stack
 
 help:
 	@echo "make up      start the local stack in the background and print its URLs"
@@ -12,6 +17,9 @@ help:
 	@echo "make logs    follow the logs"
 	@echo "make test    lint, type-check and run every test"
 	@echo "make bench   run the benchmarks and append the results to docs/benchmarks.md"
+	@echo "make build   build every artifact this machine can (Lambda zips; images with Docker)"
+	@echo "make openapi regenerate docs/openapi.yaml from the handlers"
+	@echo "make deploy-<service>  deploy one service (docs/deploy.md)"
 
 sync:
 	@$(UV) sync --all-packages --frozen --quiet
@@ -46,8 +54,37 @@ bench: sync
 	$(RUN) python -m benchmarks.resonate_server
 	$(RUN) python -m benchmarks.front_door
 
+build: sync
+	@$(RUN) docflow-package
+
+$(addprefix build-,$(SERVICES)): build-%: sync
+	@$(RUN) docflow-package $*
+
+openapi: sync
+	@$(RUN) docflow-openapi
+
+# Deploys (need AWS credentials and the sam/aws CLIs; docs/deploy.md). deploy-stack creates or
+# updates the AWS side (API, functions, queues, bucket); after that each service deploys alone:
+# a function gets its new zip, an image is pushed to $(REGISTRY) for your container host.
+deploy-stack: build-trigger-lambda build-status-lambda
+	sam deploy --template-file template.yaml --stack-name $(STACK) --resolve-s3 \
+	  --capabilities CAPABILITY_IAM --parameter-overrides ResonateUrl=$(RESONATE_URL)
+
+deploy-trigger-lambda: build-trigger-lambda
+	for fn in $(STACK)-trigger $(STACK)-trigger-sqs; do \
+	  aws lambda update-function-code --function-name $$fn \
+	    --zip-file fileb://build/trigger-lambda.zip --publish || exit 1; done
+
+deploy-status-lambda: build-status-lambda
+	aws lambda update-function-code --function-name $(STACK)-status \
+	  --zip-file fileb://build/status-lambda.zip --publish
+
+deploy-worker deploy-notifier deploy-devstack: deploy-%: build-%
+	@test -n "$(REGISTRY)" || { echo "set REGISTRY=<your registry>/docflow"; exit 2; }
+	docker tag docflow/$*:latest $(REGISTRY)/$*:latest && docker push $(REGISTRY)/$*:latest
+
 clean:
-	rm -rf .docflow .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .docflow .pytest_cache .mypy_cache .ruff_cache .hypothesis build
 
 demo: sync
 	@$(RUN) docflow-demo

@@ -31,7 +31,7 @@ import time
 started = time.perf_counter()
 from {module} import lambda_handler
 imported = time.perf_counter()
-from docflow_devstack.gateway import LambdaContext
+from docflow_devstack.functions import LambdaContext
 event = {event}
 answer = lambda_handler(event, LambdaContext("bench"))
 assert answer["statusCode"] == 202, answer

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docflow_devstack.gateway import LambdaContext
+from docflow_devstack.functions import LambdaContext
 from docflow_shared.ids import workflow_id
 from docflow_shared.settings import get_settings
 from docflow_status.handlers.http import lambda_handler

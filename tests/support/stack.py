@@ -28,6 +28,7 @@ class LocalStack:
         env = {
             **os.environ,
             "DOCFLOW_STATE_DIR": str(state_dir),
+            "DOCFLOW_RUNTIME": "native",  # the processes under test, even where Docker runs
             "DOCFLOW_GATEWAY_PORT": str(free_port()),
             "RESONATE_SERVER__PORT": str(free_port()),
             "DOCFLOW_NOTIFIER_PORT": str(free_port()),

@@ -130,3 +130,10 @@ def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
 
     with pytest.raises(ValidationError, match="DOCFLOW_TASK_TTL"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_an_empty_api_token_means_no_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    # compose.yaml passes DOCFLOW_API_TOKEN through as "" when the user set none.
+    monkeypatch.setenv("DOCFLOW_API_TOKEN", "")
+
+    assert Settings(_env_file=None).api_token is None  # type: ignore[call-arg]

@@ -1,9 +1,11 @@
 """``docflow-gateway``: a local API Gateway (HTTP API, payload format 2.0) in front of the Lambdas.
 
-Each HTTP request becomes the event API Gateway would send, is handed to the route's
-``lambda_handler(event, context)`` in this process, and the handler's answer becomes the HTTP
-response. Routes are those of the SAM template. Each function runs on its own single thread,
-like one warm Lambda container: the handlers keep a module-level event loop and client.
+Each HTTP request becomes the event API Gateway would send, is handed to the route's function,
+and the function's answer becomes the HTTP response. Routes are those of the SAM template. A
+function is its ``lambda_handler`` imported into this process (``make up``), or, with
+``--function NAME=URL``, a Lambda container's runtime interface emulator (compose). Each function
+runs on its own single thread, like one warm Lambda container: the handlers keep a module-level
+event loop and client.
 """
 
 from __future__ import annotations
@@ -11,49 +13,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import importlib
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from docflow_shared.models import ErrorBody
 
 from . import LOG_FORMAT
+from .functions import ROUTES, Handler, LambdaContext, local_function, remote_function
+from .openapi import openapi_document
 
 log = logging.getLogger("docflow.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
-
-ROUTES: list[tuple[str, str, str]] = [
-    ("POST", "/process-document", "docflow_trigger.handlers.http:lambda_handler"),
-    ("GET", "/status/{jobId}", "docflow_status.handlers.http:lambda_handler"),
-]
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and powertools read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    deadline: float = field(default_factory=lambda: time.monotonic() + 30)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -70,13 +47,16 @@ class Route:
         return found.groupdict() if found and method == self.method else None
 
 
-def load_routes(extra: list[tuple[str, str, str]] | None = None) -> list[Route]:
+def load_routes(
+    extra: list[tuple[str, str, str]] | None = None, function_urls: dict[str, str] | None = None
+) -> list[Route]:
+    """The routes; a function named in ``function_urls`` is invoked in its container."""
     routes = []
     for method, template, target in [*ROUTES, *(extra or [])]:
-        module_name, _, attr = target.partition(":")
-        handler = getattr(importlib.import_module(module_name), attr)
+        function_name = target.partition(":")[0].split(".")[0].replace("_", "-")
+        url = (function_urls or {}).get(function_name)
+        handler = remote_function(url) if url else local_function(target)
         pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
-        function_name = module_name.split(".")[0].replace("_", "-")
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=function_name)
         routes.append(Route(method, template, function_name, handler, executor, pattern))
     return routes
@@ -148,9 +128,13 @@ def error(status: int, code: str, message: str) -> web.Response:
 
 
 def make_app(routes: list[Route]) -> web.Application:
+    openapi = openapi_document()
+
     async def dispatch(request: web.Request) -> web.Response:
         if request.path == "/health":
             return web.Response(status=200, text="ok")
+        if request.path == "/openapi.json" and request.method == "GET":
+            return web.json_response(openapi)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -194,9 +178,17 @@ def main(argv: list[str] | None = None) -> None:
         metavar=("METHOD", "PATH", "MODULE:HANDLER"),
         help="serve one more function, e.g. POST /ping my_pkg.handler:lambda_handler",
     )
+    parser.add_argument(
+        "--function",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="invoke function NAME (e.g. docflow-trigger) in the Lambda container at URL",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    routes = load_routes([tuple(route) for route in args.route])
+    function_urls = dict(item.split("=", 1) for item in args.function)
+    routes = load_routes([tuple(route) for route in args.route], function_urls)
     log.info("local API gateway on http://%s:%s: %s", args.host, args.port,
              ", ".join(f"{r.method} {r.template}" for r in routes))  # fmt: skip
     web.run_app(make_app(routes), host=args.host, port=args.port, access_log=None, print=None)

@@ -18,10 +18,9 @@ import time
 from typing import Any
 
 import boto3
-from docflow_trigger.handlers.sqs import lambda_handler
 
 from . import LOG_FORMAT
-from .gateway import LambdaContext
+from .functions import Handler, LambdaContext, local_function, remote_function
 
 log = logging.getLogger("docflow.sqs-poller")
 
@@ -44,7 +43,10 @@ def to_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str,
 
 
 class Poller:
-    def __init__(self, queue_url: str, batch_size: int, batch_window: float) -> None:
+    def __init__(
+        self, queue_url: str, batch_size: int, batch_window: float, function: Handler
+    ) -> None:
+        self.function = function
         self.sqs = boto3.client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
         self.queue_url = queue_url
         self.batch_size = batch_size
@@ -76,7 +78,7 @@ class Poller:
 
     def handle(self, batch: list[dict[str, Any]]) -> None:
         event = {"Records": [to_record(m, self.queue_arn, self.region) for m in batch]}
-        answer = lambda_handler(event, LambdaContext("docflow-trigger-sqs"))
+        answer = self.function(event, LambdaContext("docflow-trigger-sqs"))
         failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
         done = [m for m in batch if m["MessageId"] not in failed]
         if done:
@@ -110,11 +112,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue-url", default=os.environ.get("DOCFLOW_QUEUE_URL"))
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--batch-window", type=float, default=1.0)
+    parser.add_argument(
+        "--function-url", help="the trigger's SQS function in a Lambda container (compose)"
+    )
     args = parser.parse_args(argv)
     if not args.queue_url:
         parser.error("no queue: pass --queue-url or set DOCFLOW_QUEUE_URL")
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    poller = Poller(args.queue_url, args.batch_size, args.batch_window)
+    function = (
+        remote_function(args.function_url)
+        if args.function_url
+        else local_function("docflow_trigger.handlers.sqs:lambda_handler")
+    )
+    poller = Poller(args.queue_url, args.batch_size, args.batch_window, function)
 
     def stop(*_: object) -> None:
         poller.running = False

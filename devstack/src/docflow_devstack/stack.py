@@ -1,8 +1,14 @@
 """``docflow-stack up|down|status``: the local stack in the background, like ``compose up -d``.
 
-Each process has a pid file ``.docflow/run/<name>.pid`` and a log ``.docflow/logs/<name>.log``.
-``up`` starts only what is not running (so after a crash it brings the missing piece back),
-waits until each is healthy and prints the URLs; ``down`` stops exactly what ``up`` started.
+Two runtimes, same URLs and demo. ``compose`` (``compose.yaml``: containers, the real Resonate
+server) when a Docker engine answers or ``DOCFLOW_RUNTIME=compose``; ``native`` (processes from
+the workspace, our Resonate dev server) otherwise or with ``DOCFLOW_RUNTIME=native``. ``up``
+records its choice, so ``down`` and ``status`` act on what it started.
+
+Natively each process has a pid file ``.docflow/run/<name>.pid`` and a log
+``.docflow/logs/<name>.log``. ``up`` starts only what is not running (so after a crash it brings
+the missing piece back), waits until each is healthy and prints the URLs; ``down`` stops
+exactly what ``up`` started.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .package import docker_available
 
 
 def load_dotenv(path: Path = Path(".env")) -> None:
@@ -237,11 +245,10 @@ def wait_healthy(service: Service, log_offset: int, timeout: float = 60) -> None
     raise SystemExit(msg)
 
 
-def create_aws_resources(ports: Ports, env: dict[str, str]) -> None:
+def create_aws_resources(endpoint: str, env: dict[str, str]) -> None:
     """The bucket and the job queue with its dead-letter queue (idempotent)."""
     import boto3
 
-    endpoint = f"http://127.0.0.1:{ports.aws}"
     region = env["AWS_DEFAULT_REGION"]
     credentials = {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
                    "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
@@ -262,11 +269,53 @@ def create_aws_resources(ports: Ports, env: dict[str, str]) -> None:
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
 
 
+RUNTIMES = ("native", "compose")
+RUNTIME_FILE = STATE_DIR / "runtime"
+
+
+def choose_runtime(requested: str, has_docker: bool) -> str:
+    """``DOCFLOW_RUNTIME`` (auto, native or compose) against what this machine has."""
+    if requested == "auto":
+        return "compose" if has_docker else "native"
+    if requested not in RUNTIMES:
+        msg = f"DOCFLOW_RUNTIME={requested!r}: use auto, native or compose"
+        raise SystemExit(msg)
+    if requested == "compose" and not has_docker:
+        msg = "DOCFLOW_RUNTIME=compose, but no Docker engine answers (`docker info` fails)"
+        raise SystemExit(msg)
+    return requested
+
+
+def current_runtime() -> str:
+    """What ``up`` started (for down/status), else what ``up`` would choose now."""
+    if RUNTIME_FILE.exists():
+        return RUNTIME_FILE.read_text().strip()
+    requested = os.environ.get("DOCFLOW_RUNTIME", "auto")
+    return choose_runtime(requested, requested != "native" and docker_available())
+
+
+def compose(*args: str) -> None:
+    postgres = os.environ.get("RESONATE_STORAGE_TYPE") == "postgres"
+    profiles = ["--profile", "postgres"] if postgres else []
+    subprocess.run(["docker", "compose", *profiles, *args], check=True)
+
+
 def up() -> None:
+    runtime = current_runtime()
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    RUNTIME_FILE.write_text(runtime)
     ports = Ports()
     env = child_environment(ports)
     stack = services(ports)
-    print("docflow local stack:")
+    print(f"docflow local stack ({runtime}):")
+    if runtime == "compose":
+        compose("up", "--detach", "--build", "--wait")
+    else:
+        start_native(stack, ports, env)
+    print_urls(stack, ports, env)
+
+
+def start_native(stack: list[Service], ports: Ports, env: dict[str, str]) -> None:
     for service in stack:
         if running_pid(service.name) is not None:
             print(f"  {service.name:<10} already running")
@@ -275,7 +324,10 @@ def up() -> None:
             start(service, env)
             wait_healthy(service, offset)
         if service.name == "moto":
-            create_aws_resources(ports, env)
+            create_aws_resources(f"http://127.0.0.1:{ports.aws}", env)
+
+
+def print_urls(stack: list[Service], ports: Ports, env: dict[str, str]) -> None:
     gateway = f"http://127.0.0.1:{ports.gateway}"
     sample = {
         "jobId": "demo-1",
@@ -296,6 +348,14 @@ logs: {LOG_DIR}/<process>.log (make logs)   stop: make down""")
 
 
 def down() -> None:
+    if current_runtime() == "compose":
+        compose("down")
+    else:
+        stop_native()
+    RUNTIME_FILE.unlink(missing_ok=True)
+
+
+def stop_native() -> None:
     for service in reversed(services()):
         pid = running_pid(service.name)
         if pid is None:
@@ -312,6 +372,9 @@ def down() -> None:
 
 
 def status() -> None:
+    if current_runtime() == "compose":
+        compose("ps")
+        return
     for service in services():
         pid = running_pid(service.name)
         state = "down" if pid is None else ("healthy" if healthy(service) else "unhealthy")
@@ -320,9 +383,17 @@ def status() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="docflow-stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "init-aws"])
     args = parser.parse_args(argv)
-    {"up": up, "down": down, "status": status}[args.command]()
+    commands = {"up": up, "down": down, "status": status, "init-aws": init_aws}
+    commands[args.command]()
+
+
+def init_aws() -> None:
+    """The bucket and queues at ``AWS_ENDPOINT_URL`` (compose's one-shot ``aws-init``)."""
+    env = child_environment(Ports())
+    create_aws_resources(os.environ["AWS_ENDPOINT_URL"], env)
+    print(f"bucket and queues ready at {os.environ['AWS_ENDPOINT_URL']}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel
 
 from .errors import (
     BackendRejected,
@@ -48,6 +50,35 @@ STATUS_BY_ERROR: dict[type[DocflowError], int] = {
     BackendRejected: 502,
     BackendUnavailable: 503,
 }
+
+
+# What each error status means to a client, for the OpenAPI document.
+ERROR_MEANINGS = {
+    400: "the request is malformed: a body that is not JSON, or an invalid jobId",
+    401: "DOCFLOW_API_TOKEN is set and the bearer token is missing or wrong",
+    404: "no such job, or no such route",
+    409: "the job id was already used with a different request",
+    413: "the body is larger than 256 KB",
+    415: "the body is not sent as application/json",
+    422: "the request has invalid fields (details lists them)",
+    502: "the workflow service refused the request",
+    503: "the workflow service is not answering; retry after Retry-After seconds",
+}
+
+
+def openapi_responses(
+    status: int, description: str, model: type[BaseModel], *error_statuses: int
+) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: its success and the errors it can give (as ErrorBody)."""
+    responses: dict[int, OpenAPIResponse] = {
+        status: {"description": description, "content": {"application/json": {"model": model}}}
+    }
+    for error in error_statuses:
+        responses[error] = {
+            "description": ERROR_MEANINGS[error],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return responses
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response[str]:

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        # compose passes DOCFLOW_API_TOKEN="" when the user set none: that means "no auth",
+        # not "require the token ''".
+        return None if value == "" else value
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

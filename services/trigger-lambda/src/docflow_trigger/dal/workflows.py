@@ -26,8 +26,11 @@ def start_workflow(workflow_id: str, job: dict[str, Any]) -> Any:
         # rpc, never run: run would execute the workflow here, inside the Lambda.
         handle = client.options(target=group).rpc(workflow_id, WORKFLOW_NAME, job)
         # The promise exists (created now or before). Shielded: when the budget runs out, the
-        # SDK's own future is left to settle instead of being cancelled under it.
-        await asyncio.shield(handle.id())
+        # SDK's own future is left to settle instead of being cancelled under it, and its late
+        # error is collected here (else asyncio logs "exception was never retrieved").
+        created = asyncio.ensure_future(handle.id())
+        created.add_done_callback(lambda task: task.cancelled() or task.exception())
+        await asyncio.shield(created)
         record = await client.promises.get(workflow_id)
         args = record.param.data.get("args", []) if isinstance(record.param.data, dict) else []
         return args[0] if args else None

@@ -10,8 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from docflow_shared.lambda_http import RETRY_AFTER_SECONDS, new_resolver, resolve
-from docflow_shared.models import JobRequest
+from docflow_shared.lambda_http import (
+    RETRY_AFTER_SECONDS,
+    new_resolver,
+    openapi_responses,
+    resolve,
+)
+from docflow_shared.models import Accepted, JobRequest
 
 from ..logic.start_job import start_job
 from ..observability import logger, metrics, tracer
@@ -19,7 +24,16 @@ from ..observability import logger, metrics, tracer
 app = new_resolver(logger)
 
 
-@app.post("/process-document")
+@app.post(
+    "/process-document",
+    summary="Start a document job (once per jobId)",
+    operation_id="startJob",
+    description="Starts the job's durable workflow and answers at once; poll the Location. "
+    "Sending the same job again answers 202 again and starts nothing new.",
+    responses=openapi_responses(
+        202, "accepted: the workflow exists", Accepted, 400, 401, 409, 413, 415, 422, 502, 503
+    ),
+)
 @tracer.capture_method
 def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
     logger.append_keys(jobId=job.job_id)

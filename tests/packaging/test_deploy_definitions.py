@@ -1,0 +1,151 @@
+"""The deployment definitions are valid and agree with the code: compose.yaml (Compose
+Specification schema, offline), template.yaml (cfn-lint, with the SAM transform), the
+Dockerfiles (the hadolint rules that matter here), and the committed OpenAPI document."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dockerfile
+import pytest
+import resonate_base
+import yaml
+from docflow_devstack.functions import ROUTES
+from docflow_devstack.openapi import DOCUMENT, as_yaml, openapi_document
+from docflow_devstack.package import ARTIFACTS
+from docflow_devstack.stack import Ports
+
+pytestmark = pytest.mark.packaging
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# The protocol the pinned Resonate server release (compose.yaml) accepts, checked at its tag.
+PINNED_SERVER = ("ghcr.io/resonatehq/resonate:v0.9.8", "2026-04-01")
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, ...) read as plain values."""
+
+
+CloudFormationLoader.add_multi_constructor(
+    "!", lambda loader, _tag, node: loader.construct_scalar(node)
+    if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node)
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return document
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    text = (ROOT / "template.yaml").read_text()
+    document: dict[str, Any] = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 - safe loader subclass
+    return document
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    out = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+         str(ROOT / "compose.yaml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_compose_wiring_matches_the_code(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+        build = service.get("build")
+        if isinstance(build, dict):  # (the Resonate server's is its release's git URL)
+            assert (ROOT / build["dockerfile"]).exists(), name
+    built = {s["image"] for s in services.values() if s.get("build") and "image" in s}
+    for name, service in services.items():
+        if service.get("image", "").startswith("docflow/"):
+            assert service["image"] in built, f"{name} uses {service['image']}, built by none"
+    # Every artifact's Dockerfile is built by compose.
+    dockerfiles = {s["build"]["dockerfile"] for s in services.values()
+                   if isinstance(s.get("build"), dict)}  # fmt: skip
+    assert dockerfiles == {str(a.dockerfile) for a in ARTIFACTS.values()}
+    # The gateway invokes exactly the functions behind the routes.
+    functions = {a.split("=", 2)[1] for a in services["gateway"]["command"]
+                 if a.startswith("--function=")}  # fmt: skip
+    assert functions == {t.partition(":")[0].split(".")[0].replace("_", "-") for *_, t in ROUTES}
+    # Same host ports as the native stack: one set of URLs for both runtimes.
+    ports = Ports()
+    published = {name: int(s["ports"][0].rsplit(":", 1)[1]) for name, s in services.items()
+                 if s.get("ports")}  # fmt: skip
+    expected = {"gateway": ports.gateway, "resonate": ports.resonate, "notifier": ports.notifier,
+                "redis": ports.redis, "aws": ports.aws}  # fmt: skip
+    assert published == expected
+
+
+def test_resonate_server_pin_speaks_the_sdks_protocol(compose: dict[str, Any]) -> None:
+    image, protocol = PINNED_SERVER
+    assert compose["services"]["resonate"]["image"] == image
+    # Upgrading the SDK fails here until the server pin is checked again.
+    assert protocol == resonate_base.PROTOCOL_VERSION
+
+
+def test_template_passes_cfn_lint() -> None:
+    out = subprocess.run(
+        [str(BIN / "cfn-lint"), str(ROOT / "template.yaml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_template_routes_and_handlers_match_the_code(template: dict[str, Any]) -> None:
+    functions = {name: r["Properties"] for name, r in template["Resources"].items()
+                 if r["Type"] == "AWS::Serverless::Function"}  # fmt: skip
+    routes = set()
+    for properties in functions.values():
+        module, _, attr = properties["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attr))
+        service = Path(properties["CodeUri"]).name.removesuffix(".zip")
+        assert ARTIFACTS[service].is_lambda
+        assert module.split(".")[0] == ARTIFACTS[service].package.replace("-", "_")
+        for event in properties.get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                handler = f"{module}:{attr}"
+                routes.add((event["Properties"]["Method"], event["Properties"]["Path"], handler))
+            else:
+                assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert routes == set(ROUTES)
+
+
+@pytest.mark.parametrize("service", list(ARTIFACTS))
+def test_dockerfile_rules(service: str) -> None:
+    commands = dockerfile.parse_file(str(ROOT / ARTIFACTS[service].dockerfile))
+    stages = [i for i, c in enumerate(commands) if c.cmd == "FROM"]
+    final = commands[stages[-1] :]
+    for command in commands:
+        if command.cmd == "FROM":  # DL3006/DL3007: a pinned base image, never latest
+            assert re.fullmatch(r"[\w./-]+:[\w.-]+", command.value[0]), command.original
+            assert not command.value[0].endswith(":latest"), command.original
+        assert command.cmd != "ADD", "DL3020: use COPY"
+        if command.cmd == "RUN" and "pip install" in command.value[0]:
+            assert "--no-cache-dir" in command.value[0], "DL3042"
+        if command.cmd in ("CMD", "ENTRYPOINT"):
+            assert command.json, f"DL3025: {command.cmd} in exec (JSON) form"
+    # Build tools stay in the build stage: the final one installs nothing.
+    assert not any(c.cmd == "RUN" and re.search(r"pip|uv |apt|apk", c.value[0]) for c in final)
+    if not ARTIFACTS[service].is_lambda:  # DL3002 (Lambda's base image runs as its own user)
+        users = [c.value[0] for c in final if c.cmd == "USER"]
+        assert users, "the final stage sets no USER"
+        assert users[-1] not in ("root", "0")
+
+
+def test_committed_openapi_matches_the_code() -> None:
+    assert (ROOT / DOCUMENT).read_text() == as_yaml(openapi_document()), (
+        "docs/openapi.yaml is stale: run `make openapi` and commit it"
+    )
