@@ -17,7 +17,7 @@ import resonate_base
 import yaml
 from docflow_devstack.functions import ROUTES
 from docflow_devstack.openapi import DOCUMENT, as_yaml, openapi_document
-from docflow_devstack.package import ARTIFACTS
+from docflow_devstack.package import ARTIFACTS, LAMBDA_DOCKERFILE, SERVICE_DOCKERFILE
 from docflow_devstack.stack import Ports
 
 pytestmark = pytest.mark.packaging
@@ -72,10 +72,20 @@ def test_compose_wiring_matches_the_code(compose: dict[str, Any]) -> None:
     for name, service in services.items():
         if service.get("image", "").startswith("docflow/"):
             assert service["image"] in built, f"{name} uses {service['image']}, built by none"
-    # Every artifact's Dockerfile is built by compose.
-    dockerfiles = {s["build"]["dockerfile"] for s in services.values()
-                   if isinstance(s.get("build"), dict)}  # fmt: skip
-    assert dockerfiles == {str(a.dockerfile) for a in ARTIFACTS.values()}
+    # Compose builds every artifact exactly as `make build` does (same Dockerfile, same args).
+    builds = {s["image"].removeprefix("docflow/"): s["build"] for s in services.values()
+              if isinstance(s.get("build"), dict)}  # fmt: skip
+    assert set(builds) == set(ARTIFACTS)
+    for service, build in builds.items():
+        assert build["dockerfile"] == str(ARTIFACTS[service].dockerfile), service
+        assert build["args"] == ARTIFACTS[service].build_args, service
+    # A function container's command is a handler of its own package.
+    for name, service in services.items():
+        if service.get("image") in ("docflow/trigger-lambda", "docflow/status-lambda"):
+            module, _, attr = service["command"][0].rpartition(".")
+            assert callable(getattr(importlib.import_module(module), attr)), name
+            package = ARTIFACTS[service["image"].removeprefix("docflow/")].package
+            assert module.split(".")[0] == package.replace("-", "_"), name
     # The gateway invokes exactly the functions behind the routes.
     functions = {a.split("=", 2)[1] for a in services["gateway"]["command"]
                  if a.startswith("--function=")}  # fmt: skip
@@ -123,15 +133,17 @@ def test_template_routes_and_handlers_match_the_code(template: dict[str, Any]) -
     assert routes == set(ROUTES)
 
 
-@pytest.mark.parametrize("service", list(ARTIFACTS))
-def test_dockerfile_rules(service: str) -> None:
-    commands = dockerfile.parse_file(str(ROOT / ARTIFACTS[service].dockerfile))
+@pytest.mark.parametrize("path", [SERVICE_DOCKERFILE, LAMBDA_DOCKERFILE])
+def test_dockerfile_rules(path: Path) -> None:
+    commands = dockerfile.parse_file(str(ROOT / path))
     stages = [i for i, c in enumerate(commands) if c.cmd == "FROM"]
     final = commands[stages[-1] :]
+    defaults = dict(c.value[0].split("=", 1) for c in commands[: stages[0]] if c.cmd == "ARG")
     for command in commands:
         if command.cmd == "FROM":  # DL3006/DL3007: a pinned base image, never latest
-            assert re.fullmatch(r"[\w./-]+:[\w.-]+", command.value[0]), command.original
-            assert not command.value[0].endswith(":latest"), command.original
+            image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], command.value[0])
+            assert re.fullmatch(r"[\w./-]+:[\w.-]+", image), command.original
+            assert not image.endswith(":latest"), command.original
         assert command.cmd != "ADD", "DL3020: use COPY"
         if command.cmd == "RUN" and "pip install" in command.value[0]:
             assert "--no-cache-dir" in command.value[0], "DL3042"
@@ -139,7 +151,7 @@ def test_dockerfile_rules(service: str) -> None:
             assert command.json, f"DL3025: {command.cmd} in exec (JSON) form"
     # Build tools stay in the build stage: the final one installs nothing.
     assert not any(c.cmd == "RUN" and re.search(r"pip|uv |apt|apk", c.value[0]) for c in final)
-    if not ARTIFACTS[service].is_lambda:  # DL3002 (Lambda's base image runs as its own user)
+    if path == SERVICE_DOCKERFILE:  # DL3002 (Lambda's base image runs as its own user)
         users = [c.value[0] for c in final if c.cmd == "USER"]
         assert users, "the final stage sets no USER"
         assert users[-1] not in ("root", "0")

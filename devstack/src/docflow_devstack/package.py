@@ -23,23 +23,35 @@ LAMBDA_PLATFORM = ["--python-platform", "x86_64-manylinux2014", "--python-versio
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # fixed, so the same lock gives the same zip
 
 
+SERVICE_DOCKERFILE = Path("docker/service.Dockerfile")
+LAMBDA_DOCKERFILE = Path("docker/lambda.Dockerfile")
+
+
 @dataclass(frozen=True)
 class Artifact:
     package: str  # the workspace member
-    dockerfile: Path
     is_lambda: bool
+    command: str | None = None  # a long-running service's program (a function's is its handler)
+
+    @property
+    def dockerfile(self) -> Path:
+        return LAMBDA_DOCKERFILE if self.is_lambda else SERVICE_DOCKERFILE
+
+    @property
+    def build_args(self) -> dict[str, str]:
+        return {"PACKAGE": self.package, **({"COMMAND": self.command} if self.command else {})}
 
 
 ARTIFACTS = {
-    "trigger-lambda": Artifact(
-        "docflow-trigger", Path("services/trigger-lambda/Dockerfile"), is_lambda=True
+    "trigger-lambda": Artifact("docflow-trigger", is_lambda=True),
+    "status-lambda": Artifact("docflow-status", is_lambda=True),
+    "worker": Artifact("docflow-worker", is_lambda=False, command="docflow-worker"),
+    "notifier": Artifact(
+        "docflow-notifier", is_lambda=False, command="docflow-notifier --host 0.0.0.0"
     ),
-    "status-lambda": Artifact(
-        "docflow-status", Path("services/status-lambda/Dockerfile"), is_lambda=True
+    "devstack": Artifact(
+        "docflow-devstack", is_lambda=False, command="docflow-gateway --host 0.0.0.0"
     ),
-    "worker": Artifact("docflow-worker", Path("services/worker/Dockerfile"), is_lambda=False),
-    "notifier": Artifact("docflow-notifier", Path("services/notifier/Dockerfile"), is_lambda=False),
-    "devstack": Artifact("docflow-devstack", Path("devstack/Dockerfile"), is_lambda=False),
 }
 
 
@@ -73,9 +85,12 @@ def docker_available() -> bool:
 
 
 def build_image(service: str) -> str:
+    artifact = ARTIFACTS[service]
     tag = f"docflow/{service}:latest"
-    dockerfile = str(ARTIFACTS[service].dockerfile)
-    subprocess.run(["docker", "build", "-f", dockerfile, "-t", tag, "."], check=True)
+    args = [f"--build-arg={name}={value}" for name, value in artifact.build_args.items()]
+    subprocess.run(
+        ["docker", "build", "-f", str(artifact.dockerfile), *args, "-t", tag, "."], check=True
+    )
     return tag
 
 
