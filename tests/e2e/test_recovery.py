@@ -27,12 +27,11 @@ def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
     local.down()
 
 
-def submit(stack: LocalStack, files: FileServer) -> str:
+def submit(stack: LocalStack, files: FileServer, **fields: object) -> str:
     job_id = f"slow-{uuid.uuid4().hex[:8]}"
     url = files.serve(f"/{job_id}.pdf", invoice_pdf(), "application/pdf")
-    assert (
-        stack.submit({"jobId": job_id, "documentUrl": url, "requesterId": "bob"}).status_code == 202
-    )
+    job = {"jobId": job_id, "documentUrl": url, "requesterId": "bob", **fields}
+    assert stack.submit(job).status_code == 202
     return job_id
 
 
@@ -122,6 +121,41 @@ def test_sigterm_lets_the_running_step_finish_and_starts_no_new_one(
     starts = slow_stack.step_starts(job_id)
     assert starts.count("extract") == 1, "the step in flight finished and was checkpointed"
     assert starts.count("analyze") == 1, "no new step started on the leaving worker"
+
+
+def test_cancel_during_a_step_ends_the_job_at_the_next_boundary(
+    slow_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = submit(slow_stack, files)
+    wait_for_step(slow_stack, job_id, "extract")
+
+    answer = httpx.post(f"{slow_stack.gateway}/jobs/{job_id}/cancel", timeout=30)
+    ended = slow_stack.wait_finished(job_id)
+
+    assert answer.status_code == 202, answer.text
+    assert ended["status"] == "canceled", ended
+    assert ended["error"] == {"reason": "canceled", "message": "canceled on request"}
+    # The step in flight finished; the next one never started, nothing after it ran.
+    assert slow_stack.step_starts(job_id) == ["download", "extract"]
+    assert [s["state"] for s in ended["steps"]] == ["done", "done", "failed", "pending", "pending"]
+    assert ended["step"] == "analyze"
+    again = httpx.post(f"{slow_stack.gateway}/jobs/{job_id}/cancel", timeout=30)
+    assert again.status_code == 409
+    assert "already ended (canceled)" in again.json()["message"]
+
+
+def test_a_passed_deadline_stops_the_job_between_steps(
+    slow_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = submit(slow_stack, files, deadlineSeconds=2)
+
+    ended = slow_stack.wait_finished(job_id)
+
+    assert ended["status"] == "timed_out", ended
+    assert ended["error"] == {"reason": "timed_out", "message": "the job's deadline passed"}
+    starts = slow_stack.step_starts(job_id)
+    assert "store" not in starts, starts
+    assert len(starts) < len(STEPS)
 
 
 def _state(pid: int) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
+from docflow_shared.errors import JobEnded
 from docflow_shared.ids import job_id_of, workflow_id
-from docflow_shared.models import JobRequest, JobStatusName
+from docflow_shared.models import ApprovalDecision, JobRequest, JobStatusName
 from docflow_shared.settings import Settings
 from docflow_shared.status import job_status
 from hypothesis import given
@@ -64,6 +67,7 @@ def test_a_job_request_reads_the_wire_names_and_fills_defaults() -> None:
         "type": "invoice",
         "callbackUrl": None,
         "requireApproval": False,
+        "deadlineSeconds": None,
     }
 
 
@@ -76,6 +80,7 @@ def test_a_job_request_reads_the_wire_names_and_fills_defaults() -> None:
         ("type", "poem"),
         ("requesterId", "   "),
         ("callbackUrl", "s3://bucket/hook"),
+        ("deadlineSeconds", 0),
         ("unexpected", 1),
     ],
 )
@@ -102,6 +107,45 @@ def test_promise_states_map_to_job_statuses(
     state: str, waiting: bool, expected: JobStatusName
 ) -> None:
     assert job_status(state, awaiting_approval=waiting) is expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("rejected", JobStatusName.REJECTED),
+        ("timed_out", JobStatusName.TIMED_OUT),
+        ("canceled", JobStatusName.CANCELED),
+        ("not_found", JobStatusName.FAILED),
+        (None, JobStatusName.FAILED),
+    ],
+)
+def test_a_job_the_workflow_ended_on_purpose_is_not_failed(
+    reason: str | None, expected: JobStatusName
+) -> None:
+    assert job_status("rejected", reason=reason) is expected
+
+
+def test_a_job_ending_survives_the_sdks_error_round_trip() -> None:
+    # Steps' errors are pickled into their promise; the workflow's reason must come back intact.
+    ended = pickle.loads(pickle.dumps(JobEnded("canceled", "canceled on request")))  # noqa: S301
+
+    assert (ended.status, str(ended)) == ("canceled", "canceled: canceled on request")
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        {"approved": True},
+        {"approved": True, "reviewer": "  "},
+        {"approved": "maybe", "reviewer": "bob"},
+        {"approved": "yes", "reviewer": "bob"},
+        {"approved": 1, "reviewer": "bob"},
+        {"approved": True, "reviewer": "bob", "extra": 1},
+    ],
+)
+def test_an_invalid_approval_decision_is_refused(decision: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ApprovalDecision.model_validate(decision)
 
 
 def test_an_unknown_promise_state_is_an_error_not_a_guess() -> None:

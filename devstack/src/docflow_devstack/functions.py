@@ -21,6 +21,8 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # The HTTP API's routes and their functions, as in template.yaml.
 ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/process-document", "docflow_trigger.handlers.http:lambda_handler"),
+    ("POST", "/jobs/{jobId}/approval", "docflow_trigger.handlers.http:lambda_handler"),
+    ("POST", "/jobs/{jobId}/cancel", "docflow_trigger.handlers.http:lambda_handler"),
     ("GET", "/status/{jobId}", "docflow_status.handlers.http:lambda_handler"),
 ]
 

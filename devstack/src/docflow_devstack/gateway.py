@@ -52,13 +52,18 @@ def load_routes(
 ) -> list[Route]:
     """The routes; a function named in ``function_urls`` is invoked in its container."""
     routes = []
+    # One thread per function, shared by its routes: its handler's event loop is not reentrant.
+    executors: dict[str, ThreadPoolExecutor] = {}
     for method, template, target in [*ROUTES, *(extra or [])]:
         function_name = target.partition(":")[0].split(".")[0].replace("_", "-")
         url = (function_urls or {}).get(function_name)
         handler = remote_function(url) if url else local_function(target)
         pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=function_name)
-        routes.append(Route(method, template, function_name, handler, executor, pattern))
+        if function_name not in executors:
+            executors[function_name] = ThreadPoolExecutor(1, thread_name_prefix=function_name)
+        routes.append(
+            Route(method, template, function_name, handler, executors[function_name], pattern)
+        )
     return routes
 
 

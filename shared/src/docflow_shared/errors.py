@@ -68,3 +68,23 @@ class InvalidDocument(DocflowError):
     def __str__(self) -> str:
         # The rejected workflow promise carries str(error): "<reason>: <message>".
         return f"{self.reason}: {self.message}"
+
+
+class JobEnded(DocflowError):
+    """The workflow ends the job without a result, on purpose, after notifying its requester.
+
+    ``status`` is one of ``workflow.ENDINGS``: rejected (by its reviewer), timed_out, canceled.
+    """
+
+    code = "job_ended"
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple[type[JobEnded], tuple[str, str]]:
+        return type(self), (self.status, self.message)  # the SDK pickles a step's error
+
+    def __str__(self) -> str:
+        # The rejected workflow promise carries str(error): "<status>: <message>".
+        return f"{self.status}: {self.message}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import InvalidJob
+
 JOB_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 WORKFLOW_PREFIX = "doc/"
 
@@ -20,6 +22,13 @@ _UNESCAPES = {v: k for k, v in _ESCAPES.items()}
 
 def is_valid_job_id(job_id: str) -> bool:
     return _JOB_ID.fullmatch(job_id) is not None
+
+
+def require_valid_job_id(job_id: str) -> str:
+    """``job_id`` if valid, else ``InvalidJob`` (a 400) naming the rule."""
+    if not is_valid_job_id(job_id):
+        raise InvalidJob(f"invalid jobId {job_id!r}: expected 1-128 of [A-Za-z0-9._:-]")
+    return job_id
 
 
 def workflow_id(job_id: str) -> str:

@@ -10,6 +10,8 @@ from pydantic.alias_generators import to_camel
 
 from .ids import JOB_ID_PATTERN
 
+MAX_DEADLINE_SECONDS = 365 * 24 * 3600
+
 
 class Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
@@ -28,6 +30,7 @@ class JobStatusName(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     DONE = "done"
     FAILED = "failed"
+    REJECTED = "rejected"
     CANCELED = "canceled"
     TIMED_OUT = "timed_out"
 
@@ -36,6 +39,7 @@ class StepName(StrEnum):
     DOWNLOAD = "download"
     EXTRACT = "extract"
     ANALYZE = "analyze"
+    REVIEW = "review"  # only for jobs that need approval: records the reviewer's decision
     STORE = "store"
     NOTIFY = "notify"
 
@@ -66,6 +70,9 @@ class JobRequest(Wire):
     type: DocumentType = DocumentType.AUTO
     callback_url: CallbackUrl | None = None
     require_approval: bool = False
+    # The job ends timed_out (requester notified) if it is not done this many seconds after
+    # it was accepted; without it, DOCFLOW_JOB_TIMEOUT applies.
+    deadline_seconds: int | None = Field(None, ge=1, le=MAX_DEADLINE_SECONDS)
 
     @field_validator("requester_id")
     @classmethod
@@ -78,6 +85,24 @@ class JobRequest(Wire):
     def as_workflow_input(self) -> dict[str, Any]:
         """The job as the workflow receives it: plain JSON, camelCase, defaults included."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+class ApprovalDecision(Wire):
+    """``POST /jobs/{jobId}/approval``: a reviewer's decision on a job awaiting approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool = Field(strict=True)  # true or false: never "yes", 1 or "no" read as a bool
+    reviewer: str = Field(min_length=1, max_length=128, pattern=r"\S", examples=["bob"])
+    comment: str | None = Field(None, max_length=2000)
+
+
+class JobActionAccepted(Wire):
+    """The answer to an approval or a cancel: what happens next, and where to watch it."""
+
+    job_id: str
+    action: Literal["approved", "rejected", "cancel_requested"]
+    status_url: str
 
 
 class Accepted(Wire):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .models import MAX_DEADLINE_SECONDS
 
 
 class Settings(BaseSettings):
@@ -47,6 +50,19 @@ class Settings(BaseSettings):
         1.0, gt=0, validation_alias="DOCFLOW_WEBHOOK_BACKOFF"
     )  # first retry delay; doubles per attempt (with jitter), capped at a minute
     webhook_timeout_seconds: float = Field(10.0, gt=0, validation_alias="DOCFLOW_WEBHOOK_TIMEOUT")
+    # How long a job waits for a reviewer before it ends timed_out (default 7 days).
+    approval_timeout_seconds: float = Field(
+        7 * 24 * 3600, gt=0, validation_alias="DOCFLOW_APPROVAL_TIMEOUT"
+    )
+    # Invoices whose total is above this amount need approval even when the request did not
+    # ask for it (unset: only requireApproval decides).
+    approval_invoice_over: Decimal | None = Field(
+        None, ge=0, validation_alias="DOCFLOW_APPROVAL_INVOICE_OVER"
+    )
+    # The deadline of a job that sets no deadlineSeconds (default 30 days).
+    job_timeout_seconds: int = Field(
+        30 * 24 * 3600, ge=1, le=MAX_DEADLINE_SECONDS, validation_alias="DOCFLOW_JOB_TIMEOUT"
+    )
     # Makes every step pause this long first: for the demo (watch the steps move, kill the
     # worker mid-step). 0 in normal operation.
     demo_step_delay_seconds: float = Field(0.0, ge=0, validation_alias="DOCFLOW_DEMO_STEP_DELAY")

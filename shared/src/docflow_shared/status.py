@@ -1,8 +1,9 @@
-"""How a durable promise's state reads as a job status."""
+"""How a workflow's durable state reads as a job status."""
 
 from __future__ import annotations
 
 from .models import JobStatusName
+from .workflow import ENDINGS
 
 PROMISE_STATE_TO_JOB_STATUS: dict[str, JobStatusName] = {
     "pending": JobStatusName.PROCESSING,
@@ -13,8 +14,14 @@ PROMISE_STATE_TO_JOB_STATUS: dict[str, JobStatusName] = {
 }
 
 
-def job_status(promise_state: str, *, awaiting_approval: bool = False) -> JobStatusName:
-    """The job status for the root promise's state (a crashed worker is still processing)."""
+def job_status(
+    promise_state: str, *, reason: str | None = None, awaiting_approval: bool = False
+) -> JobStatusName:
+    """The job status for the root promise's state (a crashed worker is still processing).
+
+    ``reason`` is the rejected workflow's "<reason>: …" prefix: a job the workflow ended on
+    purpose (rejected by its reviewer, timed out, canceled) is not a failure.
+    """
     try:
         status = PROMISE_STATE_TO_JOB_STATUS[promise_state]
     except KeyError:
@@ -22,4 +29,6 @@ def job_status(promise_state: str, *, awaiting_approval: bool = False) -> JobSta
         raise ValueError(msg) from None
     if status is JobStatusName.PROCESSING and awaiting_approval:
         return JobStatusName.AWAITING_APPROVAL
+    if status is JobStatusName.FAILED and reason in ENDINGS:
+        return JobStatusName(reason)
     return status

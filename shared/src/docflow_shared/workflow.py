@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from .ids import workflow_id
 from .models import StepName
 
 #: The name the worker registers the workflow under and the trigger starts it by.
 WORKFLOW_NAME = "process_document"
 
-#: The workflow's ``ctx.run`` steps, in call order: step ``n`` is the root's ``n``-th child.
+#: The workflow's ``ctx.run`` steps, in call order: its local children, in creation order.
 STEPS: tuple[StepName, ...] = (
     StepName.DOWNLOAD,
     StepName.EXTRACT,
@@ -15,6 +18,34 @@ STEPS: tuple[StepName, ...] = (
     StepName.STORE,
     StepName.NOTIFY,
 )
+#: The steps of a job that needs approval: ``review`` records the reviewer's decision. The
+#: approval itself is the root's one external child (``ctx.promise``), between analyze and review.
+STEPS_WITH_REVIEW: tuple[StepName, ...] = (*STEPS[:3], StepName.REVIEW, *STEPS[3:])
+
+
+def steps_of(needs_approval: bool) -> tuple[StepName, ...]:
+    return STEPS_WITH_REVIEW if needs_approval else STEPS
+
+
+#: A job's deadline is enforced by the workflow (at each step boundary and during the approval
+#: wait), so its requester is notified. The root promise outlives it by this much: the server's
+#: backstop, which ends the job even when no worker is left to do it.
+DEADLINE_GRACE = timedelta(minutes=10)
+
+#: How a job that ends without a result ends: the workflow rejects with "<ending>: <message>".
+ENDINGS = ("rejected", "timed_out", "canceled")
+
+
+#: The approval promise's value when no reviewer decided in time (set by the approval timer).
+TIMED_OUT_DECISION = {"timedOut": True}
+#: The worker function that times an approval out: a detached workflow that sleeps durably.
+APPROVAL_TIMER_NAME = "approval_timer"
+
+
+def cancel_signal_id(job_id: str) -> str:
+    """The promise ``POST /jobs/{jobId}/cancel`` resolves; the workflow checks it between steps."""
+    return f"{workflow_id(job_id)}/cancel"
+
 
 #: Redis stream the notify step appends one event per finished job to.
 NOTIFICATION_STREAM = "docflow:notifications"

@@ -7,12 +7,13 @@ import signal
 
 from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import get_settings
-from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_shared.workflow import APPROVAL_TIMER_NAME, WORKFLOW_NAME
 from resonate.retry import Never
 
+from .dal.signals import JobSignals
 from .observability import logger
 from .retrying import drain
-from .workflow import process_document
+from .workflow import approval_timer, process_document
 
 # How long SIGTERM waits for the steps in flight (a container platform's stop timeout is
 # typically 30 s), and then for the SDK to checkpoint the last result.
@@ -24,7 +25,9 @@ async def serve() -> None:
     settings = get_settings()
     # Steps retry on their own terms (see retrying.py); the SDK must not retry them blindly.
     resonate = worker_client(settings, retry_policy=Never())
+    resonate.with_dependency(JobSignals(resonate.promises))
     resonate.register(process_document, name=WORKFLOW_NAME)
+    resonate.register(approval_timer, name=APPROVAL_TIMER_NAME)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

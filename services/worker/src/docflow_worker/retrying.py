@@ -4,10 +4,13 @@ The SDK's retry policy cannot tell a bad document from a flaky network, so the w
 off (``Never``) and retries here instead, in one place for every step:
 
 - ``InvalidDocument`` (404, unsupported type, corrupt PDF, ...) is permanent: no retry; the step
-  fails and the workflow fails the job with that reason.
+  fails and the workflow fails the job with that reason. ``JobEnded`` likewise ends the job.
 - ``Transient`` (the document's server timed out or answered 5xx) is retried a few times.
 - anything else (blob store or Redis down, a bug) is retried with a capped backoff for a long
   while, so an infrastructure outage delays jobs instead of failing them.
+
+Before a step starts, the job must still be live: a requested cancel, or a passed deadline,
+ends it there (``endings``), at a step boundary, never in the middle of a step.
 
 The step body runs in a thread: OCR can take minutes and must not block the event loop that
 sends the task's heartbeats.
@@ -20,10 +23,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from docflow_shared.errors import InvalidDocument
+from docflow_shared.errors import InvalidDocument, JobEnded
 from docflow_shared.settings import get_settings
 from resonate.context import Context
 
+from .dal.signals import JobSignals
+from .endings import end_job
 from .observability import logger
 
 TRANSIENT_ATTEMPTS = 4
@@ -63,6 +68,14 @@ class Drain:
 drain = Drain()
 
 
+async def ensure_job_continues(ctx: Context, job: dict[str, Any]) -> None:
+    """End the job here if it was canceled or its deadline passed (``JobEnded``)."""
+    if await ctx.get_dependency(JobSignals).cancel_requested(job["jobId"]):
+        await asyncio.to_thread(end_job, job, "canceled", "canceled on request")
+    if time.time() * 1000 >= job["deadlineAt"]:
+        await asyncio.to_thread(end_job, job, "timed_out", "the job's deadline passed")
+
+
 def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Wrap a plain step ``fn(job, *inputs)`` as a durable-step body for ``ctx.run``."""
     step = fn.__name__
@@ -74,6 +87,7 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
             await asyncio.Future()
         drain.enter()
         try:
+            await ensure_job_continues(ctx, job)
             return await _run_with_retries(fn, step, job, inputs)
         finally:
             drain.leave()
@@ -99,6 +113,9 @@ async def _run_with_retries(
             result = await asyncio.to_thread(fn, job, *inputs)
         except InvalidDocument as err:
             logger.warning("step failed permanently", extra={**keys, "reason": err.reason})
+            raise
+        except JobEnded as ended:
+            logger.info("job ended", extra={**keys, "status": ended.status})
             raise
         except Exception as err:
             limit = TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS

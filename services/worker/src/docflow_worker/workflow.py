@@ -1,23 +1,78 @@
-"""The docflow workflow: five durable checkpoints, each resumable after a crash."""
+"""The docflow workflow: durable checkpoints, each resumable after a crash.
+
+Five steps, and for a job that needs approval a durable wait and a review step between analyze
+and store. While it waits, the workflow holds no worker: its task suspends until the reviewer's
+decision (or the wait's timeout) settles the approval promise, and any worker resumes it.
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import APPROVAL_TIMER_NAME, DEADLINE_GRACE
 from resonate.context import Context
 
+from .dal.signals import JobSignals
 from .retrying import checkpoint
 from .steps.analyze import analyze
 from .steps.download import download
 from .steps.extract import extract
 from .steps.notify import notify
+from .steps.review import approval_required, review
 from .steps.store import store
+
+TIMER_SLACK = timedelta(hours=1)  # for the approval timer's last step, after its sleep
 
 
 async def process_document(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
+    job = with_deadline(ctx, job)
     document = await ctx.run(checkpoint(download), job)
     text = await ctx.run(checkpoint(extract), job, document)
     analysis = await ctx.run(checkpoint(analyze), job, text)
+    approval = {}
+    if approval_required(job, analysis):
+        approval = await ctx.run(checkpoint(review), job, await reviewer_decision(ctx, job))
     result_url = await ctx.run(checkpoint(store), job, document, analysis)
     notified = await ctx.run(checkpoint(notify), job, result_url)
-    return {"resultUrl": result_url, **analysis, "pages": document["pages"], **notified}
+    return {"resultUrl": result_url, **analysis, "pages": document["pages"], **notified,
+            **({"approval": approval} if approval else {})}  # fmt: skip
+
+
+def with_deadline(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
+    """The job with its deadline (epoch ms): the root promise's timeout less the server's grace.
+
+    Read from the root promise, so every replay of the workflow sees the same deadline.
+    """
+    grace_ms = int(DEADLINE_GRACE.total_seconds() * 1000)
+    return {**job, "deadlineAt": ctx.info.timeout_at - grace_ms}
+
+
+async def reviewer_decision(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
+    """Wait for the decision on the job's approval promise.
+
+    An approval timer (a detached workflow that sleeps durably) settles the promise as timed
+    out after ``DOCFLOW_APPROVAL_TIMEOUT``, or at the job's deadline if that comes first, unless
+    a reviewer decided before. A server timer, not a promise timeout: servers differ on whether
+    they time out a promise that no task executes.
+    """
+    now = time.time() * 1000
+    # The SDK's default is one day; these live as long as the job may (the server bounds both
+    # by the root promise's timeout).
+    approval = ctx.promise(timeout=timedelta(milliseconds=ctx.info.timeout_at - now))
+    wait = max(0.0, min(get_settings().approval_timeout_seconds, (job["deadlineAt"] - now) / 1000))
+    timer = ctx.options(timeout=timedelta(seconds=wait) + TIMER_SLACK)
+    await timer.detached(APPROVAL_TIMER_NAME, await approval.id(), wait)
+    decision: dict[str, Any] = await approval
+    return decision
+
+
+async def approval_timer(ctx: Context, approval_id: str, seconds: float) -> None:
+    await ctx.sleep(timedelta(seconds=seconds))
+    await ctx.run(time_out_approval, approval_id)
+
+
+async def time_out_approval(ctx: Context, approval_id: str) -> None:
+    await ctx.get_dependency(JobSignals).time_out_approval(approval_id)

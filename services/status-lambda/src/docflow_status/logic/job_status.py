@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from docflow_shared.errors import InvalidJob
-from docflow_shared.ids import is_valid_job_id, workflow_id
+from typing import Any
+
+from docflow_shared.ids import require_valid_job_id, workflow_id
 from docflow_shared.models import JobStatus, JobStatusName, StepStateName, StepStatus
-from docflow_shared.status import job_status
-from docflow_shared.workflow import STEPS
+from docflow_shared.workflow_records import WorkflowRecords
 from resonate.types import PromiseRecord
 
-from ..dal.workflows import workflow_promises
+from ..dal.workflows import workflow_records
 
 STEP_STATE = {
     "pending": StepStateName.RUNNING,
@@ -21,25 +21,35 @@ STEP_STATE = {
 
 
 def get_job_status(job_id: str) -> JobStatus:
-    if not is_valid_job_id(job_id):
-        raise InvalidJob(f"invalid jobId {job_id!r}: expected 1-128 of [A-Za-z0-9._:-]")
-    root_id = workflow_id(job_id)
-    root, children = workflow_promises(root_id)
+    records = workflow_records(workflow_id(require_valid_job_id(job_id)))
+    root = records.root
     settled = root.state != "pending"
+    started = records.steps + [None] * (len(records.step_names) - len(records.steps))
     steps = [
-        StepStatus(name=name, state=_step_state(children.get(f"{root_id}:{n}"), settled))
-        for n, name in enumerate(STEPS, start=1)
+        StepStatus(name=name, state=_step_state(child, settled))
+        for name, child in zip(records.step_names, started, strict=True)
     ]
-    status = job_status(root.state)
+    status = records.status
     current = next((s.name for s in steps if s.state is not StepStateName.DONE), None)
     return JobStatus(
         job_id=job_id,
         status=status,
-        step=current if status is JobStatusName.PROCESSING else _failed_step(steps),
+        step=current if not settled else _failed_step(steps),
         steps=steps,
-        result=root.value.data if status is JobStatusName.DONE else None,
-        error=_error(root) if root.state.startswith("rejected") else None,
+        result=_result(records, status),
+        error=records.error,
     )
+
+
+def _result(records: WorkflowRecords, status: JobStatusName) -> dict[str, Any] | None:
+    """The result when done; while awaiting approval, the analysis the reviewer decides on."""
+    if status is JobStatusName.DONE:
+        data: dict[str, Any] = records.root.value.data
+        return data
+    if status is JobStatusName.AWAITING_APPROVAL:
+        analysis: dict[str, Any] = records.steps[2].value.data  # the analyze step's output
+        return {"analysis": analysis}
+    return None
 
 
 def _step_state(child: PromiseRecord | None, workflow_settled: bool) -> StepStateName:
@@ -52,13 +62,3 @@ def _step_state(child: PromiseRecord | None, workflow_settled: bool) -> StepStat
 
 def _failed_step(steps: list[StepStatus]) -> str | None:
     return next((s.name for s in steps if s.state is StepStateName.FAILED), None)
-
-
-def _error(root: PromiseRecord) -> dict[str, str]:
-    """The failure as ``{"reason", "message"}``; the workflow rejects with "<reason>: <message>"."""
-    data = root.value.data
-    text = data.get("message", "") if isinstance(data, dict) else str(data or "")
-    reason, sep, message = text.partition(": ")
-    if not sep or " " in reason:
-        reason, message = root.state, text or root.state
-    return {"reason": reason, "message": message}

@@ -1,4 +1,5 @@
-"""API Gateway (HTTP API, payload 2.0) entry point: ``POST /process-document``.
+"""API Gateway (HTTP API, payload 2.0) entry point: ``POST /process-document`` and the two job
+actions, ``POST /jobs/{jobId}/approval`` and ``POST /jobs/{jobId}/cancel``.
 
 No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
 """
@@ -6,7 +7,7 @@ No ``from __future__ import annotations`` here: powertools reads the route signa
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,8 +17,9 @@ from docflow_shared.lambda_http import (
     openapi_responses,
     resolve,
 )
-from docflow_shared.models import Accepted, JobRequest
+from docflow_shared.models import Accepted, ApprovalDecision, JobActionAccepted, JobRequest
 
+from ..logic.job_actions import cancel, decide
 from ..logic.start_job import start_job
 from ..observability import logger, metrics, tracer
 
@@ -44,6 +46,47 @@ def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
         "application/json",
         accepted.model_dump_json(by_alias=True),
         headers={"Location": accepted.status_url, "Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+JobId = Annotated[str, Path(alias="jobId")]
+
+
+@app.post(
+    "/jobs/<jobId>/approval",
+    summary="Approve or reject a job that is awaiting approval",
+    operation_id="decideJob",
+    responses=openapi_responses(
+        202, "decided: the job resumes", JobActionAccepted, 400, 401, 404, 409, 413, 415, 422, 503
+    ),
+)
+@tracer.capture_method
+def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Response[str]:
+    logger.append_keys(jobId=job_id)
+    return accepted(decide(job_id, decision))
+
+
+@app.post(
+    "/jobs/<jobId>/cancel",
+    summary="Cancel a job: it ends canceled at its next step boundary",
+    operation_id="cancelJob",
+    responses=openapi_responses(
+        202, "cancel requested", JobActionAccepted, 400, 401, 404, 409, 503
+    ),
+)
+@tracer.capture_method
+def cancel_job(job_id: JobId) -> Response[str]:
+    logger.append_keys(jobId=job_id)
+    return accepted(cancel(job_id))
+
+
+def accepted(action: JobActionAccepted) -> Response[str]:
+    metrics.add_metric(name="JobActions", unit=MetricUnit.Count, value=1)
+    return Response(
+        202,
+        "application/json",
+        action.model_dump_json(by_alias=True),
+        headers={"Location": action.status_url},
     )
 
 

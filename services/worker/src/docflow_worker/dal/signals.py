@@ -1,0 +1,28 @@
+"""The job's promises the worker reads or settles besides its own steps (a worker dependency:
+``resonate.with_dependency(JobSignals(...))``, ``ctx.get_dependency(JobSignals)``)."""
+
+from __future__ import annotations
+
+from docflow_shared.workflow import TIMED_OUT_DECISION, cancel_signal_id
+from resonate.error import ServerError
+from resonate.promises import Promises
+from resonate.types import Value
+
+
+class JobSignals:
+    def __init__(self, promises: Promises) -> None:
+        self.promises = promises
+
+    async def cancel_requested(self, job_id: str) -> bool:
+        """Whether ``POST /jobs/{jobId}/cancel`` resolved the job's cancel signal."""
+        try:
+            signal = await self.promises.get(cancel_signal_id(job_id))
+        except ServerError as err:
+            if err.code == 404:
+                return False
+            raise
+        return signal.state == "resolved"
+
+    async def time_out_approval(self, approval_id: str) -> None:
+        """Settle a still-pending approval as "no decision in time" (a decided one stays)."""
+        await self.promises.resolve(approval_id, Value(data=TIMED_OUT_DECISION))

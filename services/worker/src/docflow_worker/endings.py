@@ -1,0 +1,29 @@
+"""How a job ends without a result: rejected by its reviewer, timed out, or canceled.
+
+The requester is told first (one event on the notification stream, at most once per job, like
+the notify step's), then ``JobEnded`` ends the workflow: its root promise is rejected with
+"<status>: <message>", which the status Lambda reports as that status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from docflow_shared.errors import JobEnded
+
+from .dal import notifications
+
+
+def end_job(job: dict[str, Any], status: str, message: str) -> NoReturn:
+    notifications.append_once(
+        job["jobId"],
+        {
+            "type": f"job.{status}",
+            "jobId": job["jobId"],
+            "requesterId": job["requesterId"],
+            "callbackUrl": job.get("callbackUrl"),
+            "reason": status,
+            "message": message,
+        },
+    )
+    raise JobEnded(status, message)

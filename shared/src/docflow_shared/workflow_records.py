@@ -1,0 +1,77 @@
+"""A job's durable records in Resonate, as the front doors read them: the one source of truth.
+
+The root promise ``doc/<jobId>`` carries the job and its outcome. Its direct children are the
+workflow's steps (``ctx.run``: local promises, ``<root>:<n>`` with ``n`` rising in call order)
+and, for a job that needs approval, one external promise (``ctx.promise``) that the reviewer's
+decision settles, and the detached approval timer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resonate.resonate import Resonate
+from resonate.types import PromiseRecord
+
+from .models import JobStatusName, StepName
+from .status import job_status
+from .workflow import steps_of
+
+CHILDREN_PAGE = 100  # a workflow has at most nine children
+
+
+@dataclass(frozen=True)
+class WorkflowRecords:
+    root: PromiseRecord
+    steps: list[PromiseRecord]  # the steps started so far, in call order
+    approval: PromiseRecord | None
+
+    @property
+    def step_names(self) -> tuple[StepName, ...]:
+        return steps_of(needs_approval=self.approval is not None)
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.approval is not None and self.approval.state == "pending"
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        """An unsuccessful job's ``{"reason", "message"}``.
+
+        The workflow rejects with "<reason>: <message>"; a root the server ended (its deadline)
+        carries no message, so its state is the reason.
+        """
+        if not self.root.state.startswith("rejected"):
+            return None
+        data = self.root.value.data
+        text = data.get("message", "") if isinstance(data, dict) else str(data or "")
+        reason, sep, message = text.partition(": ")
+        if not sep or " " in reason:
+            reason, message = self.root.state, text or self.root.state
+        return {"reason": reason, "message": message}
+
+    @property
+    def status(self) -> JobStatusName:
+        error = self.error
+        return job_status(
+            self.root.state,
+            reason=error["reason"] if error else None,
+            awaiting_approval=self.awaiting_approval,
+        )
+
+
+def _sequence(record: PromiseRecord) -> int:
+    return int(record.id.rsplit(":", 1)[1])
+
+
+async def read_workflow(client: Resonate, workflow_id: str) -> WorkflowRecords:
+    """The root and its children (the server's 404 for a missing root propagates).
+
+    Other children (the approval timer, a detached workflow) are not the job's progress.
+    """
+    root = await client.promises.get(workflow_id)
+    page = await client.promises.search(None, {"resonate:parent": workflow_id}, CHILDREN_PAGE, None)
+    children = [p for p in page.promises if p.id != workflow_id]
+    steps = sorted((p for p in children if p.tags.get("resonate:scope") == "local"), key=_sequence)
+    approvals = [p for p in children if p.tags.get("resonate:external") == "true"]
+    return WorkflowRecords(root, steps, approvals[0] if approvals else None)

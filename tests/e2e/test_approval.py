@@ -1,0 +1,264 @@
+"""Human approval, cancellation and deadlines on the real local stack.
+
+A job with ``requireApproval`` stops after analyze and waits on a durable promise; the waiting
+costs nothing (its task is suspended on the server, no worker holds it) and survives restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from docflow_devstack.samples import invoice_pdf
+from docflow_shared.ids import workflow_id
+from docflow_shared.workflow import NOTIFICATION_STREAM
+
+from tests.support.processes import BIN
+from tests.support.stack import FileServer, LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-approval-stack")]
+
+REVIEW_STEPS = ["download", "extract", "analyze", "review", "store", "notify"]
+
+
+@pytest.fixture(scope="module")
+def approval_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack.up(tmp_path_factory.mktemp("approval-stack"))
+    yield local
+    local.down()
+
+
+@pytest.fixture(scope="module")
+def document(files: FileServer) -> str:
+    return files.serve("/approval-invoice.pdf", invoice_pdf(), "application/pdf")
+
+
+def submit(stack: LocalStack, document: str, prefix: str, **fields: Any) -> str:
+    job_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    job = {"jobId": job_id, "documentUrl": document, "requesterId": "alice", **fields}
+    answer = stack.submit(job)
+    assert answer.status_code == 202, answer.text
+    return job_id
+
+
+def wait_for(stack: LocalStack, job_id: str, status: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = stack.status(job_id)
+        if current["status"] == status:
+            return current
+        time.sleep(0.2)
+    raise AssertionError(f"{job_id} never became {status}: {stack.status(job_id)}")
+
+
+def decide(stack: LocalStack, job_id: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{stack.gateway}/jobs/{job_id}/approval", json=body, timeout=30)
+
+
+def cancel(stack: LocalStack, job_id: str) -> httpx.Response:
+    return httpx.post(f"{stack.gateway}/jobs/{job_id}/cancel", timeout=30)
+
+
+def events(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
+    """The job's events on the notification stream."""
+    client = redis.Redis(port=int(stack.env["DOCFLOW_REDIS_PORT"]))
+    found = [json.loads(fields[b"event"]) for _, fields in client.xrange(NOTIFICATION_STREAM)]
+    return [event for event in found if event["jobId"] == job_id]
+
+
+def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, document: str) -> None:
+    job_id = submit(approval_stack, document, "approve", requireApproval=True)
+
+    waiting = wait_for(approval_stack, job_id, "awaiting_approval")
+    # The reviewer sees the analysis to decide on, and where the job stands.
+    assert waiting["step"] == "review"
+    assert waiting["result"]["analysis"]["documentType"] == "invoice"
+    assert [s["name"] for s in waiting["steps"]] == REVIEW_STEPS
+    assert [s["state"] for s in waiting["steps"]][:3] == ["done"] * 3
+
+    answer = decide(approval_stack, job_id, {"approved": True, "reviewer": "bob"})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["action"] == "approved"
+
+    done = approval_stack.wait_finished(job_id)
+    assert done["status"] == "done", done
+    assert done["result"]["approval"] == {"approvedBy": "bob", "comment": ""}
+    assert [s["state"] for s in done["steps"]] == ["done"] * 6
+    assert [e["type"] for e in events(approval_stack, job_id)] == ["job.done"]
+
+
+def test_a_rejected_job_ends_rejected_with_the_reviewers_comment(
+    approval_stack: LocalStack, document: str
+) -> None:
+    job_id = submit(approval_stack, document, "reject", requireApproval=True)
+    wait_for(approval_stack, job_id, "awaiting_approval")
+
+    body = {"approved": False, "reviewer": "bob", "comment": "wrong vendor"}
+    assert decide(approval_stack, job_id, body).status_code == 202
+
+    ended = approval_stack.wait_finished(job_id)
+    assert ended["status"] == "rejected", ended
+    assert ended["error"] == {"reason": "rejected", "message": "rejected by bob: wrong vendor"}
+    assert ended["result"] is None
+    # Nothing was stored; the requester was told.
+    assert [s["state"] for s in ended["steps"]][4:] == ["pending", "pending"]
+    [event] = events(approval_stack, job_id)
+    assert (event["type"], event["message"]) == ("job.rejected", "rejected by bob: wrong vendor")
+
+
+def test_deciding_twice_or_out_of_turn_is_a_clear_conflict(
+    approval_stack: LocalStack, document: str
+) -> None:
+    unknown = decide(approval_stack, "no-such-job", {"approved": True, "reviewer": "bob"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "not_found"
+
+    plain = submit(approval_stack, document, "plain")
+    approval_stack.wait_finished(plain)
+    ended = decide(approval_stack, plain, {"approved": True, "reviewer": "bob"})
+    assert ended.status_code == 409
+    assert "already ended (done)" in ended.json()["message"]
+
+    job_id = submit(approval_stack, document, "twice", requireApproval=True)
+    wait_for(approval_stack, job_id, "awaiting_approval")
+    invalid = decide(approval_stack, job_id, {"approved": "yes", "reviewer": ""})
+    assert invalid.status_code == 422
+    assert {d["field"] for d in invalid.json()["details"]} == {"approved", "reviewer"}
+    assert decide(approval_stack, job_id, {"approved": True, "reviewer": "bob"}).status_code == 202
+    again = decide(approval_stack, job_id, {"approved": False, "reviewer": "eve"})
+    assert again.status_code == 409, again.text
+    assert approval_stack.wait_finished(job_id)["status"] == "done"
+
+
+def test_cancel_while_waiting_ends_the_job_at_once(
+    approval_stack: LocalStack, document: str
+) -> None:
+    job_id = submit(approval_stack, document, "cancel-wait", requireApproval=True)
+    wait_for(approval_stack, job_id, "awaiting_approval")
+
+    answer = cancel(approval_stack, job_id)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["action"] == "cancel_requested"
+
+    ended = approval_stack.wait_finished(job_id, timeout=30)
+    assert ended["status"] == "canceled", ended
+    assert [e["type"] for e in events(approval_stack, job_id)] == ["job.canceled"]
+    # A finished job cannot be canceled, nor decided on.
+    assert cancel(approval_stack, job_id).status_code == 409
+    late = decide(approval_stack, job_id, {"approved": True, "reviewer": "bob"})
+    assert late.status_code == 409
+    assert "already ended (canceled)" in late.json()["message"]
+
+
+def test_a_deadline_ends_a_waiting_job_timed_out(approval_stack: LocalStack, document: str) -> None:
+    job_id = submit(approval_stack, document, "deadline", requireApproval=True, deadlineSeconds=4)
+
+    ended = approval_stack.wait_finished(job_id, timeout=60)
+
+    assert ended["status"] == "timed_out", ended
+    assert ended["error"]["reason"] == "timed_out"
+    assert [e["type"] for e in events(approval_stack, job_id)] == ["job.timed_out"]
+
+
+def test_approval_survives_worker_and_server_restarts(
+    approval_stack: LocalStack, document: str
+) -> None:
+    job_id = submit(approval_stack, document, "restart", requireApproval=True)
+    wait_for(approval_stack, job_id, "awaiting_approval")
+
+    approval_stack.kill9("worker")
+    approval_stack.kill9("resonate")
+    approval_stack.run("up")  # brings back exactly the two, on the same store
+    assert approval_stack.status(job_id)["status"] == "awaiting_approval"
+
+    assert decide(approval_stack, job_id, {"approved": True, "reviewer": "bob"}).status_code == 202
+    assert approval_stack.wait_finished(job_id)["status"] == "done"
+    starts = approval_stack.step_starts(job_id)
+    assert starts.count("download") == starts.count("extract") == starts.count("analyze") == 1
+
+
+def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) -> None:
+    waiting = [submit(approval_stack, document, "idle", requireApproval=True) for _ in range(200)]
+    for job_id in waiting:
+        wait_for(approval_stack, job_id, "awaiting_approval", timeout=300)
+
+    # On the server, every waiting workflow's task is suspended: no worker has it leased.
+    store = sqlite3.connect(f"file:{approval_stack.state_dir / 'resonate.db'}?mode=ro", uri=True)
+    ids = [workflow_id(job_id) for job_id in waiting]
+    marks = ",".join("?" * len(ids))
+    states = dict(
+        store.execute(
+            f"SELECT state, count(*) FROM tasks WHERE id IN ({marks}) GROUP BY state",  # noqa: S608
+            ids,
+        ).fetchall()
+    )
+    store.close()
+    assert states == {"suspended": 200}
+
+    # And a new job goes straight through.
+    job_id = submit(approval_stack, document, "after-idle")
+    assert approval_stack.wait_finished(job_id, timeout=60)["status"] == "done"
+
+
+@pytest.fixture(scope="module")
+def short_wait_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack.up(tmp_path_factory.mktemp("short-wait"), DOCFLOW_APPROVAL_TIMEOUT="3")
+    yield local
+    local.down()
+
+
+def test_no_decision_in_time_ends_the_job_timed_out(
+    short_wait_stack: LocalStack, document: str
+) -> None:
+    job_id = submit(short_wait_stack, document, "no-decision", requireApproval=True)
+
+    ended = short_wait_stack.wait_finished(job_id, timeout=60)
+
+    assert ended["status"] == "timed_out", ended
+    assert ended["error"] == {"reason": "timed_out", "message": "no approval decision within 3 s"}
+    [event] = events(short_wait_stack, job_id)
+    assert event["type"] == "job.timed_out"
+    late = decide(short_wait_stack, job_id, {"approved": True, "reviewer": "bob"})
+    assert late.status_code == 409
+
+
+def docflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**stack.env, "DOCFLOW_GATEWAY_URL": stack.gateway}
+    return subprocess.run(
+        [str(BIN / "docflow"), *args], env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+def test_the_cli_approves_rejects_and_cancels(approval_stack: LocalStack, document: str) -> None:
+    approved, rejected, canceled = (
+        submit(approval_stack, document, name, requireApproval=True)
+        for name in ("cli-ok", "cli-no", "cli-cancel")
+    )
+    for job_id in (approved, rejected, canceled):
+        wait_for(approval_stack, job_id, "awaiting_approval")
+
+    ok = docflow_cli(approval_stack, "approve", approved, "--reviewer", "bob")
+    no = docflow_cli(approval_stack, "reject", rejected, "--reviewer", "bob", "--comment", "dup")
+    stop = docflow_cli(approval_stack, "cancel", canceled)
+
+    assert (ok.returncode, json.loads(ok.stdout)["action"]) == (0, "approved"), ok.stderr
+    assert (no.returncode, json.loads(no.stdout)["action"]) == (0, "rejected"), no.stderr
+    assert (stop.returncode, json.loads(stop.stdout)["action"]) == (0, "cancel_requested")
+    assert approval_stack.wait_finished(approved)["status"] == "done"
+    assert approval_stack.wait_finished(rejected)["status"] == "rejected"
+    assert approval_stack.wait_finished(canceled)["status"] == "canceled"
+    # Refusals exit non-zero with the API's message.
+    late = docflow_cli(approval_stack, "approve", approved, "--reviewer", "bob")
+    assert late.returncode == 1
+    assert "already ended (done)" in late.stdout
+    shown = docflow_cli(approval_stack, "status", rejected)
+    assert json.loads(shown.stdout)["error"]["message"] == "rejected by bob: dup"
