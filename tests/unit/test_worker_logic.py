@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument
+from docflow_shared.settings import get_settings
 from docflow_shared.url_guard import check_url
 from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
+from docflow_worker.steps.review import approval_required
 
 pytestmark = pytest.mark.unit
 
@@ -134,3 +136,35 @@ def test_the_summary_is_extractive_and_bounded() -> None:
         "First real sentence is here. Second one follows it now. Third closes the set."
     )
     assert len(summarize("word " * 1000)) <= 401
+
+
+def invoice_analysis(total: str | None) -> dict[str, object]:
+    fields = {"total": {"value": total, "evidence": "", "page": 1}} if total else {}
+    return {"documentType": "invoice", "fields": fields}
+
+
+@pytest.mark.parametrize(
+    ("job", "analysis", "limit", "needed"),
+    [
+        ({"requireApproval": True}, {"documentType": "receipt"}, None, True),
+        ({"requireApproval": False}, invoice_analysis("1230.50"), None, False),
+        ({"requireApproval": False}, invoice_analysis("1230.50"), "1000", True),
+        ({"requireApproval": False}, invoice_analysis("999.99"), "1000", False),
+        ({"requireApproval": False}, invoice_analysis(None), "1000", False),
+        ({"requireApproval": False}, {"documentType": "receipt", "fields": {}}, "0", False),
+    ],
+)
+def test_approval_is_needed_when_asked_or_for_a_large_invoice(
+    monkeypatch: pytest.MonkeyPatch,
+    job: dict[str, object],
+    analysis: dict[str, object],
+    limit: str | None,
+    needed: bool,
+) -> None:
+    if limit is not None:
+        monkeypatch.setenv("DOCFLOW_APPROVAL_INVOICE_OVER", limit)
+    get_settings.cache_clear()
+    try:
+        assert approval_required(job, analysis) is needed
+    finally:
+        get_settings.cache_clear()
