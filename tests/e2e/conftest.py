@@ -6,14 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.stack import FileServer, LocalStack
+from tests.support.stack import FileServer, LocalStack, running_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack.up(tmp_path_factory.mktemp("stack"))
-    yield local
-    local.down()
+    yield from running_stack(tmp_path_factory, "stack")
 
 
 @pytest.fixture(scope="session")

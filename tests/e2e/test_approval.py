@@ -22,7 +22,7 @@ from docflow_shared.ids import workflow_id
 from docflow_shared.workflow import NOTIFICATION_STREAM
 
 from tests.support.processes import BIN
-from tests.support.stack import FileServer, LocalStack
+from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-approval-stack")]
 
@@ -31,9 +31,7 @@ REVIEW_STEPS = ["download", "extract", "analyze", "review", "store", "notify"]
 
 @pytest.fixture(scope="module")
 def approval_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack.up(tmp_path_factory.mktemp("approval-stack"))
-    yield local
-    local.down()
+    yield from running_stack(tmp_path_factory, "approval-stack")
 
 
 @pytest.fixture(scope="module")
@@ -210,9 +208,7 @@ def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) 
 
 @pytest.fixture(scope="module")
 def short_wait_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack.up(tmp_path_factory.mktemp("short-wait"), DOCFLOW_APPROVAL_TIMEOUT="3")
-    yield local
-    local.down()
+    yield from running_stack(tmp_path_factory, "short-wait", DOCFLOW_APPROVAL_TIMEOUT="3")
 
 
 def test_no_decision_in_time_ends_the_job_timed_out(

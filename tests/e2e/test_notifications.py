@@ -16,7 +16,7 @@ from docflow_devstack.samples import invoice_pdf
 
 from tests.support.processes import wait_until
 from tests.support.receiver import Receiver
-from tests.support.stack import FileServer, LocalStack
+from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-notify-stack")]
 
@@ -27,9 +27,7 @@ SECRET = "test-webhook-secret"
 def notify_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     settings = {"DOCFLOW_WEBHOOK_SECRET": SECRET, "DOCFLOW_WEBHOOK_BACKOFF": "0.2",
                 "DOCFLOW_WEBHOOK_MAX_ATTEMPTS": "4"}  # fmt: skip
-    local = LocalStack.up(tmp_path_factory.mktemp("notify-stack"), **settings)
-    yield local
-    local.down()
+    yield from running_stack(tmp_path_factory, "notify-stack", **settings)
 
 
 @pytest.fixture

@@ -12,16 +12,14 @@ import boto3
 import pytest
 from docflow_devstack.samples import invoice_pdf
 
-from tests.support.stack import FileServer, LocalStack
+from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sqs-stack")]
 
 
 @pytest.fixture(scope="module")
 def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack.up(tmp_path_factory.mktemp("sqs-stack"), DOCFLOW_SQS_VISIBILITY_TIMEOUT="2")
-    yield local
-    local.down()
+    yield from running_stack(tmp_path_factory, "sqs-stack", DOCFLOW_SQS_VISIBILITY_TIMEOUT="2")
 
 
 def sqs(stack: LocalStack) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from docflow_devstack.samples import invoice_pdf
 
 from tests.support.processes import wait_until
-from tests.support.stack import FileServer, LocalStack
+from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-slow-stack")]
 
@@ -22,9 +22,7 @@ STEPS = ["download", "extract", "analyze", "store", "notify"]
 
 @pytest.fixture(scope="module")
 def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack.up(tmp_path_factory.mktemp("slow-stack"), DOCFLOW_DEMO_STEP_DELAY="1")
-    yield local
-    local.down()
+    yield from running_stack(tmp_path_factory, "slow-stack", DOCFLOW_DEMO_STEP_DELAY="1")
 
 
 def submit(stack: LocalStack, files: FileServer, **fields: object) -> str:

@@ -9,11 +9,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.processes import BIN, ROOT, free_port
 
@@ -111,6 +113,15 @@ class LocalStack:
 
     def down(self) -> None:
         self.run("down")
+
+
+def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **settings: str
+) -> Iterator[LocalStack]:
+    """A stack fixture's body: up on fresh ports and state, down after the last test."""
+    local = LocalStack.up(tmp_path_factory.mktemp(name), **settings)
+    yield local
+    local.down()
 
 
 class FileServer:
