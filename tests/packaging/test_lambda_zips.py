@@ -4,6 +4,8 @@ with a plain python3.12 that has nothing else on its path (no venv, no site-pack
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,11 +18,24 @@ from tests.support.events import api_event
 
 pytestmark = [pytest.mark.packaging, pytest.mark.xdist_group("lambda-zips")]
 
-PLAIN_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3.12")
+
+def plain_python312() -> str:
+    """A Python 3.12 (the Lambda runtime's version) outside any virtualenv."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [
+        Path(sys.base_prefix) / "bin" / "python3.12",
+        *map(Path, filter(None, [shutil.which("python3.12", path="/usr/local/bin:/usr/bin")])),
+        *sorted(pyenv.glob("versions/3.12*/bin/python3.12"), reverse=True),
+    ]
+    found = next((c for c in candidates if c.exists()), None)
+    assert found is not None, f"no Python 3.12 to test the zips with; looked at {candidates}"
+    return str(found)
+
 
 # Runs inside the bare interpreter: prove the isolation, then import and invoke the handler.
 PROBE = """
 import importlib, json, sys
+assert sys.version_info[:2] == (3, 12), sys.version  # the Lambda runtime's, the zips' target
 sys.path.insert(0, sys.argv[1])
 for name in ("pytest", "docflow_devstack"):
     try:
@@ -57,7 +72,7 @@ def unpack(service: str, build_dir: Path) -> Path:
 
 def invoke(root: Path, module: str, event: dict[str, object] | None) -> dict[str, object]:
     out = subprocess.run(
-        [PLAIN_PYTHON, "-I", "-S", "-c", PROBE, str(root), module, json.dumps(event)],
+        [plain_python312(), "-I", "-S", "-c", PROBE, str(root), module, json.dumps(event)],
         capture_output=True, text=True, cwd=root, env={"PATH": "/usr/bin:/bin"}, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]

@@ -129,10 +129,19 @@ class FileServer:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[bytes, str]] = {}
-        files = self.files
+        self.redirects: dict[str, str] = {}
+        self.hosts: list[str] = []  # the Host header of each request
+        files, redirects, hosts = self.files, self.redirects, self.hosts
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                hosts.append(self.headers.get("Host", ""))
+                if self.path in redirects:
+                    self.send_response(302)
+                    self.send_header("Location", redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 found = files.get(self.path)
                 if found is None:
                     self.send_error(404)
@@ -153,6 +162,9 @@ class FileServer:
     def serve(self, path: str, body: bytes, content_type: str = "application/octet-stream") -> str:
         self.files[path] = (body, content_type)
         return self.url(path)
+
+    def redirect(self, path: str, location: str) -> None:
+        self.redirects[path] = location
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.settings import get_settings
-from docflow_shared.url_guard import check_url
+from docflow_shared.url_guard import check_url, refused
 from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
 from docflow_worker.steps.review import approval_required
@@ -57,7 +59,16 @@ def test_a_pdf_reports_its_pages_and_a_broken_one_is_corrupt() -> None:
         "http://100.64.0.1/x",
         "http://[::1]/x",
         "http://[::ffff:127.0.0.1]/x",
+        "http://[::ffff:7f00:1]/x",
+        "http://[fd00:ec2::254]/latest/meta-data/",
         "http://0.0.0.0/x",
+        # Other spellings of 127.0.0.1 and 169.254.169.254 (resolved without DNS).
+        "http://2130706433/x",
+        "http://0x7f000001/x",
+        "http://017700000001/x",
+        "http://127.1/x",
+        "http://0xa9.0xfe.0xa9.0xfe/x",
+        "http://2852039166/x",
         "ftp://127.0.0.1/x",
         "file:///etc/passwd",
     ],
@@ -66,6 +77,36 @@ def test_non_public_addresses_and_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(InvalidDocument) as info:
         check_url(url, [])
     assert info.value.reason == "url_refused"
+
+
+@pytest.mark.parametrize(
+    ("address", "is_refused"),
+    [
+        ("169.254.169.254", True),
+        ("fd00:ec2::254", True),
+        ("::ffff:10.0.0.1", True),
+        ("100.100.100.100", True),
+        ("224.0.0.251", True),
+        ("240.0.0.1", True),
+        ("fe80::1", True),
+        ("ff02::1", True),
+        ("::", True),
+        ("8.8.8.8", False),
+        ("2606:4700:4700::1111", False),
+    ],
+)
+def test_the_address_classifier(address: str, is_refused: bool) -> None:
+    # Classified, never connected to: a broken guard must not send traffic off the machine.
+    assert refused(ipaddress.ip_address(address)) is is_refused
+
+
+def test_a_checked_url_is_pinned_to_the_checked_address() -> None:
+    pinned = check_url("https://127.0.0.1:8443/a/doc.pdf?v=1", ["127.0.0.1"])
+    assert (pinned.url, pinned.headers) == ("https://127.0.0.1:8443/a/doc.pdf?v=1",
+                                            {"Host": "127.0.0.1:8443"})  # fmt: skip
+    assert pinned.extensions == {"sni_hostname": "127.0.0.1"}
+    v6 = check_url("http://[::1]/doc.pdf", ["::1"])
+    assert (v6.url, v6.headers, v6.extensions) == ("http://[::1]/doc.pdf", {"Host": "[::1]"}, {})
 
 
 def test_the_allowlist_opens_a_host_or_a_range() -> None:

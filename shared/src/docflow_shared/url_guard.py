@@ -1,22 +1,25 @@
 """Which URLs docflow may call (documents, webhooks): never its own network, unless allow-listed.
 
-Resolves the host and refuses loopback, private, link-local (the cloud metadata address
-included), CGNAT, multicast and reserved addresses, unless the host or one of its addresses is
-in ``DOCFLOW_URL_ALLOWLIST`` (hosts or CIDRs). Every redirect hop is checked again.
+Resolves the host once and refuses loopback, private, link-local (the cloud metadata addresses
+included), CGNAT, multicast and reserved addresses, in any spelling (decimal, octal or hex IPv4,
+IPv4-mapped IPv6), unless the host or the address is in ``DOCFLOW_URL_ALLOWLIST`` (hosts or
+CIDRs). The caller then connects to the address that was checked, not to the name: a second DNS
+answer (rebinding) cannot send the request elsewhere. Every redirect hop is checked again.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from .errors import InvalidDocument
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return (
@@ -44,8 +47,19 @@ def _allowed(
     return False
 
 
-def check_url(url: str, allowlist: list[str]) -> None:
-    """Raise ``InvalidDocument("url_refused", …)`` unless ``url`` may be fetched."""
+@dataclass(frozen=True)
+class PinnedUrl:
+    """Where to send a checked request: ``url`` has the checked address in place of the host;
+    ``headers`` carry the original ``Host``, and ``extensions`` make TLS (SNI and the certificate
+    check) use the original name (httpx request arguments)."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, str] = field(default_factory=dict)
+
+
+def check_url(url: str, allowlist: list[str]) -> PinnedUrl:
+    """``url`` pinned to its checked address; ``InvalidDocument("url_refused", …)`` if refused."""
     parts = urlsplit(url)
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
@@ -54,11 +68,23 @@ def check_url(url: str, allowlist: list[str]) -> None:
         infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
         raise InvalidDocument("not_found", f"the host {host} does not resolve") from err
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if _refused(address) and not _allowed(host, address, allowlist):
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if refused(address) and not _allowed(host, address, allowlist):
             raise InvalidDocument(
                 "url_refused",
                 f"{host} resolves to {address}, a non-public address; "
                 "add it to DOCFLOW_URL_ALLOWLIST to allow it",
             )
+    return _pinned(parts, host, addresses[0])
+
+
+def _pinned(
+    parts: SplitResult, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> PinnedUrl:
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    port = f":{parts.port}" if parts.port else ""
+    url = urlunsplit((parts.scheme, literal + port, parts.path, parts.query, ""))
+    host_header = (f"[{host}]" if ":" in host else host) + port
+    tls = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return PinnedUrl(url, {"Host": host_header}, tls)

@@ -176,15 +176,17 @@ class Consumer:
 
     async def _post(self, url: str, event_id: str, body: bytes) -> None:
         try:
-            await asyncio.to_thread(check_url, url, self.settings.url_allowlist)
+            pinned = await asyncio.to_thread(check_url, url, self.settings.url_allowlist)
         except InvalidDocument as err:
             raise Permanent(f"{err.reason}: {err.message}") from err
         timestamp = str(int(time.time()))
         secret = self.settings.webhook_secret.get_secret_value()
         response = await self.http.post(
-            url,
+            pinned.url,
             content=body,
+            extensions=pinned.extensions,
             headers={
+                **pinned.headers,
                 "Content-Type": "application/json",
                 "X-Docflow-Event-Id": event_id,
                 "X-Docflow-Timestamp": timestamp,

@@ -21,7 +21,7 @@ MAX_REDIRECTS = 5
 
 def download(job: dict[str, Any]) -> dict[str, Any]:
     url = job["documentUrl"]
-    data = _fetch_s3(url) if url.startswith("s3://") else _fetch_http(url)
+    data = _fetch_s3(url) if url.startswith("s3://") else fetch_http(url)
     content_type = sniff_type(data)
     key = blob_prefix(job["jobId"]) + "document"
     blobs.put_bytes(key, data, content_type)
@@ -43,15 +43,17 @@ def _fetch_s3(url: str) -> bytes:
     return blobs.get_bytes(key, bucket=bucket)
 
 
-def _fetch_http(url: str) -> bytes:
+def fetch_http(url: str) -> bytes:
     settings = get_settings()
     limit = settings.max_document_bytes
     timeout = httpx.Timeout(settings.download_timeout_seconds, connect=10)
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
-            check_url(url, settings.url_allowlist)
+            pinned = check_url(url, settings.url_allowlist)
             try:
-                with client.stream("GET", url) as response:
+                with client.stream(
+                    "GET", pinned.url, headers=pinned.headers, extensions=pinned.extensions
+                ) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers["location"])
                         continue
