@@ -11,7 +11,10 @@ from tests.support.stack import FileServer, LocalStack, running_stack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from running_stack(tmp_path_factory, "stack")
+    # Small limits, so the refusals are quick to provoke: 20 pages, a 2 s read timeout.
+    yield from running_stack(
+        tmp_path_factory, "stack", DOCFLOW_MAX_PAGES="20", DOCFLOW_DOWNLOAD_TIMEOUT="2"
+    )
 
 
 @pytest.fixture(scope="session")

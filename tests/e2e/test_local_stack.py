@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from docflow_devstack.samples import invoice_pdf, invoice_png, scanned_invoice_pdf, two_page_tiff
+from fpdf import FPDF
 
 from tests.support.processes import BIN
 from tests.support.stack import FileServer, LocalStack
@@ -120,12 +121,22 @@ def test_the_same_job_id_with_a_different_body_is_a_conflict(
     assert job["jobId"] in conflict.json()["message"]
 
 
+def pdf_of_pages(count: int) -> bytes:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for n in range(1, count + 1):
+        pdf.add_page()
+        pdf.cell(text=f"Page {n} of a long contract, with enough words for a text layer.")
+    return bytes(pdf.output())
+
+
 @pytest.mark.parametrize(
     ("reason", "path", "body"),
     [
         ("not_found", "/missing.pdf", None),
         ("unsupported_type", "/archive.zip", b"PK\x03\x04" + bytes(range(256)) * 4),
         ("corrupt_document", "/broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 100),
+        ("too_large", "/long.pdf", pdf_of_pages(21)),  # the stack's DOCFLOW_MAX_PAGES is 20
     ],
 )
 def test_a_document_that_cannot_be_processed_fails_the_job_with_its_reason(
@@ -141,6 +152,21 @@ def test_a_document_that_cannot_be_processed_fails_the_job_with_its_reason(
     assert status["error"]["reason"] == reason, status["error"]
     assert status["step"] == "download"
     assert stack.step_starts(job["jobId"]) == ["download"], "a permanent error is not retried"
+
+
+def test_a_source_that_keeps_timing_out_fails_the_job_with_timeout(
+    stack: LocalStack, files: FileServer
+) -> None:
+    url = files.serve("/slow.pdf", invoice_pdf(), "application/pdf")
+    files.delays["/slow.pdf"] = 4  # past the stack's 2 s read timeout, on every attempt
+    job = new_job(url)
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "failed"
+    assert status["error"]["reason"] == "timeout", status["error"]
+    assert len([s for s in stack.step_starts(job["jobId"]) if s == "download"]) == 4
 
 
 def test_a_url_outside_the_allowlist_is_refused_without_fetching(stack: LocalStack) -> None:

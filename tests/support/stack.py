@@ -131,11 +131,13 @@ class FileServer:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.redirects: dict[str, str] = {}
         self.hosts: list[str] = []  # the Host header of each request
-        files, redirects, hosts = self.files, self.redirects, self.hosts
+        self.delays: dict[str, float] = {}  # seconds before answering, per path
+        files, redirects, hosts, delays = self.files, self.redirects, self.hosts, self.delays
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 hosts.append(self.headers.get("Host", ""))
+                time.sleep(delays.get(self.path, 0))
                 if self.path in redirects:
                     self.send_response(302)
                     self.send_header("Location", redirects[self.path])

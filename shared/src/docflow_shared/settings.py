@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     )
     worker_group: str = Field("workers", validation_alias="DOCFLOW_WORKER_GROUP")
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0, validation_alias="DOCFLOW_MAX_BYTES")
+    max_pages: int = Field(500, gt=0, validation_alias="DOCFLOW_MAX_PAGES")
     download_timeout_seconds: float = Field(30.0, gt=0, validation_alias="DOCFLOW_DOWNLOAD_TIMEOUT")
     webhook_max_attempts: int = Field(
         8, ge=1, le=50, validation_alias="DOCFLOW_WEBHOOK_MAX_ATTEMPTS"

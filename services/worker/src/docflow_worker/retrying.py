@@ -38,7 +38,14 @@ MAX_DELAY = 60.0
 
 
 class Transient(Exception):
-    """The document's source failed in a way that may pass (timeout, 5xx, reset)."""
+    """The document's source failed in a way that may pass (timeout, 5xx, reset).
+
+    ``reason`` is the job's failure reason if it keeps failing (``timeout``, ``download_failed``).
+    """
+
+    def __init__(self, message: str, reason: str = "download_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Drain:
@@ -121,7 +128,7 @@ async def _run_with_retries(
             limit = TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
             if attempt >= limit:
                 logger.error("step gave up", extra={**keys, "attempt": attempt, "error": str(err)})
-                reason = "download_failed" if isinstance(err, Transient) else "internal_error"
+                reason = err.reason if isinstance(err, Transient) else "internal_error"
                 raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
             pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
             logger.warning(

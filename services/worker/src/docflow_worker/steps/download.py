@@ -23,6 +23,10 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
     url = job["documentUrl"]
     data = _fetch_s3(url) if url.startswith("s3://") else fetch_http(url)
     content_type = sniff_type(data)
+    pages = page_count(data, content_type)
+    limit = get_settings().max_pages
+    if pages > limit:
+        raise InvalidDocument("too_large", f"the document has {pages} pages; the limit is {limit}")
     key = blob_prefix(job["jobId"]) + "document"
     blobs.put_bytes(key, data, content_type)
     return {
@@ -30,7 +34,7 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
         "sha256": hashlib.sha256(data).hexdigest(),
         "contentType": content_type,
         "bytes": len(data),
-        "pages": page_count(data, content_type),
+        "pages": pages,
     }
 
 
@@ -68,7 +72,7 @@ def fetch_http(url: str) -> bytes:
                             raise _too_large(limit)
                     return bytes(body)
             except httpx.TimeoutException as err:
-                raise Transient(f"timed out fetching {url}") from err
+                raise Transient(f"timed out fetching {url}", reason="timeout") from err
             except httpx.TransportError as err:
                 raise Transient(f"could not fetch {url}: {err}") from err
     raise InvalidDocument("url_refused", f"more than {MAX_REDIRECTS} redirects")
