@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, validation_alias="DOCFLOW_LLM_BASE_URL")
     llm_model: str | None = Field(None, validation_alias="DOCFLOW_LLM_MODEL")
     llm_api_key: SecretStr | None = Field(None, validation_alias="DOCFLOW_LLM_API_KEY")
+    llm_timeout_seconds: float = Field(60.0, gt=0, validation_alias="DOCFLOW_LLM_TIMEOUT")
     api_token: SecretStr | None = Field(None, validation_alias="DOCFLOW_API_TOKEN")
     webhook_secret: SecretStr = Field(
         SecretStr("docflow-dev-secret"), validation_alias="DOCFLOW_WEBHOOK_SECRET"

@@ -1,7 +1,7 @@
 """Document analysis: classify, pull out key fields, summarise. Offline and deterministic.
 
 ``Analyzer`` is the seam: anything with ``analyze(pages, hint)`` can replace the heuristic one
-(an LLM-backed analyzer arrives with the extraction-quality issue). Every field carries the
+(``llm_analyzer.LLMAnalyzer`` does, when ``DOCFLOW_LLM_*`` is set). Every field carries the
 evidence snippet and page it came from, so a user can check it.
 """
 
@@ -106,6 +106,7 @@ class HeuristicAnalyzer:
             "documentType": document_type,
             "fields": {name: found.as_field() for name, found in fields.items() if found},
             "summary": summarize(text),
+            "analyzer": "heuristic",
         }
 
     @staticmethod

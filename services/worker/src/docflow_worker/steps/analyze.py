@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from docflow_shared.settings import get_settings
+
 from ..analyzer import Analyzer, HeuristicAnalyzer
 from ..dal import blobs
+from ..llm_analyzer import LLMAnalyzer
 
 
 def analyzer() -> Analyzer:
+    """The LLM analyzer when ``DOCFLOW_LLM_BASE_URL`` and ``DOCFLOW_LLM_MODEL`` are set."""
+    settings = get_settings()
+    if settings.llm_base_url and settings.llm_model:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return LLMAnalyzer(
+            settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_seconds
+        )
     return HeuristicAnalyzer()
 
 

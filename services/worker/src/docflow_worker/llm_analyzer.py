@@ -1,0 +1,198 @@
+"""An analyzer backed by any OpenAI-compatible chat-completions endpoint (``DOCFLOW_LLM_*``).
+
+The model must answer JSON that follows :class:`Analysis`'s schema (asked for with
+``response_format: json_schema``, then validated with the same model, so a wrong shape is an
+error, not a result). 429 and 5xx answers are retried with backoff, honouring ``Retry-After``.
+A long document is analysed in chunks of pages and the answers merged. When the endpoint cannot
+give a valid answer, the heuristic analyzer's result is returned instead, marked as a fallback
+with the reason, so a job never fails because a model is down.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .analyzer import HeuristicAnalyzer
+from .observability import logger
+
+CHUNK_CHARS = 12_000  # per request; pages are never split
+EVIDENCE_CHARS = 200  # as the heuristic analyzer's
+SUMMARY_CHARS = 1000
+MAX_ATTEMPTS = 4
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+SYSTEM_PROMPT = (
+    "You extract data from business documents. Classify the document as invoice, receipt, "
+    "contract or other, and extract the fields for its type: invoice: vendor, number, date, "
+    "total, currency; receipt: merchant, date, total, currency; contract: parties, term, fees. "
+    "Dates as YYYY-MM-DD, amounts as plain decimals (1230.50), currencies as ISO 4217 codes. "
+    "For each field give the exact line of the document it comes from as evidence, and its page "
+    "number (pages are marked '--- page N ---'). Leave out a field you cannot find. Summarise "
+    "the document in at most three sentences. Answer only with JSON."
+)
+
+
+# The schema the model must follow. OpenAI's strict structured outputs accept no free-form
+# objects (every property listed and required, null for "not found") and no length or range
+# keywords, so the limits are checked by validators, which the schema does not show.
+
+
+class ExtractedField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str | list[str]  # a list for a contract's parties
+    evidence: str
+    page: int
+
+    @field_validator("page")
+    @classmethod
+    def _a_page_number(cls, page: int) -> int:
+        if page < 1:
+            raise ValueError("pages are numbered from 1")
+        return page
+
+
+class Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: ExtractedField | None
+    merchant: ExtractedField | None
+    number: ExtractedField | None
+    date: ExtractedField | None
+    total: ExtractedField | None
+    currency: ExtractedField | None
+    parties: ExtractedField | None
+    term: ExtractedField | None
+    fees: ExtractedField | None
+
+
+class Analysis(BaseModel):
+    """What the model answers, in the wire's names."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    document_type: Literal["invoice", "receipt", "contract", "other"] = Field(alias="documentType")
+    fields: Fields
+    summary: str
+
+    def as_result(self) -> dict[str, Any]:
+        """The analyzer's result: found fields only, evidence and summary kept short."""
+        found = {
+            name: {**field.model_dump(), "evidence": field.evidence.strip()[:EVIDENCE_CHARS]}
+            for name, field in self.fields
+            if field is not None
+        }
+        return {"documentType": self.document_type, "fields": found,
+                "summary": self.summary[:SUMMARY_CHARS]}  # fmt: skip
+
+
+class LLMUnavailable(Exception):
+    """No valid answer from the endpoint: the heuristic result is used instead."""
+
+
+class LLMAnalyzer:
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None, timeout_seconds: float = 60
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.timeout = timeout_seconds
+        self.fallback = HeuristicAnalyzer()
+
+    def analyze(self, pages: list[str], hint: str) -> dict[str, Any]:
+        try:
+            with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+                answers = [self._ask(client, chunk, hint) for chunk in chunks(pages)]
+        except LLMUnavailable as err:
+            logger.warning("LLM analyzer unavailable; using the heuristic one", extra={
+                "reason": str(err)})  # fmt: skip
+            return {**self.fallback.analyze(pages, hint), "fallbackReason": str(err)}
+        return {**merge(answers), "analyzer": f"llm:{self.model}"}
+
+    def _ask(self, client: httpx.Client, chunk: list[tuple[int, str]], hint: str) -> Analysis:
+        text = "\n".join(f"--- page {number} ---\n{page}" for number, page in chunk)
+        if hint in ("invoice", "receipt", "contract", "other"):
+            text = f"(The sender says this is a {hint}.)\n{text}"
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": text},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "analysis",
+                    "strict": True,
+                    "schema": Analysis.model_json_schema(by_alias=True),
+                },
+            },
+        }
+        answer = self._post(client, body)
+        try:
+            content = answer["choices"][0]["message"]["content"]
+            return Analysis.model_validate(json.loads(content))
+        except (KeyError, IndexError, TypeError, ValueError, ValidationError) as err:
+            raise LLMUnavailable(f"the model's answer is not a valid analysis: {err}") from err
+
+    def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+        delay = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = client.post(self.url, json=body)
+            except httpx.HTTPError as err:
+                problem = f"{type(err).__name__}: {err}"
+                wait = delay
+            else:
+                if response.status_code == 200:
+                    answer: dict[str, Any] = response.json()
+                    return answer
+                problem = f"the endpoint answered {response.status_code}"
+                if response.status_code != 429 and response.status_code < 500:
+                    raise LLMUnavailable(problem)  # a request it will never accept
+                wait = retry_after(response) or delay
+            if attempt == MAX_ATTEMPTS:
+                raise LLMUnavailable(f"{problem} ({MAX_ATTEMPTS} attempts)")
+            time.sleep(min(wait, MAX_BACKOFF_SECONDS))
+            delay *= 2
+        raise AssertionError("unreachable")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (the delta form; an HTTP date is ignored)."""
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None
+
+
+def chunks(pages: list[str], limit: int = CHUNK_CHARS) -> list[list[tuple[int, str]]]:
+    """Consecutive pages (numbered from 1) in groups of at most ``limit`` characters."""
+    groups: list[list[tuple[int, str]]] = [[]]
+    size = 0
+    for number, page in enumerate(pages, start=1):
+        if groups[-1] and size + len(page) > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append((number, page[:limit]))
+        size += min(len(page), limit)
+    return groups
+
+
+def merge(answers: list[Analysis]) -> dict[str, Any]:
+    """One result from a document's chunks: the first chunk's type (it has the title page),
+    each field from the first chunk that found it, the summaries joined."""
+    results = [answer.as_result() for answer in answers]
+    fields: dict[str, Any] = {}
+    for result in results:
+        for name, found in result["fields"].items():
+            fields.setdefault(name, found)
+    summary = " ".join(r["summary"] for r in results if r["summary"])[:SUMMARY_CHARS]
+    return {"documentType": results[0]["documentType"], "fields": fields, "summary": summary}
