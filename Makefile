@@ -53,6 +53,7 @@ test: lint typecheck
 bench: sync
 	$(RUN) python -m benchmarks.resonate_server
 	$(RUN) python -m benchmarks.front_door
+	$(RUN) python -m benchmarks.field_accuracy
 
 build: sync
 	@$(RUN) docflow-package

@@ -209,3 +209,12 @@ def test_approval_is_needed_when_asked_or_for_a_large_invoice(
         assert approval_required(job, analysis) is needed
     finally:
         get_settings.cache_clear()
+
+
+def test_the_total_is_not_the_subtotal() -> None:
+    text = "Northwind Traders\nINVOICE\nInvoice No. INV-7\nSubtotal: $100.00\nVAT 20%: $20.00\n"
+    text += "Total due: $120.00\n"
+
+    fields = HeuristicAnalyzer().analyze([text], "auto")["fields"]
+
+    assert (fields["total"]["value"], fields["currency"]["value"]) == ("120.00", "USD")

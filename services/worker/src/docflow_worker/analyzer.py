@@ -189,7 +189,8 @@ class HeuristicAnalyzer:
 
     @staticmethod
     def _total(pages: list[str], label: str) -> tuple[Found | None, Found | None]:
-        hit = _search(label + r"[ \t]*[:\-]?[ \t]*" + AMOUNT, pages)
+        # The label must start a word: "Subtotal" is not the total.
+        hit = _search(r"(?<![A-Za-z])" + label + r"[ \t]*[:\-]?[ \t]*" + AMOUNT, pages)
         if not hit:
             return None, None
         match, page = hit
