@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from docflow_worker.analyzer import HeuristicAnalyzer
-from docflow_worker.steps.extract import _pdf_pages, ocr
+from docflow_worker.steps.extract import ocr, read_pages
 
 from benchmarks.common import command_line, publish, table
 from benchmarks.corpus import Document, as_pdf, as_scan, corpus
@@ -26,7 +26,10 @@ TARGETS = {"text PDFs": 0.95, "scans": 0.85}
 
 
 def analyse(doc: Document) -> tuple[str, dict[str, Any]]:
-    pages = [ocr(as_scan(doc))] if doc.scan else [p["text"] for p in _pdf_pages(as_pdf(doc))]
+    if doc.scan:
+        pages = [ocr(as_scan(doc))]
+    else:
+        pages = [p["text"] for p in read_pages(as_pdf(doc), "application/pdf", 1, 1)]
     analysis = HeuristicAnalyzer().analyze(pages, "auto")
     found = {name: f["value"] for name, f in analysis["fields"].items()}
     return analysis["documentType"], found

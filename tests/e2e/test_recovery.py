@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from docflow_devstack.samples import invoice_pdf
+from docflow_devstack.samples import invoice_image, invoice_pdf
+from fpdf import FPDF
 
 from tests.support.processes import wait_until
 from tests.support.stack import FileServer, LocalStack, running_stack
@@ -114,11 +115,16 @@ def test_sigterm_lets_the_running_step_finish_and_starts_no_new_one(
     after = slow_stack.wait_finished(job_id)
 
     assert "worker stopped" in slow_stack.log("worker")
-    assert [s["state"] for s in stopped_at["steps"]][:2] == ["done", "done"], stopped_at
+    # SIGTERM came while extract ran: its page batch or, after it, the gathering step.
+    states = [s["state"] for s in stopped_at["steps"]]
+    assert states[0] == "done", stopped_at
+    assert states[1] in ("running", "done"), stopped_at
+    assert states[2] == "pending", "no new step started on the leaving worker"
     assert after["status"] == "done"
+    assert slow_stack.batches_extracted(job_id) == [(1, 1)], "the batch ran once, checkpointed"
     starts = slow_stack.step_starts(job_id)
     assert starts.count("extract") == 1, "the step in flight finished and was checkpointed"
-    assert starts.count("analyze") == 1, "no new step started on the leaving worker"
+    assert starts.count("analyze") == 1
 
 
 def test_cancel_during_a_step_ends_the_job_at_the_next_boundary(
@@ -133,10 +139,14 @@ def test_cancel_during_a_step_ends_the_job_at_the_next_boundary(
     assert answer.status_code == 202, answer.text
     assert ended["status"] == "canceled", ended
     assert ended["error"] == {"reason": "canceled", "message": "canceled on request"}
-    # The step in flight finished; the next one never started, nothing after it ran.
-    assert slow_stack.step_starts(job_id) == ["download", "extract"]
-    assert [s["state"] for s in ended["steps"]] == ["done", "done", "failed", "pending", "pending"]
-    assert ended["step"] == "analyze"
+    # The step in flight (extract's page batch, or the gathering after it) finished; the job
+    # ended at the next boundary, and nothing after it ran.
+    assert slow_stack.batches_extracted(job_id) == [(1, 1)]
+    assert "analyze" not in slow_stack.step_starts(job_id)
+    states = {s["name"]: s["state"] for s in ended["steps"]}
+    assert ended["step"] in ("extract", "analyze"), ended
+    assert states[ended["step"]] == "failed"
+    assert states["store"] == states["notify"] == "pending"
     again = httpx.post(f"{slow_stack.gateway}/jobs/{job_id}/cancel", timeout=30)
     assert again.status_code == 409
     assert "already ended (canceled)" in again.json()["message"]
@@ -154,6 +164,45 @@ def test_a_passed_deadline_stops_the_job_between_steps(
     starts = slow_stack.step_starts(job_id)
     assert "store" not in starts, starts
     assert len(starts) < len(STEPS)
+
+
+def long_mixed_pdf(text_pages: int, scanned_pages: int) -> bytes:
+    """Text pages first, then image-only (scanned) pages, which take seconds each to OCR."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for n in range(1, text_pages + 1):
+        pdf.add_page()
+        pdf.cell(text=f"Page {n}: the terms of this agreement, in plain words, continue here.")
+    for _ in range(scanned_pages):
+        pdf.add_page()
+        pdf.image(invoice_image(scale=2), x=10, y=10, w=190)
+    return bytes(pdf.output())
+
+
+def test_a_worker_killed_in_a_page_batch_resumes_at_that_batch(
+    slow_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = f"batches-{uuid.uuid4().hex[:8]}"
+    url = files.serve(f"/{job_id}.pdf", long_mixed_pdf(20, 3), "application/pdf")
+    assert (
+        slow_stack.submit({"jobId": job_id, "documentUrl": url, "requesterId": "bob"}).status_code
+        == 202
+    )
+
+    # Pages 1-10 and 11-20 read their text layers in a moment; 21-23 need OCR.
+    wait_until(lambda: len(slow_stack.batches_extracted(job_id)) == 2, 60, "two batches")
+    assert slow_stack.status(job_id)["step"] == "extract"
+    slow_stack.kill9("worker")
+    slow_stack.run("up")
+    done = slow_stack.wait_finished(job_id)
+
+    assert done["status"] == "done", done
+    assert done["result"]["pages"] == 23
+    assert sorted(slow_stack.batches_extracted(job_id)) == [(1, 10), (11, 20), (21, 23)]
+    batch_starts = [r for r in slow_stack.worker_records(job_id, "step started")
+                    if r["step"] == "extract_pages"]  # fmt: skip
+    assert len(batch_starts) == 4, "the two finished batches never ran again; the third did"
+    assert slow_stack.step_starts(job_id).count("download") == 1
 
 
 def _state(pid: int) -> str:

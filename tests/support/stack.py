@@ -75,15 +75,28 @@ class LocalStack:
     def log(self, process: str) -> str:
         return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")
 
-    def step_starts(self, job_id: str) -> list[str]:
-        """The steps the worker started for ``job_id``, in order, read from its JSON log."""
-        starts = []
+    def worker_records(self, job_id: str, message: str) -> list[dict[str, Any]]:
+        """The worker's JSON log records for ``job_id`` with ``message``, in order."""
+        records = []
         for line in self.log("worker").splitlines():
             if line.startswith("{"):
                 record = json.loads(line)
-                if record.get("message") == "step started" and record.get("jobId") == job_id:
-                    starts.append(record["step"])
-        return starts
+                if record.get("message") == message and record.get("jobId") == job_id:
+                    records.append(record)
+        return records
+
+    def step_starts(self, job_id: str) -> list[str]:
+        """The workflow steps the worker started for ``job_id``, in order (page batches aside:
+        see ``batches_extracted``)."""
+        return [
+            r["step"]
+            for r in self.worker_records(job_id, "step started")
+            if r["step"] != "extract_pages"
+        ]
+
+    def batches_extracted(self, job_id: str) -> list[tuple[int, int]]:
+        """The page batches the worker read for ``job_id``: ``(first, last)`` each time."""
+        return [(r["first"], r["last"]) for r in self.worker_records(job_id, "pages extracted")]
 
     def submit(self, job: dict[str, Any]) -> httpx.Response:
         return httpx.post(f"{self.gateway}/process-document", json=job, timeout=30)

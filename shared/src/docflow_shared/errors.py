@@ -65,6 +65,9 @@ class InvalidDocument(DocflowError):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InvalidDocument], tuple[str, str]]:
+        return type(self), (self.reason, self.message)  # the SDK pickles a step's error
+
     def __str__(self) -> str:
         # The rejected workflow promise carries str(error): "<reason>: <message>".
         return f"{self.reason}: {self.message}"

@@ -36,6 +36,9 @@ DEADLINE_GRACE = timedelta(minutes=10)
 ENDINGS = ("rejected", "timed_out", "canceled")
 
 
+#: The worker function that reads one batch of a document's pages (the workflow ``rpc``s it).
+EXTRACT_PAGES_NAME = "extract_pages"
+
 #: The approval promise's value when no reviewer decided in time (set by the approval timer).
 TIMED_OUT_DECISION = {"timedOut": True}
 #: The worker function that times an approval out: a detached workflow that sleeps durably.

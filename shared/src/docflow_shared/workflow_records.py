@@ -1,9 +1,10 @@
 """A job's durable records in Resonate, as the front doors read them: the one source of truth.
 
 The root promise ``doc/<jobId>`` carries the job and its outcome. Its direct children are the
-workflow's steps (``ctx.run``: local promises, ``<root>:<n>`` with ``n`` rising in call order)
-and, for a job that needs approval, one external promise (``ctx.promise``) that the reviewer's
-decision settles, and the detached approval timer.
+workflow's steps (``ctx.run``: local promises, ``<root>:<n>`` with ``n`` rising in call order),
+extract's page batches (``ctx.rpc``: remote promises any worker may run), and, for a job that
+needs approval, one external promise (``ctx.promise``) that the reviewer's decision settles and
+the detached approval timer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class WorkflowRecords:
     root: PromiseRecord
     steps: list[PromiseRecord]  # the steps started so far, in call order
     approval: PromiseRecord | None
+    page_batches: list[PromiseRecord]  # extract's batches (remote children: ``ctx.rpc``)
 
     @property
     def step_names(self) -> tuple[StepName, ...]:
@@ -74,4 +76,8 @@ async def read_workflow(client: Resonate, workflow_id: str) -> WorkflowRecords:
     children = [p for p in page.promises if p.id != workflow_id]
     steps = sorted((p for p in children if p.tags.get("resonate:scope") == "local"), key=_sequence)
     approvals = [p for p in children if p.tags.get("resonate:external") == "true"]
-    return WorkflowRecords(root, steps, approvals[0] if approvals else None)
+    # A detached child (the approval timer) has a ":d<hash>" id; a page batch a numbered one.
+    batches = [
+        p for p in children if "resonate:target" in p.tags and p.id.rsplit(":", 1)[1].isdigit()
+    ]
+    return WorkflowRecords(root, steps, approvals[0] if approvals else None, batches)

@@ -7,12 +7,13 @@ import signal
 
 from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import get_settings
-from docflow_shared.workflow import APPROVAL_TIMER_NAME, WORKFLOW_NAME
+from docflow_shared.workflow import APPROVAL_TIMER_NAME, EXTRACT_PAGES_NAME, WORKFLOW_NAME
 from resonate.retry import Never
 
 from .dal.signals import JobSignals
 from .observability import logger
-from .retrying import drain
+from .retrying import checkpoint, drain
+from .steps.extract import extract_pages
 from .workflow import approval_timer, process_document
 
 # How long SIGTERM waits for the steps in flight (a container platform's stop timeout is
@@ -28,6 +29,7 @@ async def serve() -> None:
     resonate.with_dependency(JobSignals(resonate.promises))
     resonate.register(process_document, name=WORKFLOW_NAME)
     resonate.register(approval_timer, name=APPROVAL_TIMER_NAME)
+    resonate.register(checkpoint(extract_pages), name=EXTRACT_PAGES_NAME)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,8 +1,9 @@
 """The docflow workflow: durable checkpoints, each resumable after a crash.
 
-Five steps, and for a job that needs approval a durable wait and a review step between analyze
-and store. While it waits, the workflow holds no worker: its task suspends until the reviewer's
-decision (or the wait's timeout) settles the approval promise, and any worker resumes it.
+Five steps (extract fans out: its pages are read in batches, durable steps of their own that
+any worker may run), and for a job that needs approval a durable wait and a review step between
+analyze and store. While it waits, the workflow holds no worker: its task suspends until the
+reviewer's decision (or the wait's timeout) settles the approval promise; any worker resumes it.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from docflow_shared.settings import get_settings
-from docflow_shared.workflow import APPROVAL_TIMER_NAME, DEADLINE_GRACE
+from docflow_shared.workflow import APPROVAL_TIMER_NAME, DEADLINE_GRACE, EXTRACT_PAGES_NAME
 from resonate.context import Context
 
 from .dal.signals import JobSignals
 from .retrying import checkpoint
 from .steps.analyze import analyze
 from .steps.download import download
-from .steps.extract import extract
+from .steps.extract import extract, page_batches
 from .steps.notify import notify
 from .steps.review import approval_required, review
 from .steps.store import store
@@ -30,7 +31,9 @@ TIMER_SLACK = timedelta(hours=1)  # for the approval timer's last step, after it
 async def process_document(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
     job = with_deadline(ctx, job)
     document = await ctx.run(checkpoint(download), job)
-    text = await ctx.run(checkpoint(extract), job, document)
+    batches = [ctx.rpc(EXTRACT_PAGES_NAME, job, document, first, last)
+               for first, last in page_batches(document["pages"])]  # fmt: skip
+    text = await ctx.run(checkpoint(extract), job, document, [await b for b in batches])
     analysis = await ctx.run(checkpoint(analyze), job, text)
     approval = {}
     if approval_required(job, analysis):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from docflow_shared.ids import require_valid_job_id, workflow_id
-from docflow_shared.models import JobStatus, JobStatusName, StepStateName, StepStatus
+from docflow_shared.models import JobStatus, JobStatusName, StepName, StepStateName, StepStatus
 from docflow_shared.workflow_records import WorkflowRecords
 from resonate.types import PromiseRecord
 
 from ..dal.workflows import workflow_records
+
+EXTRACT = 1  # extract's place among the steps
 
 STEP_STATE = {
     "pending": StepStateName.RUNNING,
@@ -29,6 +31,11 @@ def get_job_status(job_id: str) -> JobStatus:
         StepStatus(name=name, state=_step_state(child, settled))
         for name, child in zip(records.step_names, started, strict=True)
     ]
+    if started[EXTRACT] is None and records.page_batches:
+        # extract starts with its page batches, before its own promise exists.
+        failed = settled or any(b.state.startswith("rejected") for b in records.page_batches)
+        state = StepStateName.FAILED if failed else StepStateName.RUNNING
+        steps[EXTRACT] = StepStatus(name=StepName.EXTRACT, state=state)
     status = records.status
     current = next((s.name for s in steps if s.state is not StepStateName.DONE), None)
     return JobStatus(

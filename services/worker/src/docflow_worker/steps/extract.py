@@ -1,4 +1,9 @@
-"""Step 2: text per page — the PDF text layer where there is one, Tesseract OCR where not."""
+"""Step 2: text per page — the PDF text layer where there is one, Tesseract OCR where not.
+
+Pages are read in batches (``extract_pages``, ten pages each), each a durable step of its own
+that any worker may run, so a long document checkpoints batch by batch and spreads across
+workers; ``extract`` then gathers the batches' text into one file.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ from PIL import Image, ImageSequence
 
 from ..dal import blobs
 from ..documents import PDF, TEXT, open_image, open_pdf
+from ..observability import logger
 
 #: A page with fewer characters than this in its text layer is treated as a scan.
+PAGES_PER_BATCH = 10
 MIN_TEXT_LAYER_CHARS = 20
 OCR_DPI = 300
 OCR_TIMEOUT_SECONDS = 300
@@ -25,19 +32,30 @@ CONFIDENT_WORDS = 5
 CONFIDENT_MEAN = 70.0
 
 
-def extract(job: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    data = blobs.get_bytes(document["key"])
-    content_type = document["contentType"]
-    if content_type == PDF:
-        pages = _pdf_pages(data)
-    elif content_type == TEXT:
-        pages = [{"page": 1, "method": "text", "text": data.decode("utf-8", errors="replace")}]
-    else:
-        image = open_image(data)
-        pages = [
-            {"page": i, "method": "ocr", "text": ocr(frame.copy())}
-            for i, frame in enumerate(ImageSequence.Iterator(image), start=1)
-        ]
+def page_batches(pages: int) -> list[tuple[int, int]]:
+    """The document's pages in batches: ``(first, last)``, 1-based, inclusive."""
+    return [
+        (first, min(first + PAGES_PER_BATCH - 1, pages))
+        for first in range(1, max(pages, 1) + 1, PAGES_PER_BATCH)
+    ]
+
+
+def extract_pages(
+    job: dict[str, Any], document: dict[str, Any], first: int, last: int
+) -> dict[str, Any]:
+    """The text of pages ``first``..``last``, stored as one batch file; its reference."""
+    pages = read_pages(blobs.get_bytes(document["key"]), document["contentType"], first, last)
+    key = blob_prefix(job["jobId"]) + f"text/{first:05d}-{last:05d}.json"
+    blobs.put_json(key, {"pages": pages})
+    logger.info("pages extracted", extra={"jobId": job["jobId"], "first": first, "last": last})
+    return {"key": key, "first": first, "last": last}
+
+
+def extract(
+    job: dict[str, Any], document: dict[str, Any], batches: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Every page's text in one file, ``text.json``, from the page batches, in page order."""
+    pages = [page for batch in batches for page in blobs.get_json(batch["key"])["pages"]]
     key = blob_prefix(job["jobId"]) + "text.json"
     blobs.put_json(key, {"pages": pages})
     return {
@@ -48,11 +66,25 @@ def extract(job: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pdf_pages(data: bytes) -> list[dict[str, Any]]:
+def read_pages(data: bytes, content_type: str, first: int, last: int) -> list[dict[str, Any]]:
+    if content_type == PDF:
+        return _pdf_pages(data, first, last)
+    if content_type == TEXT:
+        return [{"page": 1, "method": "text", "text": data.decode("utf-8", errors="replace")}]
+    frames = ImageSequence.Iterator(open_image(data))
+    return [
+        {"page": number, "method": "ocr", "text": ocr(frame.copy())}
+        for number, frame in enumerate(frames, start=1)
+        if first <= number <= last
+    ]
+
+
+def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[dict[str, Any]]:
     pdf = open_pdf(data)
     pages: list[dict[str, Any]] = []
+    index = first - 1
     try:
-        for index in range(len(pdf)):
+        for index in range(first - 1, len(pdf) if last is None else min(last, len(pdf))):
             pages.append(_pdf_page(pdf, index))
     except pdfium.PdfiumError as err:
         raise InvalidDocument(
