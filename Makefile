@@ -54,6 +54,7 @@ bench: sync
 	$(RUN) python -m benchmarks.resonate_server
 	$(RUN) python -m benchmarks.front_door
 	$(RUN) python -m benchmarks.field_accuracy
+	$(RUN) python -m benchmarks.extraction
 
 build: sync
 	@$(RUN) docflow-package

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 
 import pypdfium2 as pdfium
 from docflow_shared.errors import InvalidDocument
@@ -50,7 +51,13 @@ def _unsupported() -> InvalidDocument:
     )
 
 
+#: pdfium is not thread-safe, and steps (page batches of several jobs) run in threads of one
+#: worker: every call into it holds this lock. (Unlocked, concurrent batches deadlocked.)
+PDFIUM = threading.Lock()
+
+
 def open_pdf(data: bytes) -> pdfium.PdfDocument:
+    """The PDF, opened; call it, and use what it returns, holding ``PDFIUM``."""
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as err:
@@ -72,11 +79,12 @@ def open_image(data: bytes) -> Image.Image:
 
 def page_count(data: bytes, content_type: str) -> int:
     if content_type == PDF:
-        pdf = open_pdf(data)
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
+        with PDFIUM:
+            pdf = open_pdf(data)
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
     if content_type == TIFF:
         return int(getattr(open_image(data), "n_frames", 1))
     if content_type in (PNG, JPEG):

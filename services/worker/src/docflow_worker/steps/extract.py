@@ -19,7 +19,7 @@ from docflow_shared.workflow import blob_prefix
 from PIL import Image, ImageSequence
 
 from ..dal import blobs
-from ..documents import PDF, TEXT, open_image, open_pdf
+from ..documents import PDF, PDFIUM, TEXT, open_image, open_pdf
 from ..observability import logger
 
 #: A page with fewer characters than this in its text layer is treated as a scan.
@@ -80,32 +80,41 @@ def read_pages(data: bytes, content_type: str, first: int, last: int) -> list[di
 
 
 def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[dict[str, Any]]:
-    pdf = open_pdf(data)
-    pages: list[dict[str, Any]] = []
-    index = first - 1
+    with PDFIUM:
+        pdf = open_pdf(data)
     try:
-        for index in range(first - 1, len(pdf) if last is None else min(last, len(pdf))):
-            pages.append(_pdf_page(pdf, index))
+        with PDFIUM:
+            end = len(pdf) if last is None else min(last, len(pdf))
+        return [_pdf_page(pdf, index) for index in range(first - 1, end)]
+    finally:
+        with PDFIUM:
+            pdf.close()
+
+
+def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
+    """One page: its text layer if it has one, else OCR of the page rendered at 300 dpi.
+
+    pdfium is used under its lock; the OCR, which takes seconds, runs outside it.
+    """
+    try:
+        with PDFIUM:
+            page = pdf[index]
+            try:
+                textpage = page.get_textpage()
+                text = textpage.get_text_range().replace("\r\n", "\n")
+                textpage.close()
+                if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
+                    return {"page": index + 1, "method": "text", "text": text}
+                bitmap = page.render(scale=OCR_DPI / 72)
+                image = bitmap.to_pil().copy()  # its own memory: the bitmap is freed here
+                bitmap.close()
+            finally:
+                page.close()
     except pdfium.PdfiumError as err:
         raise InvalidDocument(
             "corrupt_document", f"page {index + 1} cannot be read: {err}"
         ) from err
-    finally:
-        pdf.close()
-    return pages
-
-
-def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
-    """One page: its text layer if it has one, else OCR of the page rendered at 300 dpi."""
-    page = pdf[index]
-    try:
-        text = page.get_textpage().get_text_range().replace("\r\n", "\n")
-        if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
-            return {"page": index + 1, "method": "text", "text": text}
-        image = page.render(scale=OCR_DPI / 72).to_pil()
-        return {"page": index + 1, "method": "ocr", "text": ocr(image)}
-    finally:
-        page.close()
+    return {"page": index + 1, "method": "ocr", "text": ocr(image)}
 
 
 def ocr(image: Image.Image) -> str:
