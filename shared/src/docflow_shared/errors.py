@@ -52,7 +52,22 @@ class Unauthorized(DocflowError):
     code = "unauthorized"
 
 
-class InvalidDocument(DocflowError):
+class ReasonedError(DocflowError):
+    """An error that ends a workflow with a reason: its promise is rejected with str(error),
+    "<reason>: <message>", which the status Lambda reads back."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ReasonedError], tuple[str, str]]:
+        return type(self), (self.reason, self.message)  # the SDK pickles a step's error
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+class InvalidDocument(ReasonedError):
     """A document that can never be processed: the job fails at once, with ``reason``.
 
     ``reason`` is one of the documented failure codes (``not_found``, ``unsupported_type``,
@@ -61,33 +76,16 @@ class InvalidDocument(DocflowError):
 
     code = "invalid_document"
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
-    def __reduce__(self) -> tuple[type[InvalidDocument], tuple[str, str]]:
-        return type(self), (self.reason, self.message)  # the SDK pickles a step's error
-
-    def __str__(self) -> str:
-        # The rejected workflow promise carries str(error): "<reason>: <message>".
-        return f"{self.reason}: {self.message}"
-
-
-class JobEnded(DocflowError):
+class JobEnded(ReasonedError):
     """The workflow ends the job without a result, on purpose, after notifying its requester.
 
-    ``status`` is one of ``workflow.ENDINGS``: rejected (by its reviewer), timed_out, canceled.
+    Its reason is the job's status, one of ``workflow.ENDINGS``: rejected (by its reviewer),
+    timed_out, canceled.
     """
 
     code = "job_ended"
 
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-    def __reduce__(self) -> tuple[type[JobEnded], tuple[str, str]]:
-        return type(self), (self.status, self.message)  # the SDK pickles a step's error
-
-    def __str__(self) -> str:
-        # The rejected workflow promise carries str(error): "<status>: <message>".
-        return f"{self.status}: {self.message}"
+    @property
+    def status(self) -> str:
+        return self.reason
