@@ -37,7 +37,8 @@ def get_job_status(job_id: str) -> JobStatus:
         state = StepStateName.FAILED if failed else StepStateName.RUNNING
         steps[EXTRACT] = StepStatus(name=StepName.EXTRACT, state=state)
     status = records.status
-    current = next((s.name for s in steps if s.state is not StepStateName.DONE), None)
+    # Between the last step's checkpoint and the workflow's own, the job is still finishing it.
+    current = next((s.name for s in steps if s.state is not StepStateName.DONE), steps[-1].name)
     return JobStatus(
         job_id=job_id,
         status=status,
