@@ -169,6 +169,22 @@ def test_a_source_that_keeps_timing_out_fails_the_job_with_timeout(
     assert len([s for s in stack.step_starts(job["jobId"]) if s == "download"]) == 4
 
 
+def test_a_source_that_drips_its_body_fails_the_job_with_timeout(
+    stack: LocalStack, files: FileServer
+) -> None:
+    # Every read succeeds within the read timeout; the whole download never ends in time.
+    url = files.serve("/drip.pdf", invoice_pdf(), "application/pdf")
+    files.drips["/drip.pdf"] = 0.3
+    job = new_job(url)
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "failed"
+    assert status["error"]["reason"] == "timeout", status["error"]
+    assert "took longer than 2 s" in status["error"]["message"]
+
+
 def test_a_url_outside_the_allowlist_is_refused_without_fetching(stack: LocalStack) -> None:
     job = new_job("http://127.0.0.2:9/internal.pdf")
 

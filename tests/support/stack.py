@@ -145,7 +145,14 @@ class FileServer:
         self.redirects: dict[str, str] = {}
         self.hosts: list[str] = []  # the Host header of each request
         self.delays: dict[str, float] = {}  # seconds before answering, per path
-        files, redirects, hosts, delays = self.files, self.redirects, self.hosts, self.delays
+        self.drips: dict[str, float] = {}  # seconds between the body's bytes, per path
+        files, redirects, hosts, delays, drips = (
+            self.files,
+            self.redirects,
+            self.hosts,
+            self.delays,
+            self.drips,
+        )
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -166,6 +173,12 @@ class FileServer:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if self.path in drips:  # a byte at a time, slowly: a source that never stalls
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(drips[self.path])
+                    return
                 self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:

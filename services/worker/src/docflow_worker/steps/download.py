@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -65,11 +66,16 @@ def fetch_http(url: str) -> bytes:
                     declared = int(response.headers.get("content-length") or 0)
                     if declared > limit:
                         raise _too_large(limit)
+                    # The read timeout is per read: a source dripping bytes would never hit it.
+                    deadline = time.monotonic() + settings.download_timeout_seconds
                     body = bytearray()
                     for chunk in response.iter_bytes():
                         body += chunk
                         if len(body) > limit:
                             raise _too_large(limit)
+                        if time.monotonic() > deadline:
+                            msg = f"{url} took longer than {settings.download_timeout_seconds:g} s"
+                            raise Transient(msg, reason="timeout")
                     return bytes(body)
             except httpx.TimeoutException as err:
                 raise Transient(f"timed out fetching {url}", reason="timeout") from err
