@@ -32,18 +32,48 @@ def test_an_upright_page_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(readings) == 1
 
 
-def test_tsv_words_become_lines_and_paragraphs() -> None:
+def _tsv(*words: tuple[tuple[int, int, int], int, int, float, str]) -> str:
+    """Tesseract TSV of words: ((block, paragraph, line), left, top, confidence, text)."""
     columns = "level page_num block_num par_num line_num word_num left top width height conf text"
-    header = columns.replace(" ", "\t")
-    rows = [
-        "5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t96.5\tInvoice",
-        "5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t91.0\tINV-1",
-        "5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t90.0\tDate:",
-        "4\t1\t1\t1\t2\t0\t0\t0\t1\t1\t-1\t",
-        "5\t1\t2\t1\t1\t1\t0\t0\t1\t1\t20.0\t~",
-        "5\t1\t2\t1\t1\t2\t0\t0\t1\t1\t80.0\tTotal",
-    ]
-    reading = parse_tsv("\n".join([header, *rows]))
+    rows = [columns.replace(" ", "\t")]
+    for (block, paragraph, line), left, top, confidence, text in words:
+        cells = [5, 1, block, paragraph, line, 1, left, top, 20 * len(text), 30, confidence, text]
+        rows.append("\t".join(str(c) for c in cells))
+    rows.append("4\t1\t1\t1\t2\t0\t0\t0\t1\t1\t-1\t")  # a line row, not a word: ignored
+    return "\n".join(rows)
 
-    assert reading.text == "Invoice INV-1\nDate:\n\n~ Total"
-    assert (reading.words, reading.score) == (4, 96.5 + 91.0 + 90.0 + 80.0)
+
+def test_tsv_words_become_lines_and_paragraphs() -> None:
+    reading = parse_tsv(_tsv(
+        ((1, 1, 1), 100, 100, 96.5, "Invoice"), ((1, 1, 1), 260, 100, 91.0, "INV-1"),
+        ((1, 1, 2), 100, 150, 90.0, "Date:"), ((1, 1, 3), 100, 200, 90.0, "Due:"),
+        ((2, 1, 1), 100, 350, 20.0, "~"), ((2, 1, 1), 140, 350, 80.0, "Total"),
+    ))  # fmt: skip
+
+    assert reading.text == "Invoice INV-1\nDate:\nDue:\n\n~ Total"
+    assert (reading.words, reading.score) == (5, 96.5 + 91.0 + 90.0 + 90.0 + 80.0)
+    assert reading.upright
+
+
+def test_a_tables_columns_read_as_separate_blocks_are_put_back_on_their_rows() -> None:
+    # Tesseract put the labels in block 1 and the amounts in block 2; the page slopes down to
+    # the right by 2 px in 100, as a slightly skewed scan does.
+    reading = parse_tsv(_tsv(
+        ((1, 1, 1), 100, 100, 95.0, "Subtotal"), ((1, 1, 2), 100, 150, 95.0, "Total"),
+        ((1, 1, 2), 220, 152, 95.0, "due"),
+        ((2, 1, 1), 900, 116, 95.0, "$100.00"), ((2, 1, 2), 900, 166, 95.0, "$120.00"),
+    ))  # fmt: skip
+
+    assert reading.text == "Subtotal $100.00\nTotal due $120.00"
+
+
+def test_a_reading_whose_words_run_down_the_page_is_not_upright() -> None:
+    sideways = parse_tsv(_tsv(
+        ((1, 1, 1), 100, 100, 95.0, "Total"), ((1, 1, 1), 100, 200, 95.0, "due"),
+        ((1, 1, 1), 100, 300, 95.0, "$120.00"), ((1, 1, 1), 100, 400, 95.0, "today"),
+        ((1, 1, 1), 100, 500, 95.0, "please"),
+    ))  # fmt: skip
+
+    assert not sideways.upright
+    assert not sideways.confident  # so the other orientations are tried
+    assert sideways.text == "Total due $120.00 today please"  # Tesseract's order, kept

@@ -218,3 +218,23 @@ def test_the_total_is_not_the_subtotal() -> None:
     fields = HeuristicAnalyzer().analyze([text], "auto")["fields"]
 
     assert (fields["total"]["value"], fields["currency"]["value"]) == ("120.00", "USD")
+
+
+def test_the_invoice_date_is_not_the_due_date() -> None:
+    text = "Globex Supplies GmbH\nINVOICE\nInvoice number INV-9\nDue date March 5, 2025\n"
+    text += "Issue date 3 Feb 2025\nBalance due 1.234,56 EUR\n"
+
+    fields = HeuristicAnalyzer().analyze([text], "invoice")["fields"]
+
+    assert fields["date"]["value"] == "2025-02-03"
+    assert (fields["total"]["value"], fields["currency"]["value"]) == ("1234.56", "EUR")
+
+
+def test_an_unlabelled_date_is_taken_when_there_is_no_labelled_one() -> None:
+    text = "Corner Coffee\n12 Market Square\n05/09/2023 12:30 Till 5\nFlat white $3.50\n"
+    text += "TOTAL $3.50\n"
+
+    fields = HeuristicAnalyzer().analyze([text], "receipt")["fields"]
+
+    assert fields["date"]["value"] == "2023-09-05"
+    assert fields["date"]["evidence"] == "05/09/2023 12:30 Till 5"

@@ -88,6 +88,11 @@ def parse_date(raw: str) -> str | None:
     return None
 
 
+# Other dates on the page that are not the document's own.
+NOT_THE_DATE = "".join(
+    f"(?<!{word} )" for word in ["due", "delivery", "expiry", "payment", "order"]
+)
+TOTAL_LABELS = r"(?:amount due|total due|balance due|grand total|total amount|amount payable|total)"
 DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2} [A-Za-z]{3,9}\.? \d{4})"  # noqa: E501
 
 
@@ -119,14 +124,14 @@ class HeuristicAnalyzer:
         return best if scores[best] >= 2 else "other"
 
     def _invoice(self, pages: list[str]) -> dict[str, Found | None]:
-        total, currency = self._total(pages, r"(?:amount due|total due|grand total|total)")
+        total, currency = self._total(pages, TOTAL_LABELS)
         return {
             "vendor": self._labelled(pages, r"(?:from|vendor|seller|supplier)")
             or self._first_line(pages),
             "number": self._pattern(
                 pages, r"invoice\s*(?:no\.?|number|#)\s*[:\-]?\s*([A-Z0-9][A-Z0-9\-/]*)"
             ),
-            "date": self._date(pages, r"(?:invoice date|date of issue|date)"),
+            "date": self._date(pages, r"(?:invoice date|date of issue|issue date|date)"),
             "total": total,
             "currency": currency,
         }
@@ -180,7 +185,11 @@ class HeuristicAnalyzer:
 
     @staticmethod
     def _date(pages: list[str], label: str) -> Found | None:
-        hit = _search(label + r"\s*[:\-]?\s*" + DATE, pages)
+        """The date after ``label``; failing that, the first date in the document (a till slip
+        prints it unlabelled at the top)."""
+        hit = _search(NOT_THE_DATE + label + r"\s*[:\-]?\s*" + DATE, pages) or _search(
+            r"(?<![\w./-])" + DATE, pages
+        )
         if not hit:
             return None
         match, page = hit

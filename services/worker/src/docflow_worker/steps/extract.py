@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import subprocess
 from dataclasses import dataclass
+from itertools import pairwise
+from statistics import median
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -128,7 +130,7 @@ def ocr(image: Image.Image) -> str:
         return best.text
     for angle in (90, 180, 270):
         reading = _read(image.rotate(angle, expand=True))
-        if reading.score > best.score:
+        if (reading.upright, reading.score) > (best.upright, best.score):
             best = reading
     return best.text
 
@@ -138,10 +140,14 @@ class Reading:
     text: str
     score: float  # the sum of the word confidences (0-100) of the words Tesseract recognised
     words: int
+    # Tesseract reads a sideways page as well as an upright one, turning the text in its head
+    # but not the word boxes; only an upright reading can be laid out by the boxes.
+    upright: bool
 
     @property
     def confident(self) -> bool:
-        return self.words >= CONFIDENT_WORDS and self.score / self.words >= CONFIDENT_MEAN
+        mean = self.score / max(self.words, 1)
+        return self.upright and self.words >= CONFIDENT_WORDS and mean >= CONFIDENT_MEAN
 
 
 def _read(image: Image.Image) -> Reading:
@@ -166,24 +172,71 @@ def _read(image: Image.Image) -> Reading:
 
 
 def parse_tsv(tsv: str) -> Reading:
-    """Tesseract's TSV (one row per word, with its block, paragraph, line and confidence) as
-    text: words joined into lines, paragraphs separated by a blank line."""
-    lines: dict[tuple[int, int, int], list[str]] = {}
-    score, words = 0.0, 0
+    """Tesseract's TSV (one row per word, with its box and confidence) as text, laid out as on
+    the page: Tesseract reads a table's columns as separate blocks, so its lines are put back
+    together by height (corrected for skew) and read left to right, and a "Total" stays on one
+    line with its amount. A wider gap than usual between lines becomes a blank line."""
+    lines: dict[tuple[int, int, int], list[Word]] = {}
+    score, count = 0.0, 0
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t")
         if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
             continue  # level 5 rows are words
-        block, paragraph, line = int(cells[2]), int(cells[3]), int(cells[4])
-        lines.setdefault((block, paragraph, line), []).append(cells[11])
+        left, top, width, height = (int(c) for c in cells[6:10])
+        word = Word(cells[11], left + width / 2, top + height / 2, height)
+        lines.setdefault((int(cells[2]), int(cells[3]), int(cells[4])), []).append(word)
         confidence = float(cells[10])
         if confidence > 0 and sum(c.isalnum() for c in cells[11]) >= 2:
             score += confidence
-            words += 1
-    text, previous = [], None
-    for (block, paragraph, _line), line_words in lines.items():
-        if previous is not None and previous != (block, paragraph):
+            count += 1
+    words_by_line = list(lines.values())
+    upright = _left_to_right(words_by_line)
+    text = (
+        _layout(words_by_line)
+        if upright
+        else [" ".join(w.text for w in line) for line in words_by_line]
+    )
+    return Reading("\n".join(text), score, count, upright)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    x: float  # the centre of its box
+    y: float
+    height: int
+
+
+def _left_to_right(lines: list[list[Word]]) -> bool:
+    """Whether most lines of two or more words run left to right across the page."""
+    steps = [(b.x - a.x, b.y - a.y) for line in lines for a, b in pairwise(line)]
+    return sum(dx > abs(dy) for dx, dy in steps) * 2 > len(steps) if steps else True
+
+
+def _layout(lines: list[list[Word]]) -> list[str]:
+    """Tesseract's lines (each a list of words, left to right) merged into the page's rows."""
+    slopes = sorted(
+        (line[-1].y - line[0].y) / (line[-1].x - line[0].x)
+        for line in lines
+        if len(line) >= 2 and line[-1].x - line[0].x > 0
+    )
+    slope = slopes[len(slopes) // 2] if slopes else 0.0
+    # Each line at its height as if the page were straight, tallest letters setting its size.
+    placed = sorted(
+        (median(w.y - slope * w.x for w in line), max(w.height for w in line), line)
+        for line in lines
+    )
+    rows: list[tuple[float, float, list[Word]]] = []
+    for y, height, words in placed:
+        if rows and abs(y - rows[-1][0]) < max(height, rows[-1][1]) / 2:
+            row_y, row_height, row_words = rows[-1]
+            rows[-1] = (row_y, max(height, row_height), row_words + words)
+        else:
+            rows.append((y, height, list(words)))
+    text: list[str] = []
+    usual_gap = median(b[0] - a[0] for a, b in pairwise(rows)) if len(rows) > 1 else 0.0
+    for previous, (y, _height, words) in zip([None, *rows], rows, strict=False):
+        if previous is not None and y - previous[0] > usual_gap * 1.5:
             text.append("")
-        text.append(" ".join(line_words))
-        previous = (block, paragraph)
-    return Reading("\n".join(text), score, words)
+        text.append(" ".join(w.text for w in sorted(words, key=lambda w: w.x)))
+    return text
