@@ -14,6 +14,7 @@ import httpx
 import pytest
 from docflow_devstack.samples import invoice_pdf, invoice_png, scanned_invoice_pdf, two_page_tiff
 from fpdf import FPDF
+from fpdf.enums import EncryptionMethod
 
 from tests.support.processes import BIN
 from tests.support.stack import FileServer, LocalStack
@@ -130,12 +131,24 @@ def pdf_of_pages(count: int) -> bytes:
     return bytes(pdf.output())
 
 
+def password_protected_pdf() -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.cell(text="Invoice INV-7, total EUR 10.00, readable only with the password.")
+    pdf.set_encryption(
+        owner_password="owner", user_password="user", encryption_method=EncryptionMethod.RC4
+    )
+    return bytes(pdf.output())
+
+
 @pytest.mark.parametrize(
     ("reason", "path", "body"),
     [
         ("not_found", "/missing.pdf", None),
         ("unsupported_type", "/archive.zip", b"PK\x03\x04" + bytes(range(256)) * 4),
         ("corrupt_document", "/broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 100),
+        ("encrypted_document", "/locked.pdf", password_protected_pdf()),
         ("too_large", "/long.pdf", pdf_of_pages(21)),  # the stack's DOCFLOW_MAX_PAGES is 20
     ],
 )
