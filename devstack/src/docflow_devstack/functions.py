@@ -24,6 +24,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/jobs/{jobId}/approval", "docflow_trigger.handlers.http:lambda_handler"),
     ("POST", "/jobs/{jobId}/cancel", "docflow_trigger.handlers.http:lambda_handler"),
     ("GET", "/status/{jobId}", "docflow_status.handlers.http:lambda_handler"),
+    ("GET", "/jobs", "docflow_status.handlers.http:lambda_handler"),
 ]
 
 # The emulator's invoke path (the Lambda Invoke API's, for the one function a container holds).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -112,8 +113,15 @@ class Accepted(Wire):
 
 
 class StepStatus(Wire):
+    """One step of a job. The times come from its durable checkpoint; ``attempts`` and
+    ``worker`` from the workers' progress record (absent when that record cannot be read)."""
+
     name: StepName
     state: StepStateName
+    started_at: datetime | None = None  # its first attempt began
+    ended_at: datetime | None = None  # its checkpoint was written
+    attempts: int | None = None  # attempts begun, by any worker (a killed worker's included)
+    worker: str | None = None  # the worker of the latest attempt
 
 
 class JobStatus(Wire):
@@ -123,6 +131,17 @@ class JobStatus(Wire):
     steps: list[StepStatus]
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    created_at: datetime | None = None  # accepted
+    correlation_id: str | None = None  # from the request that started it, in every log line
+    # Set when the job needs a worker and no live worker has had it for a while (none running,
+    # or its worker died): the moment it was last in a worker's hands, or accepted.
+    waiting_for_worker_since: datetime | None = None
+
+
+class JobList(Wire):
+    """``GET /jobs``: the most recent jobs first."""
+
+    jobs: list[JobStatus]
 
 
 class ErrorBody(BaseModel):
