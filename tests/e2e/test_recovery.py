@@ -76,6 +76,13 @@ def test_a_worker_killed_during_analyze_resumes_there_after_make_up(
     assert starts.count("extract") == 1, starts
     assert starts.count("analyze") == 2, "analyze was interrupted, so it ran again"
     assert starts[-2:] == ["store", "notify"]
+    # The timeline shows it too: two attempts of analyze, by two different workers.
+    timeline = {step["name"]: step for step in after["steps"]}
+    assert [timeline[name]["attempts"] for name in STEPS] == [1, 1, 2, 1, 1], timeline
+    assert timeline["analyze"]["worker"] != timeline["download"]["worker"]
+    assert timeline["analyze"]["worker"] == timeline["notify"]["worker"]
+    for step in timeline.values():
+        assert step["startedAt"] <= step["endedAt"], step
 
 
 def test_resonate_down_gives_503_within_two_seconds_and_creates_nothing_later(

@@ -17,6 +17,7 @@ class Received:
     event_id: str
     body: dict[str, Any]
     signed: bool
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,7 +46,10 @@ class Receiver:
                     with receiver.lock:
                         receiver.received.append(
                             Received(
-                                self.headers.get("X-Docflow-Event-Id", ""), json.loads(body), signed
+                                self.headers.get("X-Docflow-Event-Id", ""),
+                                json.loads(body),
+                                signed,
+                                dict(self.headers),
                             )
                         )
                 self.send_response(status)

@@ -157,14 +157,15 @@ class FileServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 hosts.append(self.headers.get("Host", ""))
-                time.sleep(delays.get(self.path, 0))
-                if self.path in redirects:
+                path = self.path.split("?")[0]  # a query (a presigned URL's) selects nothing
+                time.sleep(delays.get(path, 0))
+                if path in redirects:
                     self.send_response(302)
-                    self.send_header("Location", redirects[self.path])
+                    self.send_header("Location", redirects[path])
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                found = files.get(self.path)
+                found = files.get(path)
                 if found is None:
                     self.send_error(404)
                     return
@@ -173,11 +174,11 @@ class FileServer:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if self.path in drips:  # a byte at a time, slowly: a source that never stalls
+                if path in drips:  # a byte at a time, slowly: a source that never stalls
                     for i in range(len(body)):
                         self.wfile.write(body[i : i + 1])
                         self.wfile.flush()
-                        time.sleep(drips[self.path])
+                        time.sleep(drips[path])
                     return
                 self.wfile.write(body)
 

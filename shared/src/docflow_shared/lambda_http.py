@@ -9,6 +9,8 @@ traceback in the answer). Optional bearer auth (``DOCFLOW_API_TOKEN``) is checke
 from __future__ import annotations
 
 import hmac
+import re
+import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -36,6 +38,8 @@ from .models import ErrorBody
 from .settings import get_settings
 
 MAX_BODY_BYTES = 256 * 1024
+CORRELATION_HEADER = "X-Correlation-Id"
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 RETRY_AFTER_SECONDS = 2
 JSON_ONLY = "send the body as JSON, with 'Content-Type: application/json'"
 
@@ -124,13 +128,30 @@ def _proxy(response: Response[str]) -> dict[str, Any]:
     }
 
 
-def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Answer one API Gateway event: refusals first, then the routes."""
+def correlation_id(event: dict[str, Any]) -> str:
+    """The id that follows a request through logs, the workflow and its webhook: the caller's
+    ``X-Correlation-Id`` when it is a plain id, else API Gateway's request id."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    sent = headers.get(CORRELATION_HEADER.lower(), "")
+    if CORRELATION_ID.fullmatch(sent):
+        return str(sent)
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    return str(request_id) if request_id else str(uuid.uuid4())
+
+
+def resolve(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, logger: Logger
+) -> dict[str, Any]:
+    """Answer one API Gateway event: refusals first, then the routes. The answer carries the
+    request's correlation id, and so does every log line written while answering it."""
+    logger.set_correlation_id(correlation_id(event))
     try:
         check_request(event)
+        answer = app.resolve(event, context)
     except DocflowError as err:
-        return _proxy(domain_response(err))
-    return app.resolve(event, context)
+        answer = _proxy(domain_response(err))
+    answer.setdefault("headers", {})[CORRELATION_HEADER] = logger.get_correlation_id()
+    return answer
 
 
 def new_resolver(logger: Logger) -> APIGatewayHttpResolver:

@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         2.0, gt=0, le=30, validation_alias="DOCFLOW_RESONATE_TIMEOUT"
     )
     worker_group: str = Field("workers", validation_alias="DOCFLOW_WORKER_GROUP")
+    # A job that needs a worker and has shown no sign of one for this long is reported as
+    # waiting for a worker (none running, or its worker died).
+    stuck_after_seconds: float = Field(30.0, gt=0, validation_alias="DOCFLOW_STUCK_AFTER")
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a worker shows it is alive on a job's running step (progress record)."""
+        return self.stuck_after_seconds / 3
+
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0, validation_alias="DOCFLOW_MAX_BYTES")
     max_pages: int = Field(500, gt=0, validation_alias="DOCFLOW_MAX_PAGES")
     download_timeout_seconds: float = Field(30.0, gt=0, validation_alias="DOCFLOW_DOWNLOAD_TIMEOUT")

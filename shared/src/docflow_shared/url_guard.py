@@ -19,6 +19,20 @@ from .errors import InvalidDocument
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
+def shown_url(url: str) -> str:
+    """``url`` as logs and error messages may show it: no credentials, no query (a presigned
+    URL's query is its signature), no fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unreadable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, host + port, parts.path, "…" if parts.query else "", ""))
+
+
 def refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped

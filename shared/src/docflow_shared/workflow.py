@@ -50,6 +50,17 @@ def cancel_signal_id(job_id: str) -> str:
     return f"{workflow_id(job_id)}/cancel"
 
 
+#: Tags docflow adds to a job's root promise: the kind (so jobs can be listed: a search by tag)
+#: and the correlation id of the request that started it.
+KIND_TAG = "docflow:kind"
+JOB_KIND = "job"
+CORRELATION_TAG = "docflow:correlationId"
+#: The workflow's keyword argument that carries the request's trace (``correlationId``,
+#: ``acceptedAt`` in epoch ms). A keyword, not part of the job: a retried request with another
+#: correlation id is still the same job.
+TRACE_ARGUMENT = "trace"
+
+
 #: Redis stream the notify step appends one event per finished job to.
 NOTIFICATION_STREAM = "docflow:notifications"
 

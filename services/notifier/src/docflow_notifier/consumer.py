@@ -1,7 +1,8 @@
 """The stream consumer: reads ``docflow:notifications`` in group ``notifier``, delivers webhooks.
 
 Each event is POSTed to its job's ``callbackUrl`` with ``X-Docflow-Event-Id`` (the stream
-entry id, stable across retries), ``X-Docflow-Timestamp`` and ``X-Docflow-Signature``. 2xx:
+entry id, stable across retries), ``X-Docflow-Timestamp``, ``X-Docflow-Signature`` and
+``X-Correlation-Id`` (the id of the request that started the job). 2xx:
 delivered. 4xx other than 408/429: permanent, dead-lettered. Anything else (5xx, 408, 429,
 timeouts, refused connections): retried with exponential backoff and jitter up to
 ``DOCFLOW_WEBHOOK_MAX_ATTEMPTS``, then dead-lettered. The stream entry is acknowledged only once
@@ -22,12 +23,13 @@ from typing import Any
 import httpx
 import redis.asyncio as redis
 from docflow_shared.errors import InvalidDocument
+from docflow_shared.observability import log_keys
 from docflow_shared.settings import Settings
 from docflow_shared.url_guard import check_url
 from docflow_shared.workflow import NOTIFICATION_STREAM
 
 from . import deliveries
-from .observability import logger
+from .observability import count_delivery, logger
 from .signing import signature
 
 GROUP = "notifier"
@@ -112,17 +114,24 @@ class Consumer:
         event = json.loads(fields[b"event"])
         job_id = str(event.get("jobId", ""))
         keys = {"eventId": event_id, "jobId": job_id}
+        with log_keys(logger, **keys, correlation_id=event.get("correlationId")):
+            await self._handle_event(event_id, event, keys)
+
+    async def _handle_event(
+        self, event_id: str, event: dict[str, Any], keys: dict[str, str]
+    ) -> None:
+        job_id = keys["jobId"]
         try:
             existing = await deliveries.get(self.redis, event_id)
             if existing.get("status") in deliveries.FINAL:
-                logger.info("already handled", extra={**keys, "status": existing["status"]})
+                logger.info("already handled", extra={"status": existing["status"]})
             elif not event.get("callbackUrl"):
                 await deliveries.record(self.redis, event_id, job_id, status=deliveries.SKIPPED)
             else:
                 await self._deliver(event_id, event, int(existing.get("attempts", 0)), keys)
             await self.redis.xack(NOTIFICATION_STREAM, GROUP, event_id)
         except Exception:
-            logger.exception("delivery crashed; the entry stays pending", extra=keys)
+            logger.exception("delivery crashed; the entry stays pending")
 
     async def _deliver(
         self, event_id: str, event: dict[str, Any], attempts: int, keys: dict[str, str]
@@ -133,7 +142,7 @@ class Consumer:
         while True:
             attempts += 1
             try:
-                await self._post(url, event_id, body)
+                await self._post(url, event_id, body, event.get("correlationId"))
             except Permanent as err:
                 await self._dead_letter(event_id, event, attempts, str(err))
                 return
@@ -155,8 +164,9 @@ class Consumer:
                 )
                 logger.warning(
                     "delivery failed, retrying",
-                    extra={**keys, "attempt": attempts, "error": str(err), "retryIn": pause},
+                    extra={"attempt": attempts, "error": str(err), "retryIn": pause},
                 )
+                count_delivery("retrying")
                 await asyncio.sleep(pause)
                 # Still ours: reset the entry's idle time so no other replica reclaims it.
                 await self.redis.xclaim(NOTIFICATION_STREAM, GROUP, self.name, 0, [event_id],
@@ -171,10 +181,11 @@ class Consumer:
                 url=url,
                 deliveredAt=time.time(),
             )
-            logger.info("delivered", extra={**keys, "attempt": attempts})
+            logger.info("delivered", extra={"attempt": attempts})
+            count_delivery("delivered")
             return
 
-    async def _post(self, url: str, event_id: str, body: bytes) -> None:
+    async def _post(self, url: str, event_id: str, body: bytes, correlation_id: str | None) -> None:
         try:
             pinned = await asyncio.to_thread(check_url, url, self.settings.url_allowlist)
         except InvalidDocument as err:
@@ -191,6 +202,7 @@ class Consumer:
                 "X-Docflow-Event-Id": event_id,
                 "X-Docflow-Timestamp": timestamp,
                 "X-Docflow-Signature": signature(secret, timestamp, body),
+                **({"X-Correlation-Id": correlation_id} if correlation_id else {}),
             },
         )
         status = response.status_code
@@ -216,6 +228,5 @@ class Consumer:
             url=event.get("callbackUrl", ""),
             lastError=reason,
         )
-        logger.warning(
-            "dead-lettered", extra={"eventId": event_id, "jobId": job_id, "reason": reason}
-        )
+        logger.warning("dead-lettered", extra={"attempt": attempts, "reason": reason})
+        count_delivery("dead_lettered")

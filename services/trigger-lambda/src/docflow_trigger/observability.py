@@ -1,8 +1,22 @@
 """Logger, Metrics and Tracer of the trigger, created once and imported everywhere else."""
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+if TYPE_CHECKING:
+    from .logic.start_job import JobStarted
 
 SERVICE = "docflow-trigger"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="docflow", service=SERVICE)
 tracer = Tracer(service=SERVICE)
+
+
+def count_started(started: "JobStarted") -> None:
+    """JobsAccepted for every job a request was answered 202 for; JobsDeduplicated for those
+    whose workflow already existed (a retry, a duplicate message): they started nothing."""
+    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
+    if started.deduplicated:
+        metrics.add_metric(name="JobsDeduplicated", unit=MetricUnit.Count, value=1)

@@ -12,18 +12,10 @@ from typing import Any, NoReturn
 from docflow_shared.errors import JobEnded
 
 from .dal import notifications
+from .observability import job_finished
 
 
 def end_job(job: dict[str, Any], status: str, message: str) -> NoReturn:
-    notifications.append_once(
-        job["jobId"],
-        {
-            "type": f"job.{status}",
-            "jobId": job["jobId"],
-            "requesterId": job["requesterId"],
-            "callbackUrl": job.get("callbackUrl"),
-            "reason": status,
-            "message": message,
-        },
-    )
+    notifications.append_once(job, f"job.{status}", reason=status, message=message)
+    job_finished(job, status)
     raise JobEnded(status, message)

@@ -139,8 +139,16 @@ class LLMAnalyzer:
         try:
             content = answer["choices"][0]["message"]["content"]
             return Analysis.model_validate(json.loads(content))
-        except (KeyError, IndexError, TypeError, ValueError, ValidationError) as err:
-            raise LLMUnavailable(f"the model's answer is not a valid analysis: {err}") from err
+        except ValidationError as err:
+            # Where and what, never the values: they may quote the document.
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in err.errors(include_input=False, include_url=False)
+            )
+            raise LLMUnavailable(f"the model's answer is not a valid analysis: {problems}") from err
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            problem = type(err).__name__
+            raise LLMUnavailable(f"the model's answer is not a valid analysis ({problem})") from err
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
         delay = FIRST_BACKOFF_SECONDS

@@ -7,6 +7,7 @@ import signal
 
 from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import get_settings
+from docflow_shared.url_guard import shown_url
 from docflow_shared.workflow import APPROVAL_TIMER_NAME, EXTRACT_PAGES_NAME, WORKFLOW_NAME
 from resonate.retry import Never
 
@@ -36,7 +37,7 @@ async def serve() -> None:
         loop.add_signal_handler(sig, stop.set)
     logger.info(
         "worker ready",
-        extra={"resonateUrl": settings.resonate_url, "group": settings.worker_group,
+        extra={"resonateUrl": shown_url(settings.resonate_url), "group": settings.worker_group,
                "taskTtlSeconds": settings.task_ttl_seconds},
     )  # fmt: skip
     await stop.wait()

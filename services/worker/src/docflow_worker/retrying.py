@@ -24,9 +24,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from docflow_shared.errors import InvalidDocument, JobEnded
+from docflow_shared.observability import log_keys
 from docflow_shared.settings import get_settings
+from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from resonate.context import Context
 
+from . import observability
+from .dal import progress
 from .dal.signals import JobSignals
 from .endings import end_job
 from .observability import logger
@@ -94,8 +98,12 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
             await asyncio.Future()
         drain.enter()
         try:
-            await ensure_job_continues(ctx, job)
-            return await _run_with_retries(fn, step, job, inputs)
+            with log_keys(logger, jobId=job["jobId"], step=step,
+                          correlation_id=job.get("correlationId")):  # fmt: skip
+                await ensure_job_continues(ctx, job)
+                # A page batch is no step of the job's timeline: it only shows the job alive.
+                async with progress.attempt(job, None if step == EXTRACT_PAGES_NAME else step):
+                    return await _run_with_retries(fn, step, job, inputs)
         finally:
             drain.leave()
 
@@ -107,38 +115,43 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 async def _run_with_retries(
     fn: Callable[..., Any], step: str, job: dict[str, Any], inputs: tuple[Any, ...]
 ) -> Any:
-    keys = {"jobId": job["jobId"], "step": step}
     delay = get_settings().demo_step_delay_seconds
+    started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
-        logger.info("step started", extra={**keys, "attempt": attempt})
-        started = time.monotonic()
-        try:
-            if delay:
-                await asyncio.sleep(delay)
-            result = await asyncio.to_thread(fn, job, *inputs)
-        except InvalidDocument as err:
-            logger.warning("step failed permanently", extra={**keys, "reason": err.reason})
-            raise
-        except JobEnded as ended:
-            logger.info("job ended", extra={**keys, "status": ended.status})
-            raise
-        except Exception as err:
-            limit = TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
-            if attempt >= limit:
-                logger.error("step gave up", extra={**keys, "attempt": attempt, "error": str(err)})
-                reason = err.reason if isinstance(err, Transient) else "internal_error"
-                raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
-            pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
-            logger.warning(
-                "step failed, retrying",
-                extra={**keys, "attempt": attempt, "error": str(err), "retryIn": pause},
-            )
-            await asyncio.sleep(pause)
-            continue
-        logger.info(
-            "step done",
-            extra={**keys, "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},
-        )
-        return result
+        with log_keys(logger, attempt=attempt):
+            logger.info("step started")
+            try:
+                if delay:
+                    await asyncio.sleep(delay)
+                result = await asyncio.to_thread(fn, job, *inputs)
+            except InvalidDocument as err:
+                logger.warning("step failed permanently", extra={"reason": err.reason})
+                _finished(step, started, attempt, "failed", job)
+                raise
+            except JobEnded as ended:
+                logger.info("job ended", extra={"status": ended.status})
+                raise
+            except Exception as err:
+                limit = (
+                    TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
+                )
+                if attempt >= limit:
+                    logger.error("step gave up", extra={"error": str(err)})
+                    _finished(step, started, attempt, "failed", job)
+                    reason = err.reason if isinstance(err, Transient) else "internal_error"
+                    raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
+                pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
+                logger.warning("step failed, retrying", extra={"error": str(err), "retryIn": pause})
+                await asyncio.sleep(pause)
+                continue
+            logger.info("step done", extra={"seconds": round(time.monotonic() - started, 3)})
+            _finished(step, started, attempt, "done", job)
+            return result
+
+
+def _finished(step: str, started: float, attempts: int, outcome: str, job: dict[str, Any]) -> None:
+    observability.step_finished(step, time.monotonic() - started, attempts, outcome)
+    if outcome == "failed":
+        observability.job_finished(job, "failed")  # a step that fails for good fails the job

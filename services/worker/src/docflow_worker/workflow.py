@@ -28,8 +28,10 @@ from .steps.store import store
 TIMER_SLACK = timedelta(hours=1)  # for the approval timer's last step, after its sleep
 
 
-async def process_document(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
-    job = with_deadline(ctx, job)
+async def process_document(
+    ctx: Context, job: dict[str, Any], trace: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    job = running_job(ctx, job, trace or {})
     document = await ctx.run(checkpoint(download), job)
     batches = [ctx.rpc(EXTRACT_PAGES_NAME, job, document, first, last)
                for first, last in page_batches(document["pages"])]  # fmt: skip
@@ -44,13 +46,14 @@ async def process_document(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
             **({"approval": approval} if approval else {})}  # fmt: skip
 
 
-def with_deadline(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:
-    """The job with its deadline (epoch ms): the root promise's timeout less the server's grace.
+def running_job(ctx: Context, job: dict[str, Any], trace: dict[str, Any]) -> dict[str, Any]:
+    """The job as its steps see it: with its deadline (epoch ms: the root promise's timeout
+    less the server's grace) and the trigger's trace (``correlationId``, ``acceptedAt``).
 
-    Read from the root promise, so every replay of the workflow sees the same deadline.
+    Both come from the root promise, so every replay of the workflow sees the same values.
     """
     grace_ms = int(DEADLINE_GRACE.total_seconds() * 1000)
-    return {**job, "deadlineAt": ctx.info.timeout_at - grace_ms}
+    return {**job, **trace, "deadlineAt": ctx.info.timeout_at - grace_ms}
 
 
 async def reviewer_decision(ctx: Context, job: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,58 @@
-"""Reading a workflow's durable promises from Resonate: the one source of job progress."""
+"""Reading jobs from Resonate (the one source of job progress) and the workers' progress
+record from Redis (attempts, workers, heartbeats: see ``docflow_shared.progress``)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import redis
+from docflow_shared.progress import JobProgress, progress_key
 from docflow_shared.resonate_client import LambdaResonate
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import JOB_KIND, KIND_TAG
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
+from resonate.resonate import Resonate
+from resonate.types import PromiseRecord
+
+from ..observability import logger
 
 resonate = LambdaResonate()
+PAGE = 100
 
 
 def workflow_records(workflow_id: str) -> WorkflowRecords:
     """The root promise and its children (``JobNotFound`` if there is no root)."""
     return resonate.call(lambda client: read_workflow(client, workflow_id))
+
+
+def job_roots(state: str | None, scan_limit: int) -> list[PromiseRecord]:
+    """Jobs' root promises (in ``state``, if given), at most ``scan_limit`` of them."""
+
+    async def scan(client: Resonate) -> list[PromiseRecord]:
+        roots: list[PromiseRecord] = []
+        cursor = None
+        while len(roots) < scan_limit:
+            page = await client.promises.search(state, {KIND_TAG: JOB_KIND}, PAGE, cursor)
+            roots += page.promises
+            cursor = page.cursor
+            if not cursor:
+                break
+        return roots[:scan_limit]
+
+    return resonate.call(scan)
+
+
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    # A short timeout: without the record the status is still right, only less detailed.
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=0.5,
+                                socket_connect_timeout=0.5, decode_responses=True)  # fmt: skip
+
+
+def job_progress(job_id: str) -> JobProgress | None:
+    """The workers' progress record of the job; ``None`` if Redis cannot be read."""
+    try:
+        return JobProgress.from_hash(_redis().hgetall(progress_key(job_id)))
+    except redis.RedisError as err:
+        logger.warning("progress record unavailable", extra={"error": str(err)})
+        return None

@@ -1,15 +1,17 @@
-"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``."""
+"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}`` and ``GET /jobs``.
+
+No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
+"""
 
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow_shared.lambda_http import new_resolver, openapi_responses, resolve
-from docflow_shared.models import JobStatus
+from docflow_shared.models import JobList, JobStatus, JobStatusName
 
-from ..logic.job_status import get_job_status
+from ..logic.job_status import get_job_status, list_jobs
 from ..observability import logger, metrics, tracer
 
 app = new_resolver(logger)
@@ -28,8 +30,23 @@ def job_status(job_id: Annotated[str, Path(alias="jobId")]) -> Response[str]:
     return Response(200, "application/json", status.model_dump_json(by_alias=True))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@app.get(
+    "/jobs",
+    summary="The most recent jobs, newest first",
+    operation_id="listJobs",
+    responses=openapi_responses(200, "the jobs", JobList, 401, 422, 502, 503),
+)
+@tracer.capture_method
+def jobs(
+    status: Annotated[JobStatusName | None, Query(description="only jobs in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many jobs")] = 20,
+) -> Response[str]:
+    listed = list_jobs(status, limit)
+    return Response(200, "application/json", listed.model_dump_json(by_alias=True))
+
+
+@logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context)
+    return resolve(app, event, context, logger)

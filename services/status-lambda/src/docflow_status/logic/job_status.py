@@ -1,17 +1,32 @@
-"""A job's status, derived from Resonate alone: the root promise and its step children."""
+"""A job's status: its state and steps from Resonate (the root promise and its children), with
+the details only the workers' progress record has (attempts, workers, whether one is alive)."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from docflow_shared.ids import require_valid_job_id, workflow_id
-from docflow_shared.models import JobStatus, JobStatusName, StepName, StepStateName, StepStatus
+from docflow_shared.ids import job_id_of, require_valid_job_id, workflow_id
+from docflow_shared.models import (
+    JobList,
+    JobStatus,
+    JobStatusName,
+    StepName,
+    StepStateName,
+    StepStatus,
+)
+from docflow_shared.progress import JobProgress
+from docflow_shared.settings import get_settings
+from docflow_shared.workflow import CORRELATION_TAG
 from docflow_shared.workflow_records import WorkflowRecords
 from resonate.types import PromiseRecord
 
-from ..dal.workflows import workflow_records
+from ..dal.workflows import job_progress, job_roots, workflow_records
 
 EXTRACT = 1  # extract's place among the steps
+#: How many jobs ``GET /jobs`` looks through for the most recent ones (newest first).
+SCAN_LIMIT = 1000
 
 STEP_STATE = {
     "pending": StepStateName.RUNNING,
@@ -20,22 +35,48 @@ STEP_STATE = {
     "rejected_canceled": StepStateName.FAILED,
     "rejected_timedout": StepStateName.FAILED,
 }
+#: The root promise state a job of that status has (statuses missing here: any rejected one).
+ROOT_STATE = {
+    JobStatusName.PROCESSING: "pending",
+    JobStatusName.AWAITING_APPROVAL: "pending",
+    JobStatusName.DONE: "resolved",
+}
 
 
 def get_job_status(job_id: str) -> JobStatus:
     records = workflow_records(workflow_id(require_valid_job_id(job_id)))
+    return describe(job_id, records, job_progress(job_id))
+
+
+def list_jobs(status: JobStatusName | None, limit: int) -> JobList:
+    """The ``limit`` most recent jobs (of ``status``, if given), newest first."""
+    roots = job_roots(ROOT_STATE.get(status) if status else None, SCAN_LIMIT)
+    jobs: list[JobStatus] = []
+    for root in sorted(roots, key=lambda r: r.created_at, reverse=True):
+        job_id = job_id_of(root.id)
+        if job_id is None:
+            continue
+        # A settled job's status shows on its root alone: read its steps only if it matches.
+        if status and root.state != "pending" and _settled_status(root) is not status:
+            continue
+        job = get_job_status(job_id)
+        if status is None or job.status is status:
+            jobs.append(job)
+        if len(jobs) == limit:
+            break
+    return JobList(jobs=jobs)
+
+
+def describe(job_id: str, records: WorkflowRecords, progress: JobProgress | None) -> JobStatus:
     root = records.root
     settled = root.state != "pending"
     started = records.steps + [None] * (len(records.step_names) - len(records.steps))
     steps = [
-        StepStatus(name=name, state=_step_state(child, settled))
+        _step(name, child, settled, progress)
         for name, child in zip(records.step_names, started, strict=True)
     ]
-    if started[EXTRACT] is None and records.page_batches:
-        # extract starts with its page batches, before its own promise exists.
-        failed = settled or any(b.state.startswith("rejected") for b in records.page_batches)
-        state = StepStateName.FAILED if failed else StepStateName.RUNNING
-        steps[EXTRACT] = StepStatus(name=StepName.EXTRACT, state=state)
+    if records.page_batches:
+        steps[EXTRACT] = _extract(steps[EXTRACT], records.page_batches, settled)
     status = records.status
     # Between the last step's checkpoint and the workflow's own, the job is still finishing it.
     current = next((s.name for s in steps if s.state is not StepStateName.DONE), steps[-1].name)
@@ -46,7 +87,57 @@ def get_job_status(job_id: str) -> JobStatus:
         steps=steps,
         result=_result(records, status),
         error=records.error,
+        created_at=_time(root.created_at),
+        correlation_id=root.tags.get(CORRELATION_TAG),
+        waiting_for_worker_since=_waiting_since(records, status, progress),
     )
+
+
+def _step(
+    name: StepName, child: PromiseRecord | None, settled: bool, progress: JobProgress | None
+) -> StepStatus:
+    done_by = progress.steps.get(name) if progress else None
+    return StepStatus(
+        name=name,
+        state=_step_state(child, settled),
+        started_at=_time(child.created_at) if child else None,
+        ended_at=_time(child.settled_at) if child else None,
+        attempts=done_by.attempts if done_by else (0 if progress and not child else None),
+        worker=done_by.worker if done_by else None,
+    )
+
+
+def _extract(step: StepStatus, batches: list[PromiseRecord], settled: bool) -> StepStatus:
+    """extract begins with its page batches, before its own promise exists."""
+    first = _time(min(b.created_at for b in batches))
+    if step.state is not StepStateName.PENDING:
+        return step.model_copy(update={"started_at": first})
+    failed = settled or any(b.state.startswith("rejected") for b in batches)
+    state = StepStateName.FAILED if failed else StepStateName.RUNNING
+    return step.model_copy(update={"state": state, "started_at": first})
+
+
+def _waiting_since(
+    records: WorkflowRecords, status: JobStatusName, progress: JobProgress | None
+) -> datetime | None:
+    """When the job was last in a worker's hands (or accepted), if that is too long ago.
+
+    Only a job that needs a worker now can wait for one: not one that waits for its reviewer,
+    nor one that has ended. Without the progress record, nothing can be said.
+    """
+    if status is not JobStatusName.PROCESSING or progress is None:
+        return None
+    signs = [records.root.created_at, progress.seen_at_ms or 0]
+    if records.approval is not None and records.approval.settled_at:
+        signs.append(records.approval.settled_at)  # the decision handed it back to the workers
+    last_seen = max(signs)
+    if time.time() * 1000 - last_seen < get_settings().stuck_after_seconds * 1000:
+        return None
+    return _time(last_seen)
+
+
+def _settled_status(root: PromiseRecord) -> JobStatusName:
+    return WorkflowRecords(root, [], None, []).status
 
 
 def _result(records: WorkflowRecords, status: JobStatusName) -> dict[str, Any] | None:
@@ -70,3 +161,7 @@ def _step_state(child: PromiseRecord | None, workflow_settled: bool) -> StepStat
 
 def _failed_step(steps: list[StepStatus]) -> str | None:
     return next((s.name for s in steps if s.state is StepStateName.FAILED), None)
+
+
+def _time(epoch_ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms else None

@@ -2,42 +2,64 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from docflow_shared.resonate_client import LambdaResonate
 from docflow_shared.settings import get_settings
-from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_shared.workflow import (
+    CORRELATION_TAG,
+    JOB_KIND,
+    KIND_TAG,
+    TRACE_ARGUMENT,
+    WORKFLOW_NAME,
+)
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
-from resonate.resonate import Resonate
-from resonate.types import PromiseRecord, Value
+from resonate.resonate import Resonate, default_resolve_target
+from resonate.types import PromiseRecord, TaskData, Value
 
 resonate = LambdaResonate()
 
 
-def start_workflow(workflow_id: str, job: dict[str, Any], lifetime: timedelta) -> Any:
-    """Start ``process_document(job)`` on the worker group as ``workflow_id``, unless it exists.
+@dataclass(frozen=True)
+class StartedWorkflow:
+    """What the root promise holds: the job and trace it was *first* started with."""
+
+    job: Any
+    correlation_id: str | None
+
+
+def start_workflow(
+    workflow_id: str, job: dict[str, Any], trace: dict[str, Any], lifetime: timedelta
+) -> StartedWorkflow:
+    """Start ``process_document(job, trace=trace)`` on the worker group, unless it exists.
 
     Creating an existing promise id changes nothing and returns the existing record, so this is
-    safe to repeat. Returns the job the workflow was *actually* started with (its root promise's
-    argument), which differs from ``job`` when another request got there first. ``lifetime`` is
-    the root promise's timeout: past it the server ends the workflow, worker or not.
+    safe to repeat, and what comes back is the job another request may have started first.
+    ``lifetime`` is the root promise's timeout: past it the server ends the workflow, worker or
+    not. The request is the one the SDK's ``rpc`` sends (never ``run``, which would execute the
+    workflow here, in the Lambda), plus docflow's tags, which ``rpc`` cannot add.
     """
     group = get_settings().worker_group
+    tags = {
+        # A root is its own origin, branch and parent; the target routes it to a worker.
+        "resonate:origin": workflow_id,
+        "resonate:branch": workflow_id,
+        "resonate:parent": workflow_id,
+        "resonate:scope": "global",
+        "resonate:target": default_resolve_target(group),
+        KIND_TAG: JOB_KIND,
+        CORRELATION_TAG: trace["correlationId"],
+    }
+    call = TaskData(func=WORKFLOW_NAME, args=(job,), kwargs={TRACE_ARGUMENT: trace})
+    timeout_at = int(time.time() * 1000 + lifetime.total_seconds() * 1000)
 
-    async def start(client: Resonate) -> Any:
-        # rpc, never run: run would execute the workflow here, inside the Lambda.
-        handle = client.options(target=group, timeout=lifetime).rpc(workflow_id, WORKFLOW_NAME, job)
-        # The promise exists (created now or before). Shielded: when the budget runs out, the
-        # SDK's own future is left to settle instead of being cancelled under it, and its late
-        # error is collected here (else asyncio logs "exception was never retrieved").
-        created = asyncio.ensure_future(handle.id())
-        created.add_done_callback(lambda task: task.cancelled() or task.exception())
-        await asyncio.shield(created)
-        record = await client.promises.get(workflow_id)
+    async def start(client: Resonate) -> StartedWorkflow:
+        record = await client.promises.create(workflow_id, timeout_at, Value(data=call), tags)
         args = record.param.data.get("args", []) if isinstance(record.param.data, dict) else []
-        return args[0] if args else None
+        return StartedWorkflow(args[0] if args else None, record.tags.get(CORRELATION_TAG))
 
     return resonate.call(start)
 

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow_shared.lambda_http import (
@@ -21,7 +20,7 @@ from docflow_shared.models import Accepted, ApprovalDecision, JobActionAccepted,
 
 from ..logic.job_actions import cancel, decide
 from ..logic.start_job import start_job
-from ..observability import logger, metrics, tracer
+from ..observability import count_started, logger, metrics, tracer
 
 app = new_resolver(logger)
 
@@ -39,13 +38,19 @@ app = new_resolver(logger)
 @tracer.capture_method
 def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
     logger.append_keys(jobId=job.job_id)
-    accepted = start_job(job)
-    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
+    started = start_job(job, logger.get_correlation_id() or "")
+    count_started(started)
+    # A repeated request is answered with the correlation id the workflow carries.
+    logger.set_correlation_id(started.correlation_id)
+    logger.info("job accepted", extra={"deduplicated": started.deduplicated})
     return Response(
         202,
         "application/json",
-        accepted.model_dump_json(by_alias=True),
-        headers={"Location": accepted.status_url, "Retry-After": str(RETRY_AFTER_SECONDS)},
+        started.accepted.model_dump_json(by_alias=True),
+        headers={
+            "Location": started.accepted.status_url,
+            "Retry-After": str(RETRY_AFTER_SECONDS),
+        },
     )
 
 
@@ -90,8 +95,11 @@ def accepted(action: JobActionAccepted) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context)
+    answer = resolve(app, event, context, logger)
+    if event.get("routeKey") == "POST /process-document" and 400 <= answer["statusCode"] < 500:
+        metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
+    return answer

@@ -9,7 +9,6 @@ No ``from __future__ import annotations`` here: powertools reads the model at ru
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -21,7 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow_shared.models import JobRequest
 
 from ..logic.start_job import start_job
-from ..observability import logger, metrics, tracer
+from ..observability import count_started, logger, metrics, tracer
+
+CORRELATION_ATTRIBUTE = "correlationId"
 
 
 class JobMessage(SqsRecordModel):
@@ -34,12 +35,15 @@ processor = BatchProcessor(event_type=EventType.SQS, model=JobMessage)
 @tracer.capture_method
 def start_queued_job(record: JobMessage) -> None:
     logger.append_keys(jobId=record.body.job_id)
-    start_job(record.body)
-    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
+    # The sender's correlationId message attribute, or else the message's own id.
+    sent = record.messageAttributes.get(CORRELATION_ATTRIBUTE)
+    logger.set_correlation_id(sent.stringValue if sent and sent.stringValue else record.messageId)
+    started = start_job(record.body, logger.get_correlation_id() or record.messageId)
+    count_started(started)
     logger.info("job started from the queue", extra={"messageId": record.messageId})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from docflow_shared.errors import JobConflict
@@ -13,11 +15,24 @@ from docflow_shared.workflow import DEADLINE_GRACE
 from ..dal.workflows import start_workflow
 
 
-def start_job(job: JobRequest) -> Accepted:
+@dataclass(frozen=True)
+class JobStarted:
+    accepted: Accepted
+    correlation_id: str  # the one the workflow carries: the first request's
+    deduplicated: bool  # the workflow existed already: this request started nothing
+
+
+def start_job(job: JobRequest, correlation_id: str) -> JobStarted:
     """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id."""
     sent = job.as_workflow_input()
     deadline = timedelta(seconds=job.deadline_seconds or get_settings().job_timeout_seconds)
-    if start_workflow(workflow_id(job.job_id), sent, deadline + DEADLINE_GRACE) != sent:
+    trace = {"correlationId": correlation_id, "acceptedAt": int(time.time() * 1000)}
+    started = start_workflow(workflow_id(job.job_id), sent, trace, deadline + DEADLINE_GRACE)
+    if started.job != sent:
         msg = f"job {job.job_id} already exists with a different request; use a new jobId"
         raise JobConflict(msg)
-    return Accepted(job_id=job.job_id, status_url=f"/status/{job.job_id}")
+    return JobStarted(
+        accepted=Accepted(job_id=job.job_id, status_url=f"/status/{job.job_id}"),
+        correlation_id=started.correlation_id or correlation_id,
+        deduplicated=started.correlation_id != correlation_id,
+    )

@@ -26,8 +26,17 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(get_settings().redis_url, socket_timeout=10)
 
 
-def append_once(job_id: str, event: dict[str, Any]) -> str:
-    """Append ``event`` for ``job_id`` unless it was already appended; the stream entry id."""
-    marker = f"docflow:notified:{job_id}"
+def append_once(job: dict[str, Any], event_type: str, **fields: Any) -> str:
+    """Append the job's ``event_type`` event unless one was already appended for the job; the
+    stream entry id. Every event names the job, its requester, its callback and its trace."""
+    event = {
+        "type": event_type,
+        "jobId": job["jobId"],
+        "requesterId": job["requesterId"],
+        "callbackUrl": job.get("callbackUrl"),
+        "correlationId": job.get("correlationId"),
+        **fields,
+    }
+    marker = f"docflow:notified:{job['jobId']}"
     entry = _client().eval(_APPEND_ONCE, 2, NOTIFICATION_STREAM, marker, json.dumps(event))
     return entry.decode() if isinstance(entry, bytes) else str(entry)

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.settings import get_settings
-from docflow_shared.url_guard import check_url
+from docflow_shared.url_guard import check_url, shown_url
 from docflow_shared.workflow import JOBS_PREFIX, blob_prefix
 
 from ..dal import blobs
@@ -44,7 +44,8 @@ def _fetch_s3(url: str) -> bytes:
     bucket, key = parts.netloc, parts.path.lstrip("/")
     if bucket == get_settings().bucket and key.startswith(JOBS_PREFIX):
         # Other jobs' documents, text and results are never an input.
-        raise InvalidDocument("url_refused", f"{url} is inside docflow's own job storage")
+        msg = f"{shown_url(url)} is inside docflow's own job storage"
+        raise InvalidDocument("url_refused", msg)
     return blobs.get_bytes(key, bucket=bucket)
 
 
@@ -74,18 +75,22 @@ def fetch_http(url: str) -> bytes:
                         if len(body) > limit:
                             raise _too_large(limit)
                         if time.monotonic() > deadline:
-                            msg = f"{url} took longer than {settings.download_timeout_seconds:g} s"
+                            msg = (
+                                f"{shown_url(url)} took longer than "
+                                f"{settings.download_timeout_seconds:g} s"
+                            )
                             raise Transient(msg, reason="timeout")
                     return bytes(body)
             except httpx.TimeoutException as err:
-                raise Transient(f"timed out fetching {url}", reason="timeout") from err
+                raise Transient(f"timed out fetching {shown_url(url)}", reason="timeout") from err
             except httpx.TransportError as err:
-                raise Transient(f"could not fetch {url}: {err}") from err
+                raise Transient(f"could not fetch {shown_url(url)}: {err}") from err
     raise InvalidDocument("url_refused", f"more than {MAX_REDIRECTS} redirects")
 
 
 def _raise_for_status(response: httpx.Response, url: str) -> None:
     status = response.status_code
+    url = shown_url(url)
     if status in (404, 410):
         raise InvalidDocument("not_found", f"{url} answered {status}")
     if status in (408, 429) or status >= 500:

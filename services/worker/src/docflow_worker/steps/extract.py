@@ -49,7 +49,7 @@ def extract_pages(
     pages = read_pages(blobs.get_bytes(document["key"]), document["contentType"], first, last)
     key = blob_prefix(job["jobId"]) + f"text/{first:05d}-{last:05d}.json"
     blobs.put_json(key, {"pages": pages})
-    logger.info("pages extracted", extra={"jobId": job["jobId"], "first": first, "last": last})
+    logger.info("pages extracted", extra={"first": first, "last": last})
     return {"key": key, "first": first, "last": last}
 
 

@@ -6,15 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..dal import notifications
+from ..observability import job_finished
 
 
 def notify(job: dict[str, Any], result_url: str) -> dict[str, str]:
-    event = {
-        "type": "job.done",
-        "jobId": job["jobId"],
-        "requesterId": job["requesterId"],
-        "callbackUrl": job.get("callbackUrl"),
-        "resultUrl": result_url,
-    }
-    entry = notifications.append_once(job["jobId"], event)
+    entry = notifications.append_once(job, "job.done", resultUrl=result_url)
+    job_finished(job, "done")
     return {"eventId": entry, "notifiedAt": datetime.now(UTC).isoformat()}

@@ -1,0 +1,48 @@
+"""The workers' progress record of each job: what Resonate's promises cannot hold.
+
+A step's promise says when it started and when its checkpoint was written, and nothing can be
+added to it later. How many attempts a step took, which worker ran it, and whether a worker is
+still alive on the job change during the step, so the workers keep them in one small Redis hash
+per job, ``docflow:progress:<jobId>``:
+
+- ``<step>.attempts``: attempts begun, by any worker (a killed worker's included);
+- ``<step>.worker``: the worker of the latest attempt;
+- ``seenAt``: epoch ms of the last sign of a worker on the job: an attempt starting or ending,
+  and a heartbeat while a step (or a page batch) runs, three per ``DOCFLOW_STUCK_AFTER``, so a
+  live worker is never taken for a missing one.
+
+The status Lambda reads it. Losing it loses only those details: the status itself comes from
+Resonate alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def progress_key(job_id: str) -> str:
+    return f"docflow:progress:{job_id}"
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    attempts: int
+    worker: str | None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    steps: dict[str, StepProgress]
+    seen_at_ms: int | None
+
+    @classmethod
+    def from_hash(cls, fields: dict[str, str]) -> JobProgress:
+        steps = {
+            name.removesuffix(".attempts"): StepProgress(
+                int(value), fields.get(name.replace(".attempts", ".worker"))
+            )
+            for name, value in fields.items()
+            if name.endswith(".attempts")
+        }
+        seen = fields.get("seenAt")
+        return cls(steps, int(seen) if seen else None)
