@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from docflow_shared.resonate_client import BoundedHttpConnection, sender_client
-from docflow_shared.settings import Settings
+from docflow_shared.settings import Settings, get_settings
+from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
+from resonate.types import PromiseRecord
 from resonate_base.error import ConnectorError
 
 from tests.support.processes import free_port, resonate_server
@@ -86,3 +90,40 @@ def test_the_sender_client_starts_a_workflow_on_the_worker_group(resonate_url: s
         return {"state": record.state, "target": record.tags["resonate:target"]}
 
     assert asyncio.run(start()) == {"state": "pending", "target": "poll://any@workers"}
+
+
+def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
+    resonate_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trigger creates the root promise itself (``rpc`` cannot add tags): what it creates
+    must be what ``rpc`` creates, or the workers would not run it the same way."""
+    monkeypatch.setenv("RESONATE_URL", resonate_url)
+    get_settings.cache_clear()
+    job = {"jobId": "same", "requesterId": "ada"}
+    trace = {"correlationId": "req-1", "acceptedAt": 1}
+    try:
+        started = start_workflow("doc/ours", job, trace, timedelta(hours=1))
+    finally:
+        get_settings.cache_clear()
+
+    async def by_rpc() -> tuple[PromiseRecord, PromiseRecord]:
+        client = sender_client(settings_for(resonate_url))
+        rpc = client.options(target="workers", timeout=timedelta(hours=1))
+        await rpc.rpc("doc/sdks", WORKFLOW_NAME, job, trace=trace).id()
+        records = await client.promises.get("doc/sdks"), await client.promises.get("doc/ours")
+        await client.stop()
+        return records
+
+    sdks, ours = asyncio.run(by_rpc())
+
+    assert started == StartedWorkflow(job, "req-1")
+    assert ours.param.data == sdks.param.data
+    assert ours.state == sdks.state == "pending"
+    lineage = {"resonate:origin", "resonate:branch", "resonate:parent"}
+    assert {k: v for k, v in ours.tags.items() if k not in lineage} == {
+        **{k: v for k, v in sdks.tags.items() if k not in lineage},
+        "docflow:kind": "job",
+        "docflow:correlationId": "req-1",
+    }
+    assert {ours.tags[k] for k in lineage} == {"doc/ours"}
+    assert abs(ours.timeout_at - sdks.timeout_at) < 60_000

@@ -1,5 +1,6 @@
 """Logger, Metrics and Tracer of the trigger, created once and imported everywhere else."""
 
+import warnings
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -12,6 +13,8 @@ SERVICE = "docflow-trigger"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="docflow", service=SERVICE)
 tracer = Tracer(service=SERVICE)
+# A request that counts nothing (a status 404, a refused approval) is normal, not a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def count_started(started: "JobStarted") -> None:

@@ -43,16 +43,21 @@ def job_roots(state: str | None, scan_limit: int) -> list[PromiseRecord]:
 
 
 @lru_cache(maxsize=1)
-def _redis() -> redis.Redis:
+def _redis() -> redis.Redis | None:
+    url = get_settings().redis_url
     # A short timeout: without the record the status is still right, only less detailed.
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=0.5,
-                                socket_connect_timeout=0.5, decode_responses=True)  # fmt: skip
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                decode_responses=True) if url else None  # fmt: skip
 
 
 def job_progress(job_id: str) -> JobProgress | None:
-    """The workers' progress record of the job; ``None`` if Redis cannot be read."""
+    """The workers' progress record of the job; ``None`` without one (no Redis configured, or
+    it cannot be read)."""
+    client = _redis()
+    if client is None:
+        return None
     try:
-        return JobProgress.from_hash(_redis().hgetall(progress_key(job_id)))
+        return JobProgress.from_hash(client.hgetall(progress_key(job_id)))
     except redis.RedisError as err:
         logger.warning("progress record unavailable", extra={"error": str(err)})
         return None

@@ -12,7 +12,7 @@ from docflow_shared.lambda_http import new_resolver, openapi_responses, resolve
 from docflow_shared.models import JobList, JobStatus, JobStatusName
 
 from ..logic.job_status import get_job_status, list_jobs
-from ..observability import logger, metrics, tracer
+from ..observability import logger, tracer
 
 app = new_resolver(logger)
 
@@ -47,6 +47,5 @@ def jobs(
 
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context, logger)
