@@ -8,7 +8,7 @@ SERVICES := $(LAMBDAS) worker notifier devstack
 STACK ?= docflow
 
 .PHONY: help sync up down status logs test lint format typecheck bench clean demo build openapi \
-	$(addprefix build-,$(SERVICES)) $(addprefix deploy-,$(SERVICES)) deploy-stack
+	browser $(addprefix build-,$(SERVICES)) $(addprefix deploy-,$(SERVICES)) deploy-stack
 
 help:
 	@echo "make up      start the local stack in the background and print its URLs"
@@ -47,8 +47,12 @@ format: sync
 typecheck: sync
 	$(RUN) mypy shared/src
 
-test: lint typecheck
+test: lint typecheck browser
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The jobs page tests drive Debian's chromium (never a browser Playwright downloads).
+browser:
+	@scripts/ensure-chromium
 
 bench: sync
 	$(RUN) python -m benchmarks.resonate_server

@@ -5,7 +5,8 @@ and the function's answer becomes the HTTP response. Routes are those of the SAM
 function is its ``lambda_handler`` imported into this process (``make up``), or, with
 ``--function NAME=URL``, a Lambda container's runtime interface emulator (compose). Each function
 runs on its own single thread, like one warm Lambda container: the handlers keep a module-level
-event loop and client.
+event loop and client. ``GET /`` is the jobs page (:mod:`.jobs_page`), a browser view of the
+same API.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from docflow_shared.models import ErrorBody
 
 from . import LOG_FORMAT
 from .functions import ROUTES, Handler, LambdaContext, local_function, remote_function
+from .jobs_page import page_response
 from .openapi import openapi_document
 
 log = logging.getLogger("docflow.gateway")
@@ -140,6 +142,8 @@ def make_app(routes: list[Route]) -> web.Application:
             return web.Response(status=200, text="ok")
         if request.path == "/openapi.json" and request.method == "GET":
             return web.json_response(openapi)
+        if request.method == "GET" and (page := page_response(request.path)) is not None:
+            return page
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:

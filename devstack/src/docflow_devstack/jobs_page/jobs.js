@@ -1,0 +1,359 @@
+// The docflow jobs page: polls GET /jobs on this gateway and renders a card per job.
+// Job data reaches the DOM only as text (Text nodes, textContent, attribute values), never as
+// markup: a document's fields and summary are whatever the document said.
+"use strict";
+
+const POLL_MS = 1500;
+const LIMIT = 50;
+const TOKEN_KEY = "docflow.apiToken"; // sessionStorage: gone when the tab closes
+const REVIEWER_KEY = "docflow.reviewer";
+
+// jobId -> {card, body, approval, shown}: cards are kept and updated in place, so a reviewer's
+// half-typed name or comment survives every refresh.
+const cards = new Map();
+let pollNumber = 0;
+let pollTimer = null;
+
+// An answer the API refused, with the sentence the page shows for it.
+class ApiError extends Error {
+  constructor(status, body) {
+    super(apiMessage(status, body));
+  }
+}
+
+function apiMessage(status, body) {
+  if (status === 401) {
+    return sessionStorage.getItem(TOKEN_KEY)
+      ? "The API refused the token (401): paste the stack's DOCFLOW_API_TOKEN into the token box."
+      : "The API needs a token (401): paste the stack's DOCFLOW_API_TOKEN into the token box.";
+  }
+  return body && body.message ? `${body.message} (${status})` : `The API answered ${status}.`;
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, answer);
+  return answer;
+}
+
+function errorText(err) {
+  return err instanceof ApiError ? err.message : `The gateway is not answering (${err.message}).`;
+}
+
+// An element with attributes and children; strings become Text nodes, null children are skipped.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value !== null && value !== undefined) node.setAttribute(name, String(value));
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+function time(iso, withDate) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  const text = withDate ? date.toLocaleString() : date.toLocaleTimeString();
+  return el("time", { datetime: iso, title: iso }, text);
+}
+
+function seconds(ms) {
+  const s = ms / 1000;
+  if (s < 10) return `${s.toFixed(2)} s`;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function statusLabel(status) {
+  return status.replaceAll("_", " ");
+}
+
+function poll() {
+  clearTimeout(pollTimer);
+  const number = ++pollNumber; // a later poll (filter or token changed) supersedes this one
+  const query = new URLSearchParams({ limit: LIMIT });
+  const status = document.getElementById("status-filter").value;
+  if (status) query.set("status", status);
+  api("GET", `/jobs?${query}`)
+    .then((answer) => {
+      if (number !== pollNumber) return;
+      render(answer.jobs);
+      showNotice(null);
+      document.getElementById("updated").textContent =
+        `updated ${new Date().toLocaleTimeString()}`;
+    })
+    .catch((err) => {
+      if (number === pollNumber) showNotice(errorText(err));
+    })
+    .finally(() => {
+      if (number === pollNumber) pollTimer = setTimeout(poll, POLL_MS);
+    });
+}
+
+function showNotice(text) {
+  const notice = document.getElementById("notice");
+  notice.hidden = !text;
+  notice.textContent = text || "";
+}
+
+function render(jobs) {
+  const list = document.getElementById("jobs");
+  const listed = new Set(jobs.map((job) => job.jobId));
+  for (const [jobId, entry] of cards) {
+    if (!listed.has(jobId)) {
+      entry.card.remove();
+      cards.delete(jobId);
+    }
+  }
+  // Put the cards in the answer's order, moving only those out of place: a moved node loses
+  // focus, and an unchanged order moves nothing.
+  let next = list.firstElementChild;
+  for (const job of jobs) {
+    const card = update(job);
+    if (card === next) next = next.nextElementSibling;
+    else list.insertBefore(card, next);
+  }
+  document.getElementById("empty").hidden = jobs.length > 0;
+}
+
+function update(job) {
+  let entry = cards.get(job.jobId);
+  if (!entry) {
+    const body = el("div");
+    entry = { card: el("article", { class: "job", "data-job-id": job.jobId }, body), body };
+    cards.set(job.jobId, entry);
+  }
+  const shown = JSON.stringify(job);
+  const running = job.steps.some((step) => step.state === "running");
+  // Running steps' durations tick, and so does "waiting since"; others redraw when they change.
+  if (shown !== entry.shown || running || job.waitingForWorkerSince) {
+    entry.card.dataset.status = job.status;
+    entry.body.replaceChildren(...details(job));
+    entry.shown = shown;
+  }
+  if (job.status === "awaiting_approval" && !entry.approval) {
+    entry.approval = approvalForm(job.jobId);
+    entry.card.append(entry.approval);
+  } else if (job.status !== "awaiting_approval" && entry.approval) {
+    entry.approval.remove();
+    entry.approval = null;
+  }
+  return entry.card;
+}
+
+function details(job) {
+  return [
+    el(
+      "header",
+      { class: "job-head" },
+      el("span", { class: "badge", "data-field": "status" }, statusLabel(job.status)),
+      el("h2", { "data-field": "job-id" }, job.jobId),
+      el(
+        "dl",
+        { class: "meta" },
+        meta("created", "created", time(job.createdAt, true)),
+        meta("step", "current step", job.step || "–"),
+        meta("correlation-id", "correlation id", job.correlationId || "–"),
+      ),
+    ),
+    job.waitingForWorkerSince ? waitingWarning(job.waitingForWorkerSince) : null,
+    stepsTable(job.steps),
+    job.result ? resultSection(job) : null,
+    job.error ? errorSection(job.error) : null,
+  ].filter(Boolean);
+}
+
+function meta(field, name, value) {
+  return el("div", null, el("dt", null, name), el("dd", { "data-field": field }, value));
+}
+
+function waitingWarning(since) {
+  return el(
+    "p",
+    { class: "warning", "data-field": "waiting" },
+    "⚠ Waiting for a worker since ",
+    time(since),
+    ` (${seconds(Date.now() - Date.parse(since))}): no live worker has this job. Is one running?`,
+  );
+}
+
+function stepsTable(steps) {
+  const ended = (step) => (step.endedAt ? Date.parse(step.endedAt) : Date.now());
+  const started = steps.filter((step) => step.startedAt);
+  const span = {
+    from: Math.min(...started.map((step) => Date.parse(step.startedAt))),
+    to: Math.max(...started.map(ended)),
+  };
+  const rows = steps.map((step) => {
+    const start = step.startedAt ? Date.parse(step.startedAt) : null;
+    const duration =
+      start === null ? "–" : seconds(ended(step) - start) + (step.endedAt ? "" : " …");
+    return el(
+      "tr",
+      { "data-step": step.name, "data-state": step.state },
+      el("td", null, step.name),
+      el("td", null, el("span", { class: "state", "data-state": step.state }, step.state)),
+      el("td", null, time(step.startedAt)),
+      el("td", null, time(step.endedAt)),
+      el("td", null, duration),
+      el("td", { "data-field": "attempts" }, step.attempts ?? "–"),
+      el("td", { "data-field": "worker" }, step.worker || "–"),
+      el("td", { class: "timeline" }, start === null ? null : bar(step, start, ended(step), span)),
+    );
+  });
+  const heads = ["step", "state", "started", "ended", "duration", "attempts", "worker", "timeline"];
+  return el(
+    "table",
+    { class: "steps", "data-field": "steps" },
+    el("thead", null, el("tr", null, ...heads.map((name) => el("th", null, name)))),
+    el("tbody", null, ...rows),
+  );
+}
+
+// The step's share of the job's time so far, as a bar placed along it.
+function bar(step, start, end, span) {
+  const whole = Math.max(span.to - span.from, 1);
+  const node = el("div", { class: "bar", "data-state": step.state });
+  node.style.left = `${((start - span.from) / whole) * 100}%`;
+  node.style.width = `${((end - start) / whole) * 100}%`;
+  return el("div", { class: "track" }, node);
+}
+
+function resultSection(job) {
+  // A job awaiting approval holds the analysis for the reviewer; a done job holds it flat.
+  const result = job.result;
+  const analysis = result.analysis || result;
+  const fields = Object.entries(analysis.fields || {});
+  return el(
+    "section",
+    { class: "result", "data-field": "result" },
+    el(
+      "p",
+      null,
+      job.status === "awaiting_approval" ? "To review: " : "Document type: ",
+      el("strong", { "data-field": "document-type" }, analysis.documentType || "–"),
+      result.pages ? ` · ${result.pages} page${result.pages === 1 ? "" : "s"}` : null,
+    ),
+    analysis.summary
+      ? el("p", { class: "summary", "data-field": "summary" }, analysis.summary)
+      : null,
+    fields.length ? fieldsTable(fields) : null,
+    result.approval
+      ? el(
+          "p",
+          { "data-field": "approved-by" },
+          `Approved by ${result.approval.approvedBy}`,
+          result.approval.comment ? `: ${result.approval.comment}` : "",
+        )
+      : null,
+  );
+}
+
+function fieldText(value) {
+  if (Array.isArray(value)) return value.join(", "); // a contract's parties
+  return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+}
+
+function fieldsTable(fields) {
+  const heads = ["field", "value", "page", "evidence"];
+  return el(
+    "table",
+    { class: "fields", "data-field": "fields" },
+    el("thead", null, el("tr", null, ...heads.map((name) => el("th", null, name)))),
+    el(
+      "tbody",
+      null,
+      ...fields.map(([name, found]) =>
+        el(
+          "tr",
+          { "data-field-name": name },
+          el("td", null, name),
+          el("td", { "data-field": "value" }, fieldText(found.value)),
+          el("td", null, found.page ?? "–"),
+          el("td", { class: "muted" }, found.evidence || ""),
+        ),
+      ),
+    ),
+  );
+}
+
+function errorSection(error) {
+  return el(
+    "section",
+    { class: "error", "data-field": "error" },
+    el("strong", { "data-field": "error-reason" }, error.reason || "error"),
+    ": ",
+    el("span", { "data-field": "error-message" }, error.message || ""),
+  );
+}
+
+function approvalForm(jobId) {
+  const reviewer = el("input", { name: "reviewer", placeholder: "your name" });
+  reviewer.value = localStorage.getItem(REVIEWER_KEY) || "";
+  const comment = el("input", { name: "comment", placeholder: "say why when rejecting" });
+  const approve = el("button", { type: "button", "data-action": "approve" }, "Approve");
+  const reject = el("button", { type: "button", "data-action": "reject" }, "Reject");
+  const message = el("p", { class: "approval-message", "data-field": "approval-message" });
+  const form = el(
+    "form",
+    { class: "approval", "data-field": "approval" },
+    el("label", null, "Reviewer ", reviewer),
+    el("label", { class: "comment" }, "Comment ", comment),
+    approve,
+    reject,
+    message,
+  );
+  form.addEventListener("submit", (event) => event.preventDefault());
+  approve.addEventListener("click", () => decide(true));
+  reject.addEventListener("click", () => decide(false));
+  return form;
+
+  async function decide(approved) {
+    approve.disabled = reject.disabled = true;
+    message.classList.remove("refused");
+    message.textContent = approved ? "Approving…" : "Rejecting…";
+    const decision = { approved, reviewer: reviewer.value.trim(), comment: comment.value.trim() };
+    try {
+      // Job ids are [A-Za-z0-9._:-], all path-safe as they are.
+      await api("POST", `/jobs/${jobId}/approval`, decision);
+      localStorage.setItem(REVIEWER_KEY, decision.reviewer);
+      const verb = approved ? "Approved" : "Rejected";
+      message.textContent = `${verb} by ${decision.reviewer}; the job resumes.`;
+    } catch (err) {
+      message.textContent = errorText(err);
+      message.classList.add("refused");
+      approve.disabled = reject.disabled = false;
+    }
+  }
+}
+
+function setUpToken() {
+  const input = document.getElementById("token");
+  input.value = sessionStorage.getItem(TOKEN_KEY) || "";
+  document.getElementById("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = input.value.trim();
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    poll();
+  });
+  document.getElementById("token-forget").addEventListener("click", () => {
+    input.value = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    poll();
+  });
+}
+
+setUpToken();
+document.getElementById("status-filter").addEventListener("change", poll);
+poll();

@@ -1,0 +1,248 @@
+"""The jobs page (``GET /`` on the local gateway) in a real headless Chromium, on a real stack.
+
+The stack requires a bearer token, so every browser test also goes through the page's token
+box: the page first says the API needs a token, then shows the jobs once it has one. The browser
+is Debian's chromium (``scripts/ensure-chromium``), never one Playwright downloads, and it may
+reach loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from docflow_devstack.samples import invoice_pdf
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from tests.support.stack import FileServer, LocalStack, running_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-jobs-page-stack")]
+
+TOKEN = "jobs-page-token"
+CHROMIUM = os.environ.get("DOCFLOW_CHROMIUM", "/usr/bin/chromium")
+# No sandbox (tests may run as root in a container); no updater, sync or other background calls.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+NOT_LOOPBACK = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")
+WAIT_MS = 60_000
+STEPS = ["download", "extract", "analyze", "store", "notify"]
+
+# An invoice whose vendor and summary are markup: the page must show it as text.
+VENDOR_MARKUP = '<img src=x onerror="window.injected=1"><b>Bold</b> Tools Ltd'
+MARKUP_INVOICE = f"""Vendor: {VENDOR_MARKUP}
+INVOICE
+Invoice Number: INV-0099
+Invoice Date: 2024-03-05
+Total: EUR 10.00
+Thank you for <b>your</b> business today.
+"""
+
+
+@pytest.fixture(scope="module")
+def page_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    # A job is reported waiting for a worker 2 s after its worker's last sign of life.
+    yield from running_stack(
+        tmp_path_factory, "jobs-page-stack", DOCFLOW_API_TOKEN=TOKEN, DOCFLOW_STUCK_AFTER="2"
+    )
+
+
+@pytest.fixture(scope="module")
+def api(page_stack: LocalStack) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=page_stack.gateway, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def invoice(files: FileServer) -> str:
+    return files.serve("/jobs-page-invoice.pdf", invoice_pdf(), "application/pdf")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run scripts/ensure-chromium (or `make browser`)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, page_stack: LocalStack) -> Iterator[Page]:
+    """The jobs page, given the token after it asked for one; fails on any script error."""
+    context = browser.new_context()
+    context.route(NOT_LOOPBACK, lambda route: route.abort())
+    opened = context.new_page()
+    script_errors: list[str] = []
+    opened.on("pageerror", lambda err: script_errors.append(str(err)))
+    opened.goto(f"{page_stack.gateway}/")
+    notice = opened.locator("#notice")
+    expect(notice).to_contain_text("needs a token (401)")
+    opened.fill("#token", TOKEN)
+    opened.click("#token-use")
+    expect(notice).to_be_hidden()
+    yield opened
+    context.close()
+    assert script_errors == []
+
+
+def submit(api: httpx.Client, document: str, prefix: str, **fields: Any) -> str:
+    job_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    job = {"jobId": job_id, "documentUrl": document, "requesterId": "alice", **fields}
+    answer = api.post("/process-document", json=job)
+    assert answer.status_code == 202, answer.text
+    return job_id
+
+
+def card_of(page: Page, job_id: str) -> Locator:
+    return page.locator(f'[data-job-id="{job_id}"]')
+
+
+def wait_for_status(card: Locator, status: str) -> None:
+    expect(card).to_have_attribute("data-status", status, timeout=WAIT_MS)
+    expect(card.locator('[data-field="status"]')).to_have_text(status.replace("_", " "))
+
+
+def test_the_gateway_serves_the_page_and_its_api_as_before(page_stack: LocalStack) -> None:
+    gateway = page_stack.gateway
+    html = httpx.get(f"{gateway}/", timeout=30)
+    script = httpx.get(f"{gateway}/assets/jobs.js", timeout=30)
+    assert html.status_code == 200
+    assert html.headers["content-type"].startswith("text/html")
+    assert '<script src="/assets/jobs.js"' in html.text
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert html.headers["content-security-policy"].startswith("default-src 'self'")
+
+    refused = httpx.get(f"{gateway}/jobs", timeout=30)
+    listed = httpx.get(f"{gateway}/jobs", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    assert (refused.status_code, refused.json()["error"]) == (401, "unauthorized")
+    assert listed.status_code == 200, listed.text
+    assert isinstance(listed.json()["jobs"], list)
+
+    # Every other path is still the API's: unknown routes are JSON 404s.
+    for method, path in [("POST", "/"), ("GET", "/assets/missing.js"), ("GET", "/nope")]:
+        answer = httpx.request(method, f"{gateway}{path}", timeout=30)
+        assert (answer.status_code, answer.json()["error"]) == (404, "not_found"), path
+
+
+def test_a_job_appears_and_moves_to_done_with_its_steps_and_result(
+    page: Page, api: httpx.Client, invoice: str
+) -> None:
+    job_id = submit(api, invoice, "page-done")
+    card = card_of(page, job_id)
+
+    wait_for_status(card, "done")
+
+    rows = card.locator("tr[data-step]")
+    expect(rows).to_have_count(len(STEPS))
+    assert rows.locator("td:first-child").all_text_contents() == STEPS
+    expect(card.locator('tr[data-step][data-state="done"]')).to_have_count(len(STEPS))
+    expect(rows.locator("time")).to_have_count(2 * len(STEPS))  # each started and ended
+    expect(card.locator('[data-field="document-type"]')).to_have_text("invoice")
+    vendor = card.locator('[data-field-name="vendor"] [data-field="value"]')
+    expect(vendor).to_have_text("ACME Tools Ltd")
+    correlation_id = api.get(f"/status/{job_id}").json()["correlationId"]
+    assert correlation_id
+    expect(card.locator('[data-field="correlation-id"]')).to_have_text(correlation_id)
+    # The token lives in the tab's sessionStorage: a reload needs no new one.
+    page.reload()
+    expect(card_of(page, job_id)).to_have_attribute("data-status", "done")
+    expect(page.locator("#notice")).to_be_hidden()
+
+
+def test_a_reviewer_approves_a_waiting_job_from_the_page(
+    page: Page, api: httpx.Client, invoice: str
+) -> None:
+    # ':' and '.' are valid in a job id: the page's approval path must carry them as they are.
+    job_id = submit(api, invoice, "page:approve.1", requireApproval=True)
+    card = card_of(page, job_id)
+    wait_for_status(card, "awaiting_approval")
+    expect(card.locator('[data-field="document-type"]')).to_have_text("invoice")
+
+    card.locator('input[name="reviewer"]').fill("rita")
+    card.locator('input[name="comment"]').fill("totals checked")
+    card.locator('[data-action="approve"]').click()
+
+    expect(card.locator('[data-field="approval-message"]')).to_contain_text("Approved by rita")
+    wait_for_status(card, "done")
+    expect(card.locator('[data-field="approved-by"]')).to_have_text(
+        "Approved by rita: totals checked"
+    )
+    result = api.get(f"/status/{job_id}").json()["result"]
+    assert result["approval"] == {"approvedBy": "rita", "comment": "totals checked"}
+
+
+def test_a_refused_decision_shows_the_apis_message_and_a_rejection_ends_the_job(
+    page: Page, api: httpx.Client, invoice: str
+) -> None:
+    job_id = submit(api, invoice, "page-reject", requireApproval=True)
+    card = card_of(page, job_id)
+    wait_for_status(card, "awaiting_approval")
+    without_reviewer = {"approved": False, "reviewer": "", "comment": ""}
+    refusal = api.post(f"/jobs/{job_id}/approval", json=without_reviewer)
+    assert refusal.status_code == 422, refusal.text
+
+    card.locator('[data-action="reject"]').click()  # no reviewer: the API refuses
+    message = card.locator('[data-field="approval-message"]')
+    expect(message).to_contain_text(refusal.json()["message"])
+    card.locator('input[name="reviewer"]').fill("rita")
+    card.locator('input[name="comment"]').fill("wrong vendor")
+    card.locator('[data-action="reject"]').click()
+
+    wait_for_status(card, "rejected")
+    expect(card.locator('[data-field="error-reason"]')).to_have_text("rejected")
+    expect(card.locator('[data-field="error-message"]')).to_have_text(
+        "rejected by rita: wrong vendor"
+    )
+    expect(card.locator('[data-field="approval"]')).to_have_count(0)
+
+
+def test_markup_in_a_document_is_shown_as_text(
+    page: Page, api: httpx.Client, files: FileServer
+) -> None:
+    document = files.serve("/jobs-page-markup.txt", MARKUP_INVOICE.encode(), "text/plain")
+    job_id = submit(api, document, "page-markup")
+    card = card_of(page, job_id)
+
+    wait_for_status(card, "done")
+
+    vendor = card.locator('[data-field-name="vendor"] [data-field="value"]')
+    expect(vendor).to_have_text(VENDOR_MARKUP)
+    expect(card.locator('[data-field="summary"]')).to_contain_text("Thank you for <b>your</b>")
+    expect(card.locator("img, b")).to_have_count(0)
+    assert page.evaluate("window.injected") is None
+
+
+def test_a_job_whose_worker_died_shows_a_warning_until_a_worker_takes_it(
+    page: Page, api: httpx.Client, page_stack: LocalStack, files: FileServer
+) -> None:
+    path = "/jobs-page-slow.pdf"
+    files.delays[path] = 10  # the download is still running when the worker is killed
+    job_id = submit(api, files.serve(path, invoice_pdf(), "application/pdf"), "page-stuck")
+    card = card_of(page, job_id)
+    download = card.locator('tr[data-step="download"]')
+    expect(download.locator('[data-field="attempts"]')).to_have_text("1", timeout=WAIT_MS)
+
+    page_stack.kill9("worker")
+    warning = card.locator('[data-field="waiting"]')
+    expect(warning).to_contain_text("Waiting for a worker since", timeout=WAIT_MS)
+    del files.delays[path]
+    page_stack.run("up")  # a worker again
+
+    wait_for_status(card, "done")
+    expect(warning).to_have_count(0)
+    expect(download.locator('[data-field="attempts"]')).to_have_text("2")
