@@ -154,6 +154,12 @@ def test_every_log_line_says_its_service_and_step_lines_their_job_step_and_attem
     job_id, _ = submit(observed, url)
     wait_for(observed, job_id, finished)
 
+    # Every line of every docflow process is JSON with its service (moto and valkey, the local
+    # stand-ins for S3/SQS and Redis, keep their own formats).
+    for process in ("gateway", "worker", "notifier", "resonate", "sqs-poller"):
+        lines = (observed.state_dir / "logs" / f"{process}.log").read_text().splitlines()
+        not_json = [line for line in lines if not line.startswith("{")]
+        assert not not_json, (process, not_json[:5])
     logs = json_lines(observed)
     records = [line for lines in logs.values() for line in lines if "_aws" not in line]
     assert all("service" in line for line in records), [r for r in records if "service" not in r]

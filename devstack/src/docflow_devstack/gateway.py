@@ -24,8 +24,8 @@ from typing import Any
 
 from aiohttp import web
 from docflow_shared.models import ErrorBody
+from docflow_shared.observability import json_logging
 
-from . import LOG_FORMAT
 from .functions import ROUTES, Handler, LambdaContext, local_function, remote_function
 from .jobs_page import page_response
 from .openapi import openapi_document
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         help="invoke function NAME (e.g. docflow-trigger) in the Lambda container at URL",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    json_logging("docflow-gateway")
     function_urls = dict(item.split("=", 1) for item in args.function)
     routes = load_routes([tuple(route) for route in args.route], function_urls)
     log.info("local API gateway on http://%s:%s: %s", args.host, args.port,

@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 import boto3
+from docflow_shared.observability import json_logging
 
-from . import LOG_FORMAT
 from .functions import Handler, LambdaContext, local_function, remote_function
 
 log = logging.getLogger("docflow.sqs-poller")
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.queue_url:
         parser.error("no queue: pass --queue-url or set DOCFLOW_QUEUE_URL")
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    json_logging("docflow-sqs-poller")
     function = (
         remote_function(args.function_url)
         if args.function_url

@@ -343,6 +343,8 @@ Try it:
        -d '{json.dumps(sample)}'
   curl {gateway}/status/demo-1
 
+  jobs page:  {gateway}/     (every job, live; approve or reject)
+  terminal:   uv run docflow jobs | status JOB --watch | logs JOB
   make demo   (uploads a generated sample and runs it end to end)
 logs: {LOG_DIR}/<process>.log (make logs)   stop: make down""")
 

@@ -15,10 +15,13 @@ import os
 import signal
 from pathlib import Path
 
-from .. import LOG_FORMAT
+from docflow_shared.observability import json_logging
+
 from .server import ServerConfig, serve
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
+LEVELS_BY_NAME = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+                  "warn": logging.WARNING, "error": logging.ERROR}  # fmt: skip
 
 
 def _env(name: str, default: str) -> str:
@@ -84,10 +87,7 @@ async def _run(config: ServerConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _command, config, level = parse_args(argv)
-    logging.basicConfig(
-        level={"trace": "DEBUG", "warn": "WARNING"}.get(level, level.upper()),
-        format=LOG_FORMAT,
-    )
+    json_logging("docflow-resonate", LEVELS_BY_NAME[level])
     asyncio.run(_run(config))
 
 

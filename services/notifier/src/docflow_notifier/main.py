@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as redis
 import uvicorn
+from docflow_shared.observability import json_logging
 from docflow_shared.settings import get_settings
 from fastapi import FastAPI, Query
 
 from . import deliveries
 from .consumer import Consumer
-from .observability import logger
+from .observability import SERVICE, logger
 
 
 @contextlib.asynccontextmanager
@@ -61,7 +63,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    json_logging(SERVICE, logging.WARNING)
+    # log_config=None: uvicorn's loggers go through the JSON handler above, not its own format.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
+from docflow_shared.observability import json_logging
 from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import get_settings
 from docflow_shared.url_guard import shown_url
@@ -12,7 +14,7 @@ from docflow_shared.workflow import APPROVAL_TIMER_NAME, EXTRACT_PAGES_NAME, WOR
 from resonate.retry import Never
 
 from .dal.signals import JobSignals
-from .observability import logger
+from .observability import SERVICE, logger
 from .retrying import checkpoint, drain
 from .steps.extract import extract_pages
 from .workflow import approval_timer, process_document
@@ -54,6 +56,7 @@ async def serve() -> None:
 
 
 def main() -> None:
+    json_logging(SERVICE, logging.WARNING)  # the SDK's and libraries' lines, as JSON
     asyncio.run(serve())
 
 
