@@ -149,10 +149,11 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         table(["route", "in flight", "p50 ms", "p99 ms", "requests/s"], rows),
         f"Target: trigger p50 ≤ 1.5 x floor p50 — measured {ratio:.2f} at {concurrency} in "
         f"flight, {verdict}; {unloaded_ratio:.2f} one request at a time. The trigger "
-        "validates the job and makes three Resonate round trips: the SDK's rpc creates the "
-        "workflow's durable promise (an SQLite commit) and looks it up for its handle, and the "
-        "trigger reads the promise back to detect a conflicting body. The local gateway runs "
-        "each function on one thread (one warm container), so requests to it queue.",
+        "validates the job and makes one Resonate round trip: it creates the workflow's durable "
+        "root promise (an SQLite commit on the dev server), whose answer also carries the job "
+        "it was first started with, to detect a conflicting body. The floor makes none. The "
+        "local gateway runs each function on one thread (one warm container), so requests to "
+        "it queue.",
         "### Cold start (fresh interpreter: import, then first invocation; median of 5)",
         table(
             ["handler", "import ms", "first invocation ms"],

@@ -1,75 +1,680 @@
 """``docflow``: a job's life from a terminal, through the API (the local gateway by default).
 
-  docflow status JOB
-  docflow approve JOB --reviewer bob [--comment "looks right"]
-  docflow reject JOB --reviewer bob --comment "wrong vendor"
-  docflow cancel JOB
-  docflow submit DOCUMENT [--job-id ID] [--via sqs]     (see docflow-submit)
-
-``DOCFLOW_GATEWAY_URL`` points it at another API (a deployed one); ``DOCFLOW_API_TOKEN`` is sent
-as the bearer token when set. Exits 1 when the API refuses, with its message.
+Commands, options, environment variables, exit codes and examples: docs/cli.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
-from typing import Any
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+from urllib.parse import quote
 
+import botocore.exceptions
+import click
 import httpx
+import typer
+from docflow_shared.models import DocumentType, JobStatusName
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.json import JSON
+from rich.live import Live
+from rich.table import Column, Table
+from rich.text import Text
+from typer.core import TyperGroup
 
-from . import submit
-from .local_client import gateway, gateway_headers, run_cli
+from .local_client import aws_client, gateway, gateway_headers, put_document
+from .stack import STATE_DIR, Ports, child_environment
 
-
-def api() -> str:
-    return os.environ.get("DOCFLOW_GATEWAY_URL", gateway()).rstrip("/")
-
-
-def call(method: str, path: str, body: Any = None) -> None:
-    answer = httpx.request(method, api() + path, json=body, headers=gateway_headers(), timeout=30)
-    try:
-        shown = json.dumps(answer.json(), indent=2)
-    except ValueError:
-        shown = answer.text
-    print(shown)
-    if answer.status_code >= 400:
-        sys.exit(1)
+POLL_SECONDS = 0.5
+STUCK_HINT = "is a worker running? (make up / make status)"
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_cli(run, argv)
+class ExitCode(IntEnum):
+    """What ``docflow`` exits with; docs/cli.md lists the same."""
+
+    OK = 0
+    JOB_UNSUCCESSFUL = 1  # the job ended failed, rejected, canceled or timed_out
+    REFUSED = 2  # a usage error (click's own code for it) or the API refused the request
+    UNREACHABLE = 3  # nothing answers at the API's address, or at the local blob store's
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports it
 
 
-def run(argv: list[str] | None) -> None:
-    args_in = sys.argv[1:] if argv is None else argv
-    if args_in[:1] == ["submit"]:
-        submit.run(args_in[1:])
-        return
-    parser = argparse.ArgumentParser(
-        prog="docflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+STILL_RUNNING = frozenset({JobStatusName.PROCESSING, JobStatusName.AWAITING_APPROVAL})
+UNSUCCESSFUL_ENDINGS = frozenset(
+    {JobStatusName.FAILED, JobStatusName.REJECTED, JobStatusName.CANCELED, JobStatusName.TIMED_OUT}
+)
+
+
+def exit_code_for(status: str) -> ExitCode:
+    """A job still running, or done, is OK; any other ending is not."""
+    return ExitCode.JOB_UNSUCCESSFUL if status in UNSUCCESSFUL_ENDINGS else ExitCode.OK
+
+
+def has_ended(status: str) -> bool:
+    return status not in STILL_RUNNING
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+class ApiRefused(Exception):
+    """A 4xx/5xx answer, with the API's ``{"error", "message", "details"}`` body."""
+
+    def __init__(self, status_code: int, body: Any) -> None:
+        super().__init__(refusal_line(status_code, body))
+        self.status_code = status_code
+
+
+def refusal_line(status_code: int, body: Any) -> str:
+    """An error answer as one line: the API's message, its code, and each invalid field."""
+    if not isinstance(body, dict) or "message" not in body:
+        text = " ".join(str(body).split())  # an HTML error page from a proxy, say: one line
+        return f"the API answered {status_code}: {text[:200]}"
+    line = f"{body['message']} ({status_code} {body.get('error', 'error')})"
+    details = body.get("details")
+    problems = [
+        f"{problem['field']}: {problem.get('problem', '')}"
+        for problem in (details if isinstance(details, list) else [])
+        if isinstance(problem, dict) and "field" in problem
+    ]
+    return f"{line}: {'; '.join(problems)}" if problems else line
+
+
+@dataclass(frozen=True)
+class Api:
+    base_url: str
+
+    @classmethod
+    def at(cls, url: str | None) -> Api:
+        """``--gateway``/``DOCFLOW_GATEWAY`` when given, else the local stack's gateway."""
+        return cls((url or gateway()).rstrip("/"))
+
+    def call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        answer = httpx.request(
+            method,
+            self.base_url + path,
+            json=body,
+            params=params,
+            headers=gateway_headers(),
+            timeout=30,
+        )
+        try:
+            payload = answer.json()
+        except ValueError:
+            payload = answer.text
+        if answer.is_error:
+            raise ApiRefused(answer.status_code, payload)
+        return payload
+
+    def job_status(self, job_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/status/{quote(job_id, safe='')}"))
+
+    def job_action(self, job_id: str, action: str, body: Any = None) -> dict[str, Any]:
+        return dict(self.call("POST", f"/jobs/{quote(job_id, safe='')}/{action}", body))
+
+
+# --- formatting: plain functions of a status (dict as on the wire) and the time now --------------
+
+STATUS_STYLES = {
+    JobStatusName.PROCESSING: "cyan",
+    JobStatusName.AWAITING_APPROVAL: "yellow",
+    JobStatusName.DONE: "green",
+}
+STEP_STYLES = {"pending": "dim", "running": "cyan", "done": "green", "failed": "red"}
+LEVEL_STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time (the API's, or a log's ``2026-11-25 12:59:54,344+0000``), aware."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.astimezone()  # a naive time is local
+
+
+def clock(moment: datetime, now: datetime, *, millis: bool = False) -> str:
+    """``moment`` in local time: the time of day, with the date when it is not today."""
+    local = moment.astimezone()
+    shown = f"{local:%H:%M:%S}" + (f".{local.microsecond // 1000:03d}" if millis else "")
+    return shown if local.date() == now.astimezone().date() else f"{local:%Y-%m-%d} {shown}"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(seconds, 0.0)  # another machine's clock may be a little ahead
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def step_duration(step: dict[str, Any], now: datetime) -> str:
+    """Start to checkpoint; a running step's so far; ``-`` when the times are unknown."""
+    started, ended = parse_time(step.get("startedAt")), parse_time(step.get("endedAt"))
+    if started is None or (ended is None and step["state"] != "running"):
+        return "-"
+    return duration(((ended or now) - started).total_seconds())
+
+
+def waiting_for_worker(status: dict[str, Any], now: datetime) -> str | None:
+    """The sentence for a job no live worker has (``waitingForWorkerSince`` set), else None."""
+    since = parse_time(status.get("waitingForWorkerSince"))
+    if since is None:
+        return None
+    waited = duration((now - since).total_seconds())
+    return f"waiting for a worker since {clock(since, now)} ({waited}) — {STUCK_HINT}"
+
+
+def status_header(status: dict[str, Any], now: datetime) -> Text:
+    """``JOB  STATUS  step STEP``, and below it when it was accepted and its correlation id."""
+    style = STATUS_STYLES.get(status["status"], "red")
+    header = Text.assemble((status["jobId"], "bold"), "  ", (status["status"], style))
+    if status.get("step"):
+        header.append(f"  step {status['step']}")
+    created = parse_time(status.get("createdAt"))
+    about = [f"accepted {clock(created, now)}"] if created else []
+    if status.get("correlationId"):
+        about.append(f"correlation {status['correlationId']}")
+    if about:
+        header.append("\n" + "  ".join(about), style="dim")
+    return header
+
+
+def steps_table(steps: list[dict[str, Any]], now: datetime) -> Table:
+    table = Table(
+        "step", "state", "duration", "attempts", "worker", box=box.SIMPLE_HEAD, show_edge=False
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("status", help="the job's status").add_argument("job")
-    for name, approved in (("approve", True), ("reject", False)):
-        decide = commands.add_parser(name, help=f"{name} a job awaiting approval")
-        decide.add_argument("job")
-        decide.add_argument("--reviewer", required=True)
-        decide.add_argument("--comment", required=not approved)
-        decide.set_defaults(approved=approved)
-    commands.add_parser("cancel", help="cancel a job").add_argument("job")
-    commands.add_parser("submit", help="submit a document (docflow submit --help)")
-    args = parser.parse_args(args_in)
+    for step in steps:
+        attempts = step.get("attempts")
+        table.add_row(
+            step["name"],
+            Text(step["state"], style=STEP_STYLES.get(step["state"], "")),
+            step_duration(step, now),
+            "-" if attempts is None else str(attempts),
+            step.get("worker") or "-",
+        )
+    return table
 
-    if args.command == "status":
-        call("GET", f"/status/{args.job}")
-    elif args.command == "cancel":
-        call("POST", f"/jobs/{args.job}/cancel")
+
+def status_view(status: dict[str, Any], now: datetime) -> Group:
+    """Where the job stands: the line about it, a stuck job's warning, its steps."""
+    parts: list[RenderableType] = [status_header(status, now)]
+    if stuck := waiting_for_worker(status, now):
+        parts.append(Text(stuck, style="bold yellow"))
+    parts.append(steps_table(status["steps"], now))
+    return Group(*parts)
+
+
+def outcome_view(status: dict[str, Any]) -> Group:
+    """What the job came to: its error, what a reviewer can do, its result."""
+    parts: list[RenderableType] = []
+    if error := status.get("error"):
+        reason, message = error.get("reason", "error"), error.get("message", "")
+        parts.append(Text(f"{status['status']}: {reason}: {message}", style="red"))
+    if status["status"] == JobStatusName.AWAITING_APPROVAL:
+        job_id = status["jobId"]
+        parts.append(
+            Text(
+                f"awaiting approval: docflow approve {job_id} --reviewer NAME, "
+                f"or docflow reject {job_id} --reviewer NAME --comment WHY"
+            )
+        )
+    if status.get("result") is not None:
+        parts.append(JSON.from_data(status["result"]))
+    return Group(*parts)
+
+
+def job_note(job: dict[str, Any], now: datetime) -> str:
+    if error := job.get("error"):
+        return f"{error.get('reason', 'error')}: {error.get('message', '')}"
+    if stuck := waiting_for_worker(job, now):
+        return stuck
+    return "needs a reviewer" if job["status"] == JobStatusName.AWAITING_APPROVAL else ""
+
+
+def jobs_table(jobs: list[dict[str, Any]], now: datetime) -> Table:
+    table = Table(
+        Column("job", overflow="fold"),
+        "status",
+        "step",
+        "accepted",
+        "note",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    for job in jobs:
+        created = parse_time(job.get("createdAt"))
+        table.add_row(
+            job["jobId"],
+            Text(job["status"], style=STATUS_STYLES.get(job["status"], "red")),
+            job.get("step") or "-",
+            clock(created, now) if created else "-",
+            job_note(job, now),
+        )
+    return table
+
+
+ACTION_SENTENCES = {
+    "approved": "approved: it resumes with store and notify",
+    "rejected": "rejected: it ends rejected, nothing is stored",
+    "cancel_requested": "cancel requested: it ends canceled at its next step boundary",
+}
+
+
+def action_line(answer: dict[str, Any]) -> str:
+    job_id = answer["jobId"]
+    said = ACTION_SENTENCES.get(answer["action"], answer["action"])
+    return f"{job_id}: {said} (docflow status {job_id} --watch)"
+
+
+# --- a job's log lines, from the local stack's log files -----------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: datetime
+    process: str  # the stack process whose log it is: worker, gateway, sqs-poller, ...
+    record: dict[str, Any]  # the JSON record as logged
+
+    def as_json(self) -> dict[str, Any]:
+        return {"process": self.process, **self.record}
+
+
+def job_log_line(process: str, line: str, job_id: str) -> LogLine | None:
+    """``line`` as a LogLine if it is a JSON record of ``job_id`` with a timestamp, else None."""
+    if job_id not in line:  # cheap: most lines are other jobs' or not JSON at all
+        return None
+    try:
+        record = json.loads(line)
+        moment = parse_time(record["timestamp"]) if record.get("jobId") == job_id else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return LogLine(moment, process, record) if moment else None
+
+
+@dataclass
+class JobLogReader:
+    """A job's lines from every ``*.log`` in ``log_dir``; each read returns only new ones."""
+
+    log_dir: Path
+    job_id: str
+    offsets: dict[Path, int] = field(default_factory=dict)
+
+    def read_new(self) -> list[LogLine]:
+        found = [line for path in sorted(self.log_dir.glob("*.log")) for line in self._read(path)]
+        return sorted(found, key=lambda line: line.time)  # stable: a file's order among equals
+
+    def _read(self, path: Path) -> list[LogLine]:
+        offset = self.offsets.get(path, 0)
+        if path.stat().st_size < offset:  # truncated: it starts over
+            offset = 0
+        with path.open("rb") as log:
+            log.seek(offset)
+            chunk = log.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+        self.offsets[path] = offset + len(complete)
+        lines = complete.decode(errors="replace").splitlines()
+        return [found for raw in lines if (found := job_log_line(path.stem, raw, self.job_id))]
+
+
+def format_log_line(line: LogLine, now: datetime) -> Text:
+    """``time process level message [step, attempt N]``."""
+    record = line.record
+    level = str(record.get("level", ""))
+    text = Text(f"{clock(line.time, now, millis=True)}  {line.process:<10} ")
+    text.append(f"{level:<8}", style=LEVEL_STYLES.get(level, ""))
+    text.append(str(record.get("message", "")))
+    where = [str(record["step"])] if "step" in record else []
+    where += [f"attempt {record['attempt']}"] if "attempt" in record else []
+    if where:
+        text.append(f"  [{', '.join(where)}]", style="dim")
+    return text
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+class DocflowGroup(TyperGroup):
+    """Every command's failures as one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiRefused as refusal:
+            fail(f"refused: {refusal}", ExitCode.REFUSED)
+        except (httpx.TransportError, botocore.exceptions.EndpointConnectionError) as err:
+            hint = "is the stack running? start it with make up"
+            fail(f"nothing answers ({err}); {hint}", ExitCode.UNREACHABLE)
+        except botocore.exceptions.ClientError as err:
+            fail(f"the local blob store or queue refused: {err}", ExitCode.REFUSED)
+        except KeyboardInterrupt:
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def fail(message: str, code: ExitCode) -> NoReturn:
+    typer.echo(f"docflow: {message}", err=True)
+    raise typer.Exit(code)
+
+
+HELP = """A job's life from a terminal, through the API (the local stack's gateway by default).
+
+\b
+  docflow submit FILE_OR_URL [--wait]      docflow status JOB [--watch]
+  docflow jobs [--status S] [--limit N]    docflow logs JOB [--follow]
+  docflow approve JOB --reviewer R         docflow reject JOB --reviewer R --comment C
+  docflow cancel JOB
+
+Every command takes --json. Exit codes: 0 done (or still running), 1 the job ended failed,
+rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing answers.
+More in docs/cli.md.
+"""
+
+app = typer.Typer(
+    cls=DocflowGroup,
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+JobId = Annotated[str, typer.Argument(metavar="JOB", help="the job's id")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables and lines")]
+GatewayUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--gateway",
+        envvar=["DOCFLOW_GATEWAY", "DOCFLOW_GATEWAY_URL"],
+        metavar="URL",
+        help="the API's base URL; by default the local stack's gateway "
+        "(http://127.0.0.1:$DOCFLOW_GATEWAY_PORT, 3000 unless set)",
+    ),
+]
+
+
+class Via(StrEnum):
+    HTTP = "http"
+    SQS = "sqs"
+
+
+def stdout() -> Console:
+    # Made per command, not at import, so it sizes itself to the terminal (or COLUMNS) of now.
+    return Console(highlight=False)
+
+
+def show_status(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(status)
     else:
-        decision = {"approved": args.approved, "reviewer": args.reviewer, "comment": args.comment}
-        call("POST", f"/jobs/{args.job}/approval", decision)
+        console = stdout()
+        console.print(status_view(status, utc_now()))
+        console.print(outcome_view(status), soft_wrap=True)  # a long value whole, never cut
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def watch_job(api: Api, job_id: str, as_json: bool, *, queued: bool = False) -> dict[str, Any]:
+    """Poll until the job ends, its steps live on a terminal; then show its final status."""
+    console = stdout()
+    if as_json or not console.is_terminal:  # a pipe or a file gets the final status only
+        final = poll_until_ended(api, job_id, queued, lambda _: None)
+    else:
+        with Live(console=console, auto_refresh=False, transient=True) as live:
+
+            def show(status: dict[str, Any]) -> None:
+                live.update(status_view(status, utc_now()), refresh=True)
+
+            final = poll_until_ended(api, job_id, queued, show)
+    show_status(final, as_json)
+    return final
+
+
+def poll_until_ended(
+    api: Api, job_id: str, queued: bool, show: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    while True:
+        try:
+            status = api.job_status(job_id)
+        except ApiRefused as refusal:
+            # A queued job is unknown until the poller starts it; a 503 is Resonate briefly away.
+            if refusal.status_code != 503 and not (queued and refusal.status_code == 404):
+                raise
+        else:
+            show(status)
+            if has_ended(status["status"]):
+                return status
+        time.sleep(POLL_SECONDS)
+
+
+@app.command()
+def submit(
+    document: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE_OR_URL",
+            help="an http(s):// or s3:// URL, or a local file (uploaded to the local bucket)",
+        ),
+    ],
+    doc_type: Annotated[DocumentType, typer.Option("--type")] = DocumentType.AUTO,
+    job_id: Annotated[
+        str | None, typer.Option("--job-id", help="[default: job-<8 random hex digits>]")
+    ] = None,
+    requester: Annotated[str, typer.Option(envvar="USER", help="who asks")] = "local",
+    via: Annotated[
+        Via, typer.Option(help="http: POST /process-document; sqs: the local stack's queue")
+    ] = Via.HTTP,
+    require_approval: Annotated[
+        bool, typer.Option("--require-approval", help="wait for a reviewer after analyze")
+    ] = False,
+    callback_url: Annotated[
+        str | None, typer.Option(help="POSTed a signed event when the job ends")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="then watch it as status --watch")] = False,
+    gateway_url: GatewayUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Submit a document (a local file is uploaded first).
+
+    With --wait, it then watches the job and exits as status --watch does."""
+    api = Api.at(gateway_url)
+    job: dict[str, Any] = {
+        "jobId": job_id or f"job-{uuid.uuid4().hex[:8]}",
+        "documentUrl": document_url(document),
+        "requesterId": requester,
+        "type": doc_type.value,
+    }
+    if require_approval:
+        job["requireApproval"] = True
+    if callback_url:
+        job["callbackUrl"] = callback_url
+    queued = via is Via.SQS
+    accepted = queue_job(job) if queued else api.call("POST", "/process-document", job)
+    if as_json and not wait:
+        print_json(accepted)
+    elif not as_json:
+        typer.echo(accepted_line(accepted))
+    if not wait:
+        return
+    final = watch_job(api, job["jobId"], as_json, queued=queued)
+    raise typer.Exit(exit_code_for(final["status"]))
+
+
+def document_url(document: str) -> str:
+    """A URL as it is; a local file is uploaded to the local stack's bucket: its s3:// URL."""
+    if "://" in document:
+        return document
+    path = Path(document)
+    if not path.is_file():
+        msg = f"no such file: {document} (give a local file, or an http(s):// or s3:// URL)"
+        raise typer.BadParameter(msg, param_hint="FILE_OR_URL")
+    return put_document(f"uploads/{uuid.uuid4().hex[:8]}-{path.name}", path.read_bytes())
+
+
+def queue_job(job: dict[str, Any]) -> dict[str, Any]:
+    queue_url = child_environment(Ports())["DOCFLOW_QUEUE_URL"]
+    aws_client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
+    return {"status": "queued", "jobId": job["jobId"], "queueUrl": queue_url}
+
+
+def accepted_line(accepted: dict[str, Any]) -> str:
+    job_id = accepted["jobId"]
+    where = f"on {accepted['queueUrl']}" if accepted["status"] == "queued" else "by the API"
+    return f"{job_id}: {accepted['status']} {where} (docflow status {job_id} --watch)"
+
+
+@app.command()
+def status(
+    job_id: JobId,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="live steps until the job ends, then its result")
+    ] = False,
+    gateway_url: GatewayUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """A job's status, steps and result.
+
+    Exits 1 if the job ended failed, rejected, canceled or timed_out, else 0."""
+    api = Api.at(gateway_url)
+    if watch:
+        current = watch_job(api, job_id, as_json)
+    else:
+        current = api.job_status(job_id)
+        show_status(current, as_json)
+    raise typer.Exit(exit_code_for(current["status"]))
+
+
+@app.command()
+def jobs(
+    status: Annotated[
+        JobStatusName | None, typer.Option("--status", help="only jobs in this status")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="at most this many")] = 20,
+    gateway_url: GatewayUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recent jobs, newest first."""
+    params: dict[str, Any] = {"limit": limit} | ({"status": status.value} if status else {})
+    listing = Api.at(gateway_url).call("GET", "/jobs", params=params)
+    if as_json:
+        print_json(listing)
+    elif listing["jobs"]:
+        stdout().print(jobs_table(listing["jobs"], utc_now()))
+    else:
+        typer.echo("no jobs")
+
+
+@app.command()
+def approve(
+    job_id: JobId,
+    reviewer: Annotated[str, typer.Option(help="who decides")],
+    comment: Annotated[str | None, typer.Option()] = None,
+    gateway_url: GatewayUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Approve a job awaiting approval.
+
+    It resumes with store and notify."""
+    decide(Api.at(gateway_url), job_id, True, reviewer, comment, as_json)
+
+
+@app.command()
+def reject(
+    job_id: JobId,
+    reviewer: Annotated[str, typer.Option(help="who decides")],
+    comment: Annotated[str, typer.Option(help="why (the requester is told)")],
+    gateway_url: GatewayUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Reject a job awaiting approval.
+
+    It ends rejected; nothing is stored."""
+    decide(Api.at(gateway_url), job_id, False, reviewer, comment, as_json)
+
+
+def decide(
+    api: Api, job_id: str, approved: bool, reviewer: str, comment: str | None, as_json: bool
+) -> None:
+    decision = {"approved": approved, "reviewer": reviewer, "comment": comment}
+    show_action(api.job_action(job_id, "approval", decision), as_json)
+
+
+@app.command()
+def cancel(job_id: JobId, gateway_url: GatewayUrl = None, as_json: AsJson = False) -> None:
+    """Cancel a job.
+
+    It ends canceled at its next step boundary, or at once if it awaits approval."""
+    show_action(Api.at(gateway_url).job_action(job_id, "cancel"), as_json)
+
+
+def show_action(answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(answer)
+    else:
+        typer.echo(action_line(answer))
+
+
+@app.command()
+def logs(
+    job_id: JobId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep printing new lines until Ctrl-C")
+    ] = False,
+    state_dir: Annotated[
+        Path,
+        typer.Option(envvar="DOCFLOW_STATE_DIR", help="the local stack's state directory"),
+    ] = STATE_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """A job's log lines from every process of the local stack.
+
+    JSON lines with the job's jobId, merged by their timestamps."""
+    log_dir = state_dir / "logs"
+    if not log_dir.is_dir():
+        msg = f"no {log_dir} directory: is the local stack running from here? (make up)"
+        raise typer.BadParameter(msg, param_hint="--state-dir")
+    reader = JobLogReader(log_dir, job_id)
+    first = reader.read_new()
+    if not first and not follow:
+        typer.echo(f"no log lines for {job_id} in {log_dir}", err=True)
+    show_log_lines(first, as_json)
+    while follow:
+        time.sleep(POLL_SECONDS)
+        show_log_lines(reader.read_new(), as_json)
+
+
+def show_log_lines(lines: list[LogLine], as_json: bool) -> None:
+    if as_json:
+        for line in lines:
+            typer.echo(json.dumps(line.as_json()))
+        return
+    console, moment = stdout(), utc_now()
+    for line in lines:
+        console.print(format_log_line(line, moment), soft_wrap=True)
+
+
+def main() -> None:
+    app(prog_name="docflow")
 
 
 if __name__ == "__main__":
