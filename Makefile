@@ -7,7 +7,7 @@ LAMBDAS := trigger-lambda status-lambda
 SERVICES := $(LAMBDAS) worker notifier devstack
 STACK ?= docflow
 
-.PHONY: help sync up down status logs test lint format typecheck bench clean demo build openapi \
+.PHONY: help sync up down status logs test lint format typecheck bench chaos clean demo build openapi \
 	browser $(addprefix build-,$(SERVICES)) $(addprefix deploy-,$(SERVICES)) deploy-stack
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make logs    follow the logs"
 	@echo "make test    lint, type-check and run every test"
 	@echo "make bench   run the benchmarks and append the results to docs/benchmarks.md"
+	@echo "make chaos   the reliability tests at full scale (results: docs/reliability.md)"
 	@echo "make build   build every artifact this machine can (Lambda zips; images with Docker)"
 	@echo "make openapi regenerate docs/openapi.yaml from the handlers"
 	@echo "make deploy-<service>  deploy one service (docs/deploy.md)"
@@ -54,11 +55,17 @@ test: lint typecheck browser
 browser:
 	@scripts/ensure-chromium
 
-bench: sync
+bench:
+	@$(UV) sync --all-packages --frozen --quiet --group bench
 	$(RUN) python -m benchmarks.resonate_server
 	$(RUN) python -m benchmarks.front_door
 	$(RUN) python -m benchmarks.field_accuracy
 	$(RUN) python -m benchmarks.extraction
+
+# The reliability tests at full scale (200 chaos jobs, 1,000 fuzzed requests, 2,000 POSTs);
+# make test runs them small. Results: docs/reliability.md.
+chaos: sync
+	DOCFLOW_RELIABILITY_SCALE=full $(RUN) pytest -m reliability -n 0 -v --timeout 3600
 
 build: sync
 	@$(RUN) docflow-package

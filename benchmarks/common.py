@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: machine description, tables, appending to docs/benchmarks.md."""
+"""Shared benchmark plumbing: machine description, tables, appending results to docs/ (the
+benchmarks to docs/benchmarks.md, the reliability runs to docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "benchmarks.md"
+RELIABILITY = ROOT / "docs" / "reliability.md"
+PREAMBLES = {
+    RESULTS: "# docflow benchmarks\n\nEvery section below was appended by the command it names; "
+    "compare ratios within one section (one run, one machine), not absolute times across "
+    "sections.\n",
+    RELIABILITY: "# docflow reliability runs\n\nEvery section below was appended by the run it "
+    "names (`make test` runs the small scale, `make chaos` the full one).\n",
+}
 
 
 def machine() -> str:
@@ -42,20 +51,16 @@ def command_line(module: str) -> str:
     return " ".join(["make bench:", "python -m", module, *sys.argv[1:]])
 
 
-def publish(title: str, command: str, sections: list[str]) -> None:
-    """Print the results and append them, with date, machine and command, to the results file."""
+def publish(title: str, command: str, sections: list[str], results: Path = RESULTS) -> None:
+    """Print the results and append them, with date, machine and command, to ``results``."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = f"## {title}\n\n- date: {stamp}\n- machine: {machine()}\n- command: `{command}`"
     text = "\n\n".join([header, *sections])
     print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# docflow benchmarks\n\nEvery section below was appended by the command it names; "
-            "compare ratios within one section (one run, one machine), not absolute times "
-            "across sections.\n"
-        )
-    with RESULTS.open("a") as out:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    if not results.exists():
+        results.write_text(PREAMBLES[results])
+    with results.open("a") as out:
         out.write("\n" + text + "\n")
 
 
