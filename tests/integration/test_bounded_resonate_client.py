@@ -116,7 +116,7 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
 
     sdks, ours = asyncio.run(by_rpc())
 
-    assert started == StartedWorkflow(job, "req-1")
+    assert started == StartedWorkflow(job, trace)
     assert ours.param.data == sdks.param.data
     assert ours.state == sdks.state == "pending"
     lineage = {"resonate:origin", "resonate:branch", "resonate:parent"}

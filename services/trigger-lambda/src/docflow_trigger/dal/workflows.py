@@ -28,7 +28,7 @@ class StartedWorkflow:
     """What the root promise holds: the job and trace it was *first* started with."""
 
     job: Any
-    correlation_id: str | None
+    trace: Any
 
 
 def start_workflow(
@@ -58,8 +58,9 @@ def start_workflow(
 
     async def start(client: Resonate) -> StartedWorkflow:
         record = await client.promises.create(workflow_id, timeout_at, Value(data=call), tags)
-        args = record.param.data.get("args", []) if isinstance(record.param.data, dict) else []
-        return StartedWorkflow(args[0] if args else None, record.tags.get(CORRELATION_TAG))
+        data = record.param.data if isinstance(record.param.data, dict) else {}
+        args, kwargs = data.get("args") or [None], data.get("kwargs") or {}
+        return StartedWorkflow(args[0], kwargs.get(TRACE_ARGUMENT))
 
     return resonate.call(start)
 

@@ -31,8 +31,9 @@ def start_job(job: JobRequest, correlation_id: str) -> JobStarted:
     if started.job != sent:
         msg = f"job {job.job_id} already exists with a different request; use a new jobId"
         raise JobConflict(msg)
+    first = started.trace or {}
     return JobStarted(
         accepted=Accepted(job_id=job.job_id, status_url=f"/status/{job.job_id}"),
-        correlation_id=started.correlation_id or correlation_id,
-        deduplicated=started.correlation_id != correlation_id,
+        correlation_id=first.get("correlationId") or correlation_id,
+        deduplicated=first != trace,
     )
