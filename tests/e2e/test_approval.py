@@ -228,10 +228,8 @@ def test_no_decision_in_time_ends_the_job_timed_out(
 
 def docflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**stack.env, "DOCFLOW_GATEWAY_URL": stack.gateway}
-    return subprocess.run(
-        [str(BIN / "docflow"), *args], env=env, capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
+    command = [str(BIN / "docflow"), *args, "--json"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_the_cli_approves_rejects_and_cancels(approval_stack: LocalStack, document: str) -> None:
@@ -254,7 +252,7 @@ def test_the_cli_approves_rejects_and_cancels(approval_stack: LocalStack, docume
     assert approval_stack.wait_finished(canceled)["status"] == "canceled"
     # Refusals exit non-zero with the API's message.
     late = docflow_cli(approval_stack, "approve", approved, "--reviewer", "bob")
-    assert late.returncode == 1
-    assert "already ended (done)" in late.stdout
+    assert late.returncode == 2  # the API refused
+    assert "already ended (done)" in late.stderr
     shown = docflow_cli(approval_stack, "status", rejected)
     assert json.loads(shown.stdout)["error"]["message"] == "rejected by bob: dup"

@@ -5,6 +5,7 @@ Commands, options, environment variables, exit codes and examples: docs/cli.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -17,7 +18,6 @@ from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 import botocore.exceptions
-import click
 import httpx
 import typer
 from docflow_shared.models import DocumentType, JobStatusName
@@ -27,7 +27,6 @@ from rich.json import JSON
 from rich.live import Live
 from rich.table import Column, Table
 from rich.text import Text
-from typer.core import TyperGroup
 
 from .local_client import aws_client, gateway, gateway_headers, put_document
 from .stack import STATE_DIR, Ports, child_environment
@@ -128,7 +127,7 @@ STATUS_STYLES = {
     JobStatusName.PROCESSING: "cyan",
     JobStatusName.AWAITING_APPROVAL: "yellow",
     JobStatusName.DONE: "green",
-}
+} | dict.fromkeys(UNSUCCESSFUL_ENDINGS, "red")
 STEP_STYLES = {"pending": "dim", "running": "cyan", "done": "green", "failed": "red"}
 LEVEL_STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
@@ -183,7 +182,7 @@ def waiting_for_worker(status: dict[str, Any], now: datetime) -> str | None:
 
 def status_header(status: dict[str, Any], now: datetime) -> Text:
     """``JOB  STATUS  step STEP``, and below it when it was accepted and its correlation id."""
-    style = STATUS_STYLES.get(status["status"], "red")
+    style = STATUS_STYLES.get(status["status"], "")
     header = Text.assemble((status["jobId"], "bold"), "  ", (status["status"], style))
     if status.get("step"):
         header.append(f"  step {status['step']}")
@@ -213,7 +212,7 @@ def steps_table(steps: list[dict[str, Any]], now: datetime) -> Table:
 
 
 def status_view(status: dict[str, Any], now: datetime) -> Group:
-    """Where the job stands: the line about it, a stuck job's warning, its steps."""
+    """Where the job stands: its header, a stuck job's warning, its steps."""
     parts: list[RenderableType] = [status_header(status, now)]
     if stuck := waiting_for_worker(status, now):
         parts.append(Text(stuck, style="bold yellow"))
@@ -262,7 +261,7 @@ def jobs_table(jobs: list[dict[str, Any]], now: datetime) -> Table:
         created = parse_time(job.get("createdAt"))
         table.add_row(
             job["jobId"],
-            Text(job["status"], style=STATUS_STYLES.get(job["status"], "red")),
+            Text(job["status"], style=STATUS_STYLES.get(job["status"], "")),
             job.get("step") or "-",
             clock(created, now) if created else "-",
             job_note(job, now),
@@ -350,23 +349,6 @@ def format_log_line(line: LogLine, now: datetime) -> Text:
 # --- commands -----------------------------------------------------------------------------------
 
 
-class DocflowGroup(TyperGroup):
-    """Every command's failures as one line on stderr and an exit code, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ApiRefused as refusal:
-            fail(f"refused: {refusal}", ExitCode.REFUSED)
-        except (httpx.TransportError, botocore.exceptions.EndpointConnectionError) as err:
-            hint = "is the stack running? start it with make up"
-            fail(f"nothing answers ({err}); {hint}", ExitCode.UNREACHABLE)
-        except botocore.exceptions.ClientError as err:
-            fail(f"the local blob store or queue refused: {err}", ExitCode.REFUSED)
-        except KeyboardInterrupt:
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
-
-
 def fail(message: str, code: ExitCode) -> NoReturn:
     typer.echo(f"docflow: {message}", err=True)
     raise typer.Exit(code)
@@ -385,13 +367,29 @@ rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing a
 More in docs/cli.md.
 """
 
-app = typer.Typer(
-    cls=DocflowGroup,
-    help=HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+def command[**P](function: Callable[P, None]) -> Callable[P, None]:
+    """``app.command()``, its failures one line on stderr and an exit code, never a traceback."""
+
+    @functools.wraps(function)
+    def reporting_failures(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            function(*args, **kwargs)
+        except ApiRefused as refusal:
+            fail(f"refused: {refusal}", ExitCode.REFUSED)
+        except (httpx.TransportError, botocore.exceptions.EndpointConnectionError) as err:
+            hint = "is the stack running? start it with make up"
+            fail(f"nothing answers ({err}); {hint}", ExitCode.UNREACHABLE)
+        except botocore.exceptions.ClientError as err:
+            fail(f"the local blob store or queue refused: {err}", ExitCode.REFUSED)
+        except KeyboardInterrupt:
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+    app.command()(reporting_failures)
+    return reporting_failures
+
 
 JobId = Annotated[str, typer.Argument(metavar="JOB", help="the job's id")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables and lines")]
@@ -467,7 +465,7 @@ def poll_until_ended(
         time.sleep(POLL_SECONDS)
 
 
-@app.command()
+@command
 def submit(
     document: Annotated[
         str,
@@ -510,14 +508,13 @@ def submit(
         job["callbackUrl"] = callback_url
     queued = via is Via.SQS
     accepted = queue_job(job) if queued else api.call("POST", "/process-document", job)
-    if as_json and not wait:
-        print_json(accepted)
-    elif not as_json:
+    if not as_json:
         typer.echo(accepted_line(accepted))
-    if not wait:
-        return
-    final = watch_job(api, job["jobId"], as_json, queued=queued)
-    raise typer.Exit(exit_code_for(final["status"]))
+    elif not wait:  # with --wait, --json prints the final status only
+        print_json(accepted)
+    if wait:
+        final = watch_job(api, job["jobId"], as_json, queued=queued)
+        raise typer.Exit(exit_code_for(final["status"]))
 
 
 def document_url(document: str) -> str:
@@ -543,7 +540,7 @@ def accepted_line(accepted: dict[str, Any]) -> str:
     return f"{job_id}: {accepted['status']} {where} (docflow status {job_id} --watch)"
 
 
-@app.command()
+@command
 def status(
     job_id: JobId,
     watch: Annotated[
@@ -564,7 +561,7 @@ def status(
     raise typer.Exit(exit_code_for(current["status"]))
 
 
-@app.command()
+@command
 def jobs(
     status: Annotated[
         JobStatusName | None, typer.Option("--status", help="only jobs in this status")
@@ -584,11 +581,11 @@ def jobs(
         typer.echo("no jobs")
 
 
-@app.command()
+@command
 def approve(
     job_id: JobId,
     reviewer: Annotated[str, typer.Option(help="who decides")],
-    comment: Annotated[str | None, typer.Option()] = None,
+    comment: Annotated[str | None, typer.Option(help="a note kept with the decision")] = None,
     gateway_url: GatewayUrl = None,
     as_json: AsJson = False,
 ) -> None:
@@ -598,7 +595,7 @@ def approve(
     decide(Api.at(gateway_url), job_id, True, reviewer, comment, as_json)
 
 
-@app.command()
+@command
 def reject(
     job_id: JobId,
     reviewer: Annotated[str, typer.Option(help="who decides")],
@@ -619,7 +616,7 @@ def decide(
     show_action(api.job_action(job_id, "approval", decision), as_json)
 
 
-@app.command()
+@command
 def cancel(job_id: JobId, gateway_url: GatewayUrl = None, as_json: AsJson = False) -> None:
     """Cancel a job.
 
@@ -634,7 +631,7 @@ def show_action(answer: dict[str, Any], as_json: bool) -> None:
         typer.echo(action_line(answer))
 
 
-@app.command()
+@command
 def logs(
     job_id: JobId,
     follow: Annotated[
