@@ -18,7 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+from docflow_devstack.cli import app as cli
 from docflow_devstack.samples import invoice_image
+from typer.testing import CliRunner
 
 from tests.support.llm_stub import LLMStub, completion
 from tests.support.receiver import Receiver
@@ -251,6 +253,8 @@ def test_a_job_without_a_live_worker_says_since_when_it_waits(
     # No worker at all: a new job waits from the moment it was accepted.
     new_id, _ = submit(observed, url)
     waiting = wait_for(observed, new_id, lambda s: s["waitingForWorkerSince"] is not None, 30)
+    env = {"DOCFLOW_GATEWAY": observed.gateway, "DOCFLOW_API_TOKEN": API_TOKEN, "COLUMNS": "200"}
+    said = CliRunner().invoke(cli, ["status", new_id], env=env)
     observed.run("up")
     resumed = wait_for(observed, other_id, finished, 120)
     new = wait_for(observed, new_id, finished, 120)
@@ -261,6 +265,8 @@ def test_a_job_without_a_live_worker_says_since_when_it_waits(
     assert killed_at - STUCK_AFTER <= since <= killed_at + 0.5, (since, killed_at)
     assert stuck["status"] == "processing"
     assert waiting["waitingForWorkerSince"] == waiting["createdAt"]
+    assert said.exit_code == 0, said.output
+    assert "waiting for a worker since" in said.stdout, said.stdout
     assert (resumed["status"], new["status"]) == ("done", "done")
     assert (resumed["waitingForWorkerSince"], new["waitingForWorkerSince"]) == (None, None)
 
