@@ -132,6 +132,11 @@ def services(ports: Ports | None = None) -> list[Service]:
                 str(ports.resonate),
                 "--storage-sqlite-path",
                 store,
+                # A task whose worker died while no other was connected waits this long for
+                # the next delivery attempt (the server's default: 30 s): a restarted worker
+                # resumes it within seconds instead.
+                "--tasks-retry-timeout",
+                "5000",
             ],
             port=ports.resonate,
             health_path="/ready",
