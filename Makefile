@@ -59,6 +59,9 @@ bench:
 	@$(UV) sync --all-packages --frozen --quiet --group bench
 	$(RUN) python -m benchmarks.resonate_server
 	$(RUN) python -m benchmarks.front_door
+	$(RUN) python -m benchmarks.step_overhead
+	$(RUN) python -m benchmarks.scale
+	$(RUN) python -m benchmarks.recovery
 	$(RUN) python -m benchmarks.field_accuracy
 	$(RUN) python -m benchmarks.extraction
 

@@ -1,4 +1,4 @@
-"""A worker whose workflow is three empty durable steps: what the server costs, nothing else.
+"""A worker whose workflow is a few empty durable steps: what the server costs, nothing else.
 
 python -m benchmarks.noop_worker URL
 """
@@ -17,15 +17,21 @@ async def noop_step(ctx: Context, number: int) -> int:
     return number
 
 
-async def three_noop_steps(ctx: Context) -> int:
+async def noop_steps(ctx: Context, steps: int) -> int:
+    """``steps`` empty durable steps in a row; returns 1 + 2 + ... + steps."""
     total = 0
-    for number in (1, 2, 3):
+    for number in range(1, steps + 1):
         total += await ctx.run(noop_step, number)
     return total
 
 
+def noop_total(steps: int) -> int:
+    """What ``noop_steps(steps)`` returns."""
+    return steps * (steps + 1) // 2
+
+
 def register(resonate: Resonate) -> None:
-    resonate.register(three_noop_steps)
+    resonate.register(noop_steps)
     resonate.register(noop_step)
 
 

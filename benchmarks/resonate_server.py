@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -28,47 +30,57 @@ from resonate.connections.local import DurablePromise, LocalConnection
 from resonate.resonate import Resonate
 
 from benchmarks.common import command_line, percentile, publish, table
-from benchmarks.noop_worker import register
-from tests.support.processes import Process, free_port, resonate_server
+from benchmarks.noop_worker import noop_total, register
+from tests.support.processes import Process, free_port, resonate_server, wait_until
 
 SIZES = [1_000, 20_000, 100_000]
+STEPS = 3
 CONCURRENCY = 20
 FAR = 4_000_000_000_000
 
 
-def prefill_store(engine: Engine, start: int, stop: int) -> None:
-    """Settled promises ``bench-fill-<i>``, the way a long-running installation accumulates them."""
+def prefill_store(store: str, start: int, stop: int) -> None:
+    """Settled promises ``bench-fill-<i>`` in the store file (the way a long-running installation
+    accumulates them), written by the server's engine itself while no server runs."""
+    engine = Engine(store)
     now = int(time.time() * 1000)
     for i in range(start, stop):
         promise_id = f"bench-fill-{i}"
         engine.apply(now, {"kind": "promise.create", "id": promise_id, "timeoutAt": FAR})
         engine.apply(now, {"kind": "promise.settle", "id": promise_id, "state": "resolved"})
+    engine.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file to copy
+    engine.close()
 
 
-async def timed_workflows(start_one, count: int) -> float:  # type: ignore[no-untyped-def]
-    """Workflows per second for ``count`` workflows, at most CONCURRENCY in flight."""
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def timed_workflows(  # type: ignore[no-untyped-def]
+    start_one, count: int, steps: int = STEPS, in_flight: int = CONCURRENCY
+) -> float:
+    """Workflows per second for ``count`` workflows of ``steps`` steps, ``in_flight`` at once."""
+    gate = asyncio.Semaphore(in_flight)
 
     async def one(i: int) -> None:
         async with gate:
-            assert await start_one(i) == 6
+            assert await start_one(i) == noop_total(steps)
 
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(count)))
     return count / (time.perf_counter() - started)
 
 
-async def http_rate(url: str, count: int) -> float:
+async def http_rate(
+    url: str, count: int, steps: int = STEPS, in_flight: int = CONCURRENCY
+) -> float:
+    """Workflows/s of the worker group at ``url``, started by this process's client."""
     client = Resonate(url=url, group="bench-client")
     run_id = uuid.uuid4().hex[:8]
     workers = client.options(target="workers")
 
     async def start_one(i: int) -> int:
-        return int(await workers.rpc(f"bench-{run_id}-{i}", "three_noop_steps").result())
+        return int(await workers.rpc(f"bench-{run_id}-{i}", "noop_steps", steps).result())
 
     try:
-        await timed_workflows(start_one, 20)  # warm-up: connections, caches
-        return await timed_workflows(start_one, count)
+        await timed_workflows(start_one, 20, steps, in_flight)  # warm-up: connections, caches
+        return await timed_workflows(start_one, count, steps, in_flight)
     finally:
         await client.stop()
 
@@ -88,7 +100,7 @@ async def reference_rate(settled: int, count: int) -> float:
     run_id = uuid.uuid4().hex[:8]
 
     async def start_one(i: int) -> int:
-        return int(await resonate.run(f"ref-{run_id}-{i}", "three_noop_steps").result())
+        return int(await resonate.run(f"ref-{run_id}-{i}", "noop_steps", STEPS).result())
 
     try:
         await timed_workflows(start_one, 20)
@@ -112,21 +124,36 @@ async def create_latencies(url: str, count: int) -> list[float]:
     return out
 
 
+@contextmanager
+def server_and_workers(
+    store: str, tmp: Path, workers: int = 1
+) -> Iterator[tuple[str, Process, list[Process]]]:
+    """The dev server on ``store`` and ``workers`` no-op worker processes: (URL, server,
+    workers)."""
+    server, url = resonate_server(store, tmp / "server.log", free_port())
+    started: list[Process] = []
+    try:
+        for number in range(workers):
+            log = tmp / f"worker-{number}.log"
+            log.unlink(missing_ok=True)  # "ready" must be this run's
+            started.append(
+                Process([sys.executable, "-m", "benchmarks.noop_worker", url], log).start()
+            )
+        wait_until(lambda: all("ready" in p.output() for p in started), 60, "the workers")
+        time.sleep(1.0)  # their SSE streams are open: no execute message is dropped
+        yield url, server, started
+    finally:
+        for process in [*started, server]:
+            process.kill9()
+
+
 def http_round(
     store: str, tmp: Path, workflows: int, with_latency: bool
 ) -> tuple[float, list[float]]:
     """One measurement: a fresh server and worker on ``store``, ``workflows`` timed workflows."""
-    server, url = resonate_server(store, tmp / "server.log", free_port())
-    worker = Process(
-        [sys.executable, "-m", "benchmarks.noop_worker", url], tmp / "worker.log"
-    ).start()
-    try:
-        time.sleep(1.0)  # the worker's SSE stream is open
+    with server_and_workers(store, tmp) as (url, _server, _workers):
         rate = asyncio.run(http_rate(url, workflows))
         latencies = asyncio.run(create_latencies(url, 2000)) if with_latency else []
-    finally:
-        worker.kill9()
-        server.kill9()
     return rate, latencies
 
 
@@ -139,10 +166,7 @@ def run(workflows: int, reference_workflows: int, rounds: int) -> None:
             stores[size] = str(tmp / f"store-{size}.db")
             if previous is not None:
                 shutil.copyfile(previous, stores[size])
-            engine = Engine(stores[size])
-            prefill_store(engine, filled, size)
-            engine.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            engine.close()
+            prefill_store(stores[size], filled, size)
             filled, previous = size, stores[size]
         # Rounds interleave the sizes, so machine noise spreads over all of them alike.
         samples: dict[int, list[float]] = {size: [] for size in SIZES}
