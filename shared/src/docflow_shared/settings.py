@@ -37,9 +37,10 @@ class Settings(BaseSettings):
     task_ttl_seconds: float = Field(
         10.0, gt=0, validation_alias=AliasChoices("DOCFLOW_TASK_TTL", "task_ttl_seconds")
     )
-    # How long a front door waits for Resonate before answering 503.
+    # How long a front door waits for Resonate before answering 503: 1.5 s, so that the whole
+    # answer, gateway and handler included, comes within 2 s.
     resonate_timeout_seconds: float = Field(
-        2.0, gt=0, le=30, validation_alias="DOCFLOW_RESONATE_TIMEOUT"
+        1.5, gt=0, le=30, validation_alias="DOCFLOW_RESONATE_TIMEOUT"
     )
     worker_group: str = Field("workers", validation_alias="DOCFLOW_WORKER_GROUP")
     # A job that needs a worker and has shown no sign of one for this long is reported as
