@@ -212,6 +212,7 @@ def test_a_url_outside_the_allowlist_is_refused_without_fetching(stack: LocalSta
     ("content", "content_type", "status", "error"),
     [
         ("{not json", "application/json", 400, "invalid_json"),
+        (b'{"jobId": "\xc8"}', "application/json", 400, "invalid_json"),  # not UTF-8
         ('{"jobId": "a"}', "application/json", 422, "validation_error"),
         (
             '{"jobId": "a b", "documentUrl": "ftp://x", "requesterId": "r"}',
@@ -225,7 +226,7 @@ def test_a_url_outside_the_allowlist_is_refused_without_fetching(stack: LocalSta
     ],
 )
 def test_bad_input_gets_a_clear_json_error(
-    stack: LocalStack, content: str, content_type: str, status: int, error: str
+    stack: LocalStack, content: str | bytes, content_type: str, status: int, error: str
 ) -> None:
     answer = httpx.post(f"{stack.gateway}/process-document", content=content,
                         headers={"Content-Type": content_type}, timeout=30)  # fmt: skip
@@ -241,6 +242,8 @@ def test_bad_input_gets_a_clear_json_error(
     [
         ("GET", "/status/never-submitted", 404),
         ("GET", "/status/bad%20id", 400),
+        ("GET", "/status/a%0A", 404),  # a newline: no route matches it, JSON still
+        ("POST", "/jobs/a%0A/cancel", 404),
         ("GET", "/nowhere", 404),
         ("DELETE", "/status/x", 405),
     ],

@@ -171,7 +171,8 @@ def make_app(routes: list[Route]) -> web.Application:
         return error(404, "not_found", f"no route for {request.method} {request.path}")
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # [\s\S]: a path with an encoded newline is routed too (".*" stops at it).
+    app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)
     return app
 
 

@@ -20,6 +20,10 @@ class InvalidJob(DocflowError):
     code = "invalid_request"
 
 
+class UnreadableJson(InvalidJob):
+    code = "invalid_json"
+
+
 class JobNotFound(DocflowError):
     code = "not_found"
 

@@ -8,6 +8,7 @@ traceback in the answer). Optional bearer auth (``DOCFLOW_API_TOKEN``) is checke
 
 from __future__ import annotations
 
+import base64
 import hmac
 import re
 import uuid
@@ -32,6 +33,7 @@ from .errors import (
     JobNotFound,
     PayloadTooLarge,
     Unauthorized,
+    UnreadableJson,
     UnsupportedMediaType,
 )
 from .models import ErrorBody
@@ -116,6 +118,12 @@ def check_request(event: dict[str, Any]) -> None:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if body and content_type != "application/json":
         raise UnsupportedMediaType(JSON_ONLY)
+    if body and event.get("isBase64Encoded"):
+        # API Gateway passes a body that is not UTF-8 text in base64: JSON it cannot be.
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except ValueError as err:  # bad base64 (binascii.Error) or not UTF-8
+            raise UnreadableJson("the request body is not valid JSON (not UTF-8 text)") from err
 
 
 def _proxy(response: Response[str]) -> dict[str, Any]:
