@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import time
 import uuid
 from collections import defaultdict
@@ -43,16 +42,17 @@ from docflow_shared.settings import Settings
 from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 
-from benchmarks.common import RELIABILITY, publish, table
+from benchmarks.common import table
+from tests.support import reliability
 from tests.support.chaos import Chaos, ExtraWorker, StackWorker, Tally, Worker
 from tests.support.receiver import Received, Receiver
+from tests.support.reliability import FULL
 from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-chaos")]
 
 SECRET = "chaos-webhook-secret"
 BUCKET = "docflow-artifacts"  # the stack's default
-FULL = os.environ.get("DOCFLOW_RELIABILITY_SCALE") == "full"
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ def audit_webhooks(
     found.webhooks_resent += len(arrivals) - len(events) - len(late)
 
 
-def report(jobs: list[Job], tally: Tally, found: Findings, wall_seconds: float) -> None:
+def report_findings(jobs: list[Job], tally: Tally, found: Findings, wall_seconds: float) -> None:
     by_http = sum(job.via == "http" for job in jobs)
     rows = [
         ["jobs (HTTP + SQS)", f"{len(jobs)} ({by_http} + {len(jobs) - by_http})"],
@@ -373,9 +373,8 @@ def report(jobs: list[Job], tally: Tally, found: Findings, wall_seconds: float) 
         "against each step's promise settle time, the versions of `jobs/<jobId>/result.json` "
         "in a versioned bucket, the webhooks the receiver got against the notifier's records."
     )
-    command = "make chaos" if FULL else "make test (small scale)"
     title = f"Chaos: {len(jobs)} jobs through worker kills, server restarts, notifier kills"
-    publish(title, command, [table(["measure", "count"], rows), legend], results=RELIABILITY)
+    reliability.report(title, [table(["measure", "count"], rows), legend])
 
 
 # --- the test ----------------------------------------------------------------------------------
@@ -411,7 +410,7 @@ def test_jobs_survive_killed_workers_server_and_notifier_each_done_once(
         print(f"{at:7.1f} s  {what}")
 
     found = audit(chaos_stack, jobs, statuses, arrivals, [w.name for w in workers])
-    report(jobs, tally, found, wall_seconds)
+    report_findings(jobs, tally, found, wall_seconds)
 
     assert found.problems() == {}
     # Five steps and one page batch (the document has one page) per job.

@@ -13,7 +13,6 @@ stay as generated. What the gateway would refuse anyway stays as it is, refused 
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -32,14 +31,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from benchmarks.common import RELIABILITY, publish, table
+from benchmarks.common import table
 from tests.support.processes import wait_until
 from tests.support.receiver import Receiver
+from tests.support.reliability import FULL, report
 from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-fuzz")]
 
-FULL = os.environ.get("DOCFLOW_RELIABILITY_SCALE") == "full"
 CASES = 1000 if FULL else 100
 CHECKS = [
     not_a_server_error,
@@ -190,8 +189,7 @@ def test_every_generated_request_gets_a_documented_answer_and_never_a_5xx(
     elapsed = time.monotonic() - started
 
     total = sum(counts.total() for counts in answers.values())
-    command = "make chaos" if FULL else "make test (small scale)"
     title = f"Fuzzing: {total} schemathesis cases against the gateway ({elapsed:.0f} s)"
-    publish(title, command, results_section(answers, failures), results=RELIABILITY)
+    report(title, results_section(answers, failures))
     assert total >= CASES
     assert not failures, "\n".join(f"{key}: {request}" for key, request in failures.items())

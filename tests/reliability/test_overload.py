@@ -14,7 +14,6 @@ What must hold:
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections import Counter
@@ -25,12 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from benchmarks.common import RELIABILITY, percentile, publish, table
+from benchmarks.common import percentile, table
+from tests.support.reliability import FULL, report
 from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-overload")]
-
-FULL = os.environ.get("DOCFLOW_RELIABILITY_SCALE") == "full"
 
 
 @dataclass(frozen=True)
@@ -177,9 +175,8 @@ def test_a_flood_of_jobs_is_accepted_and_done_and_an_outage_refuses_cleanly(
         ["half-created (refused, yet exists after restart)", str(len(half_created))],
         ["a job after the restart", f"{after_answer}, then {after_status}"],
     ]
-    command = "make chaos" if FULL else "make test (small scale)"
     title = f"Overload: {len(jobs)} POSTs at once ({IN_FLIGHT} in flight), then Resonate down"
-    publish(title, command, [table(["measure", "value"], rows)], results=RELIABILITY)
+    report(title, [table(["measure", "value"], rows)])
 
     assert server_errors == 0
     assert len(accepted) == len(jobs), Counter(answers)
