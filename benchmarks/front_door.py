@@ -20,9 +20,11 @@ import sys
 import tempfile
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import aiohttp
+from docflow_devstack.package import build_zip
 
 from benchmarks.common import ROOT, command_line, percentile, publish, table
 from benchmarks.peers_stores import valkey
@@ -187,12 +189,27 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         ),
         "Celery imports most of what sends a task (kombu's Redis transport, its message "
         "protocol) on the first send, so that cost lands on the first invocation.",
+        "### Lambda zip size (`make build`: Linux x86_64, Python 3.12)",
+        table(["zip", "compressed MB", "unzipped MB"], zip_sizes()),
     ]
     publish(
         "Front door (trigger Lambda behind the local gateway)",
         command_line("benchmarks.front_door"),
         sections,
     )
+
+
+def zip_sizes() -> list[list[str]]:
+    """Each Lambda zip, built as ``make build`` builds it (in a scratch directory)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for service in ("trigger-lambda", "status-lambda"):
+            archive = build_zip(service, Path(scratch))
+            with zipfile.ZipFile(archive) as bundle:
+                unzipped = sum(info.file_size for info in bundle.infolist())
+            mb = 1024 * 1024
+            rows.append([service, f"{archive.stat().st_size / mb:.1f}", f"{unzipped / mb:.1f}"])
+    return rows
 
 
 def main() -> None:
