@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 from docflow_devstack.resonate.cli import parse_args as resonate_server_config
 from docflow_devstack.samples import invoice_pdf
-from docflow_devstack.stack import Ports, child_environment
+from docflow_devstack.stack import TASKS_RETRY_TIMEOUT_MS, Ports, child_environment
 from resonate.resonate import HEARTBEAT_INTERVAL_DIVISOR
 
 from benchmarks.common import command_line, publish, table
@@ -180,7 +180,7 @@ def measure(ttl: float, kills: int, restart_kills: int) -> dict[str, list[Recove
 
 def run(ttls: list[float], kills: int, restart_kills: int) -> None:
     _, server, _ = resonate_server_config(["serve", "--storage-sqlite-path", ":memory:"])
-    sweep, retry = server.poll_interval_ms / 1000, server.retry_timeout_ms / 1000
+    sweep, retry = server.poll_interval_ms / 1000, TASKS_RETRY_TIMEOUT_MS / 1000
     rows = []
     for ttl in ttls:
         for case, recoveries in measure(ttl, kills, restart_kills).items():
@@ -212,7 +212,8 @@ def run(ttls: list[float], kills: int, restart_kills: int) -> None:
         f"{sweep:g} s, plus well under a second for the new worker to start the step. If no "
         f"worker of the group is connected when the lease lapses -- the restarted worker is not "
         f"back yet -- that message finds nobody and the task waits for its retry timer "
-        f"(`--tasks-retry-timeout`, {retry:g} s): recovery becomes the lease plus {retry:g} s. "
+        f"(`--tasks-retry-timeout`: {retry:g} s in `make up`'s stack, 30 s by default): "
+        f"recovery becomes the lease plus up to {retry:g} s. "
         f"So a restarted worker recovers within about one TTL only when it is back before the "
         f"lease lapses, which a short TTL makes unlikely; a standby worker (or a shorter retry "
         f"timeout) avoids the wait.",

@@ -47,6 +47,10 @@ BIN = Path(sys.executable).parent
 QUEUE = "docflow-jobs"
 DEAD_LETTER_QUEUE = "docflow-jobs-dlq"
 SAMPLE_KEY = "samples/invoice.pdf"  # in the bucket; uploaded by `make demo`
+# A task whose worker died while no other was connected waits this long for its next delivery
+# (the dev server's default, like the real server's: 30 s): a restarted worker resumes it
+# within seconds instead.
+TASKS_RETRY_TIMEOUT_MS = 5000
 
 
 def _port(name: str, default: int) -> int:
@@ -132,11 +136,8 @@ def services(ports: Ports | None = None) -> list[Service]:
                 str(ports.resonate),
                 "--storage-sqlite-path",
                 store,
-                # A task whose worker died while no other was connected waits this long for
-                # the next delivery attempt (the server's default: 30 s): a restarted worker
-                # resumes it within seconds instead.
                 "--tasks-retry-timeout",
-                "5000",
+                str(TASKS_RETRY_TIMEOUT_MS),
             ],
             port=ports.resonate,
             health_path="/ready",
