@@ -88,6 +88,10 @@ def child_environment(ports: Ports) -> dict[str, str]:
         REDIS_URL=f"redis://127.0.0.1:{ports.redis}/0",
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{ports.aws}",
         DOCFLOW_QUEUE_URL=f"http://127.0.0.1:{ports.aws}/000000000000/{QUEUE}",
+        # Every line reaches its log file when it is written (EMF metrics are print()ed), not
+        # when a buffer fills: `docflow logs` and the tests read them live, and a killed
+        # process loses none.
+        PYTHONUNBUFFERED="1",
     )
     for name, value in [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
                         ("AWS_DEFAULT_REGION", "us-east-1")]:  # fmt: skip
