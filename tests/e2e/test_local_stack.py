@@ -180,6 +180,8 @@ def test_a_source_that_keeps_timing_out_fails_the_job_with_timeout(
     assert status["status"] == "failed"
     assert status["error"]["reason"] == "timeout", status["error"]
     assert len([s for s in stack.step_starts(job["jobId"]) if s == "download"]) == 4
+    download = status["steps"][0]
+    assert (download["name"], download["state"], download["attempts"]) == ("download", "failed", 4)
 
 
 def test_a_source_that_drips_its_body_fails_the_job_with_timeout(

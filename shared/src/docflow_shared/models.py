@@ -120,7 +120,7 @@ class StepStatus(Wire):
     state: StepStateName
     started_at: datetime | None = None  # its first attempt began
     ended_at: datetime | None = None  # its checkpoint was written
-    attempts: int | None = None  # attempts begun, by any worker (a killed worker's included)
+    attempts: int | None = None  # attempts begun, by any worker (retries, killed ones included)
     worker: str | None = None  # the worker of the latest attempt
 
 

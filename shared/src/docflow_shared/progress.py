@@ -5,7 +5,8 @@ added to it later. How many attempts a step took, which worker ran it, and wheth
 still alive on the job change during the step, so the workers keep them in one small Redis hash
 per job, ``docflow:progress:<jobId>``:
 
-- ``<step>.attempts``: attempts begun, by any worker (a killed worker's included);
+- ``<step>.attempts``: attempts begun, by any worker: retries after an error, and a killed
+  worker's attempt, included;
 - ``<step>.worker``: the worker of the latest attempt;
 - ``seenAt``: epoch ms of the last sign of a worker on the job: an attempt starting or ending,
   and a heartbeat while a step (or a page batch) runs, three per ``DOCFLOW_STUCK_AFTER``, so a

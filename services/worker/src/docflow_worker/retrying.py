@@ -101,8 +101,7 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
             with log_keys(logger, jobId=job["jobId"], step=step,
                           correlation_id=job.get("correlationId")):  # fmt: skip
                 await ensure_job_continues(ctx, job)
-                # A page batch is no step of the job's timeline: it only shows the job alive.
-                async with progress.attempt(job, None if step == EXTRACT_PAGES_NAME else step):
+                async with progress.alive(job):
                     return await _run_with_retries(fn, step, job, inputs)
         finally:
             drain.leave()
@@ -122,6 +121,8 @@ async def _run_with_retries(
         attempt += 1
         with log_keys(logger, attempt=attempt):
             logger.info("step started")
+            if step != EXTRACT_PAGES_NAME:  # a page batch is not a step of the job's timeline
+                await progress.attempt_started(job, step)
             try:
                 if delay:
                     await asyncio.sleep(delay)

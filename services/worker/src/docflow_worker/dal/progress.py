@@ -38,11 +38,15 @@ def _write(job: dict[str, Any], step: str | None) -> None:
         logger.warning("progress record not written", extra={"error": str(err)})
 
 
-@asynccontextmanager
-async def attempt(job: dict[str, Any], step: str | None) -> AsyncIterator[None]:
-    """Record an attempt of ``step`` (``None``: a page batch, heartbeats only) and show the
-    job alive until the block ends."""
+async def attempt_started(job: dict[str, Any], step: str) -> None:
+    """One more attempt of ``step``, by this worker (a retry after an error counts too)."""
     await asyncio.to_thread(_write, job, step)
+
+
+@asynccontextmanager
+async def alive(job: dict[str, Any]) -> AsyncIterator[None]:
+    """Show the job in this worker's hands until the block ends."""
+    await asyncio.to_thread(_write, job, None)
     beating = asyncio.create_task(_heartbeat(job))
     try:
         yield
