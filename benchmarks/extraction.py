@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 
 from docflow_devstack.samples import invoice_image
-from docflow_devstack.stack import Ports, child_environment
 from fpdf import FPDF
 
 from benchmarks.common import command_line, publish, table
@@ -80,13 +79,10 @@ def run() -> None:
         try:
             for workers in (1, 2):
                 if workers == 2:
-                    ports = Ports(**{name: int(stack.env[var]) for name, var in (
-                        ("gateway", "DOCFLOW_GATEWAY_PORT"), ("resonate", "RESONATE_SERVER__PORT"),
-                        ("notifier", "DOCFLOW_NOTIFIER_PORT"), ("redis", "DOCFLOW_REDIS_PORT"),
-                        ("aws", "DOCFLOW_AWS_PORT"))})  # fmt: skip
-                    env = {**child_environment(ports), "DOCFLOW_URL_ALLOWLIST": "127.0.0.1"}
                     second_worker = Process(
-                        [str(BIN / "docflow-worker")], Path(tmp) / "worker-2.log", env=env
+                        [str(BIN / "docflow-worker")],
+                        Path(tmp) / "worker-2.log",
+                        env=stack.environment(),
                     ).start()
                     time.sleep(3)  # joined the group
                 for name, url in documents.items():

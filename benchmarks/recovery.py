@@ -19,7 +19,6 @@ Loopback only; the stack runs on free ports in a temporary state directory.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import statistics
@@ -35,7 +34,7 @@ from typing import Any
 import httpx
 from docflow_devstack.resonate.cli import parse_args as resonate_server_config
 from docflow_devstack.samples import invoice_pdf
-from docflow_devstack.stack import TASKS_RETRY_TIMEOUT_MS, Ports, child_environment
+from docflow_devstack.stack import TASKS_RETRY_TIMEOUT_MS
 from resonate.resonate import HEARTBEAT_INTERVAL_DIVISOR
 
 from benchmarks.common import command_line, publish, table
@@ -44,9 +43,6 @@ from tests.support.stack import FileServer, LocalStack
 
 STEP = "download"  # the first step: it starts as the worker takes the job
 KILL_MARGIN = 0.5  # each step sleeps a heartbeat period plus this first: the kill lands in it
-PORT_VARIABLES = {"gateway": "DOCFLOW_GATEWAY_PORT", "resonate": "RESONATE_SERVER__PORT",
-                  "notifier": "DOCFLOW_NOTIFIER_PORT", "redis": "DOCFLOW_REDIS_PORT",
-                  "aws": "DOCFLOW_AWS_PORT"}  # fmt: skip
 WAIT_SECONDS = 120
 HEADERS = ["task TTL s", "case", "kills", "min s", "median s", "max s", "median / TTL",
            "restart (`docflow-stack up`) took s, median"]  # fmt: skip
@@ -82,11 +78,9 @@ def step_started(stack: LocalStack, job_id: str, unless_pid: int | None = None) 
 def start_standby(stack: LocalStack) -> Process:
     """A second worker in the stack's group, configured as ``docflow-stack up`` configures its
     own (the stack's settings plus the services' URLs it adds), writing to the same log."""
-    ports = Ports(**{name: int(stack.env[variable]) for name, variable in PORT_VARIABLES.items()})
-    added = {k: v for k, v in child_environment(ports).items() if os.environ.get(k) != v}
     log = stack.state_dir / "logs" / "worker.log"
     offset = log.stat().st_size
-    standby = Process([str(BIN / "docflow-worker")], log, env={**stack.env, **added}).start()
+    standby = Process([str(BIN / "docflow-worker")], log, env=stack.environment()).start()
     try:
         wait_until(lambda: b"worker ready" in log.read_bytes()[offset:], WAIT_SECONDS,
                    "the standby worker")  # fmt: skip

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -73,9 +72,8 @@ class ExtraWorker:
 
     @classmethod
     def beside(cls, stack: LocalStack, name: str) -> ExtraWorker:
-        stack_worker = int((stack.state_dir / "run" / "worker.pid").read_text())
         log = stack.state_dir / "logs" / f"{name}.log"
-        return cls(name, Process([str(BIN / "docflow-worker")], log, environment_of(stack_worker)))
+        return cls(name, Process([str(BIN / "docflow-worker")], log, stack.environment()))
 
     def kill9(self) -> None:
         self.process.kill9()
@@ -96,12 +94,6 @@ class ExtraWorker:
                 return READY_LINE in text.read()
 
         wait_until(ready, 60, f"{self.name} to be ready")
-
-
-def environment_of(pid: int) -> dict[str, str]:
-    """The environment a running process was started with."""
-    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
 @dataclass

@@ -72,6 +72,13 @@ class LocalStack:
         os.killpg(pid, sig)
         return pid
 
+    def environment(self, process: str = "worker") -> dict[str, str]:
+        """The environment ``docflow-stack up`` started ``process`` with: to start another one
+        like it (a second worker of the group)."""
+        pid = int((self.state_dir / "run" / f"{process}.pid").read_text())
+        raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+        return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
     def log(self, process: str) -> str:
         return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -29,11 +31,39 @@ def json_logging(service: str, level: int = logging.INFO) -> None:
     """Make everything a process writes through ``logging`` (its own loggers, and libraries':
     asyncio, botocore, aiohttp; Python's warnings too) a JSON line with ``service``, like the
     lines of powertools' Logger. A process calls this once, at start."""
+    sys.stdout = WholeLines(sys.stdout)
     handler = logging.StreamHandler()
     handler.setFormatter(LambdaPowertoolsFormatter(service=service))
     handler.addFilter(_not_written_yet)
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.captureWarnings(True)
+
+
+class WholeLines:
+    """``sys.stdout`` that writes each thread's output a whole line at a time.
+
+    ``print`` writes a line and its newline in two calls, so a metric line printed by one
+    thread (powertools' EMF) could be cut by another thread's log line between them. Here each
+    thread's text waits until its newline, then the line goes out in one write.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = threading.local()
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        pending = getattr(self._pending, "text", "") + text
+        lines, newline, rest = pending.rpartition("\n")
+        if newline:
+            with self._lock:
+                self._stream.write(lines + newline)
+                self._stream.flush()
+        self._pending.text = rest
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _not_written_yet(record: logging.LogRecord) -> bool:
