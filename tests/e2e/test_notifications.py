@@ -1,4 +1,5 @@
-"""Completion webhooks: signed, retried, dead-lettered, and delivered once across a crash."""
+"""Completion webhooks: Standard Webhooks (verified with the ``standardwebhooks`` library), retried,
+dead-lettered, and delivered once across a crash."""
 
 from __future__ import annotations
 
@@ -15,17 +16,19 @@ import redis
 from docflow_devstack.samples import invoice_pdf
 
 from tests.support.processes import wait_until
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, new_secret
 from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-notify-stack")]
 
-SECRET = "test-webhook-secret"
+SECRET, OLD_SECRET = new_secret(), new_secret()
 
 
 @pytest.fixture(scope="module")
 def notify_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = {"DOCFLOW_WEBHOOK_SECRET": SECRET, "DOCFLOW_WEBHOOK_BACKOFF": "0.2",
+    # In the middle of a rotation: the new secret first, the old one still signing.
+    settings = {"DOCFLOW_WEBHOOK_SECRET": f"{SECRET},{OLD_SECRET}",
+                "DOCFLOW_WEBHOOK_BACKOFF": "0.2",
                 "DOCFLOW_WEBHOOK_MAX_ATTEMPTS": "4"}  # fmt: skip
     yield from running_stack(tmp_path_factory, "notify-stack", **settings)
 
@@ -72,9 +75,51 @@ def test_a_finished_job_is_announced_by_a_signed_webhook(
 
     assert got.signed
     assert got.body["type"] == "job.done"
-    assert got.body["resultUrl"].endswith(f"/jobs/{job_id}/result.json")
-    assert got.event_id == got.body["eventId"] == record["eventId"]
+    assert got.data["status"] == "done"
+    assert got.data["requesterId"] == "hooks"
+    assert got.data["resultUrl"].endswith(f"/jobs/{job_id}/result.json")
+    assert got.data["correlationId"]
+    assert got.event_id == got.headers["X-Docflow-Event-Id"] == record["eventId"]
     assert record["attempts"] == "1"
+
+
+def test_during_a_secret_rotation_a_receiver_still_on_the_old_secret_verifies(
+    notify_stack: LocalStack, files: FileServer
+) -> None:
+    on_old, on_other = Receiver(OLD_SECRET), Receiver(new_secret())
+    try:
+        old_job = run_job(notify_stack, files, on_old.url())
+        other_job = run_job(notify_stack, files, on_other.url())
+        wait_outcome(notify_stack, old_job, "delivered")
+        wait_outcome(notify_stack, other_job, "delivered")
+
+        [got_old] = on_old.for_job(old_job)
+        [got_other] = on_other.for_job(other_job)
+    finally:
+        on_old.close()
+        on_other.close()
+
+    assert got_old.signed
+    assert not got_other.signed, "a secret the notifier does not hold never verifies"
+
+
+def test_a_failed_job_is_announced_with_its_reason(
+    notify_stack: LocalStack, files: FileServer, receiver: Receiver
+) -> None:
+    job_id = f"n-{uuid.uuid4().hex[:8]}"
+    job = {"jobId": job_id, "documentUrl": files.url(f"/{job_id}-missing.pdf"),
+           "requesterId": "hooks", "callbackUrl": receiver.url()}  # fmt: skip
+    assert notify_stack.submit(job).status_code == 202
+    assert notify_stack.wait_finished(job_id)["status"] == "failed"
+
+    wait_outcome(notify_stack, job_id, "delivered")
+    [got] = receiver.for_job(job_id)
+
+    assert got.signed
+    assert got.body["type"] == "job.failed"
+    assert got.data["status"] == "failed"
+    assert got.data["reason"] == "not_found"
+    assert "answered 404" in got.data["message"]
 
 
 def test_a_receiver_that_is_down_gets_the_event_when_it_is_back(
@@ -124,7 +169,7 @@ def test_a_notifier_killed_mid_burst_delivers_everything_after_a_restart(
     wait_until(lambda: all(receiver.for_job(j) for j in job_ids), 90, "every event delivered")
     time.sleep(1)
 
-    per_event = Counter(r.event_id for r in receiver.received if r.body["jobId"].startswith(burst))
+    per_event = Counter(r.event_id for r in receiver.received if r.data["jobId"].startswith(burst))
     duplicates = sum(n - 1 for n in per_event.values())
     print(f"crash window: {duplicates} of {len(job_ids)} events delivered twice")
     assert len(per_event) == len(job_ids)

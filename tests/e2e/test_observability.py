@@ -23,13 +23,13 @@ from docflow_devstack.samples import invoice_image
 from typer.testing import CliRunner
 
 from tests.support.llm_stub import LLMStub, completion
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, new_secret
 from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-observed-stack")]
 
 API_TOKEN = "tok-7f3c9a51e2"
-WEBHOOK_SECRET = "whsec-52d81be4aa"
+WEBHOOK_SECRET = new_secret()
 LLM_KEY = "sk-llm-0c6e93f7d1"
 SIGNATURE = "presigned-b48d2e11c7"  # the query of a presigned document URL
 MARKER = "Confidential-Marker-91e4"  # a phrase of the document's own text

@@ -45,13 +45,13 @@ from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 from benchmarks.common import table
 from tests.support import reliability
 from tests.support.chaos import Chaos, ExtraWorker, StackWorker, Tally, Worker
-from tests.support.receiver import Received, Receiver
+from tests.support.receiver import Received, Receiver, new_secret
 from tests.support.reliability import FULL
 from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-chaos")]
 
-SECRET = "chaos-webhook-secret"
+SECRET = new_secret()
 BUCKET = "docflow-artifacts"  # the stack's default
 
 
@@ -179,7 +179,7 @@ def wait_all_notified(receiver: Receiver, jobs: list[Job], deadline: float) -> N
     expected = {job.id for job in jobs}
     while time.monotonic() < deadline:
         with receiver.lock:
-            if expected <= {got.body.get("jobId") for got in receiver.received}:
+            if expected <= {got.data.get("jobId") for got in receiver.received}:
                 return
         time.sleep(0.5)
 
@@ -307,7 +307,7 @@ def audit(
         found.result_rewrites += max(0, len(etags) - 1)
     by_job = defaultdict(list)
     for arrived, got in arrivals.timed:
-        by_job[got.body.get("jobId")].append((arrived, got))
+        by_job[got.data.get("jobId")].append((arrived, got))
     for job in jobs:
         audit_webhooks(found, job.id, by_job[job.id], delivered_at(stack, job.id))
     return found

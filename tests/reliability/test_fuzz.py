@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from benchmarks.common import table
 from tests.support.processes import wait_until
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, new_secret
 from tests.support.reliability import FULL, report
 from tests.support.stack import FileServer, LocalStack, running_stack
 
@@ -48,7 +48,7 @@ CHECKS = [
 ]
 CLASSES = ["2xx", "4xx", "5xx"]  # the answers counted (no route answers 1xx or 3xx)
 BUCKET = "docflow-artifacts"  # the stack's default
-SECRET = "fuzz-webhook-secret"
+SECRET = new_secret()
 ANY_URL = TypeAdapter(AnyUrl)  # the parser behind the request model's URL fields
 # Where each URL field of a job points once on loopback; the request model takes each field by
 # its wire name and by its Python name.

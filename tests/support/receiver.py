@@ -1,28 +1,51 @@
-"""A webhook receiver on 127.0.0.1 that checks every signature and records what it got."""
+"""A webhook receiver on 127.0.0.1 that checks every signature and records what it got.
+
+Signatures are checked with the ``standardwebhooks`` library (a verifier nobody here wrote),
+against each of the receiver's secrets, as a receiver in the middle of a rotation would.
+"""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from docflow_notifier.signing import verify
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+
+def new_secret() -> str:
+    """A fresh Standard Webhooks secret (``whsec_`` + base64 of 32 random bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 @dataclass
 class Received:
     event_id: str
     body: dict[str, Any]
-    signed: bool
+    signed: bool  # verified by the library with one of the receiver's secrets
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.body["data"])
 
 
 @dataclass
 class Receiver:
-    secret: str
+    secret: str  # or several, comma-separated: any one verifying counts
     status: int = 200  # what it answers
     delay: float = 0.0  # seconds before answering
     received: list[Received] = field(default_factory=list)
@@ -34,22 +57,18 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                signed = verify(
-                    receiver.secret,
-                    self.headers.get("X-Docflow-Timestamp", ""),
-                    body,
-                    self.headers.get("X-Docflow-Signature", ""),
-                )
+                headers = dict(self.headers)
+                signed = any(verifies(s, body, headers) for s in receiver.secret.split(","))
                 time.sleep(receiver.delay)
                 status = receiver.status
                 if 200 <= status < 300:
                     with receiver.lock:
                         receiver.received.append(
                             Received(
-                                self.headers.get("X-Docflow-Event-Id", ""),
+                                self.headers.get("webhook-id", ""),
                                 json.loads(body),
                                 signed,
-                                dict(self.headers),
+                                headers,
                             )
                         )
                 self.send_response(status)
@@ -67,7 +86,7 @@ class Receiver:
 
     def for_job(self, job_id: str) -> list[Received]:
         with self.lock:
-            return [r for r in self.received if r.body.get("jobId") == job_id]
+            return [r for r in self.received if r.data.get("jobId") == job_id]
 
     def close(self) -> None:
         self.server.shutdown()

@@ -51,6 +51,9 @@ SAMPLE_KEY = "samples/invoice.pdf"  # in the bucket; uploaded by `make demo`
 # (the dev server's default, like the real server's: 30 s): a restarted worker resumes it
 # within seconds instead.
 TASKS_RETRY_TIMEOUT_MS = 5000
+# The local notifier's webhook secret when DOCFLOW_WEBHOOK_SECRET is unset: public, so it is
+# supplied here, for the local stack only (deployed code has no default and refuses to start).
+LOCAL_WEBHOOK_SECRET = "whsec_ZG9jZmxvdyBsb2NhbCBzdGFjayBvbmx5OiBuZXZlciBkZXBsb3k="  # noqa: S105 - public on purpose
 
 
 def _port(name: str, default: int) -> int:
@@ -94,7 +97,8 @@ def child_environment(ports: Ports) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     for name, value in [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")]:  # fmt: skip
+                        ("AWS_DEFAULT_REGION", "us-east-1"),
+                        ("DOCFLOW_WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET)]:  # fmt: skip
         env.setdefault(name, value)
     return env
 

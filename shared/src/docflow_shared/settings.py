@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     bucket: str = Field("docflow-artifacts", validation_alias="DOCFLOW_BUCKET")
     queue_url: str | None = Field(None, validation_alias="DOCFLOW_QUEUE_URL")
+    # Objects created here (s3://<inbox>/<requesterId>/<file>) start jobs via the jobs queue.
+    inbox_bucket: str = Field("docflow-inbox", validation_alias="DOCFLOW_INBOX_BUCKET")
     # Comma-separated hosts or CIDRs the download guard lets through (e.g. "127.0.0.1").
     url_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="DOCFLOW_URL_ALLOWLIST"
@@ -29,9 +31,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, validation_alias="DOCFLOW_LLM_API_KEY")
     llm_timeout_seconds: float = Field(60.0, gt=0, validation_alias="DOCFLOW_LLM_TIMEOUT")
     api_token: SecretStr | None = Field(None, validation_alias="DOCFLOW_API_TOKEN")
-    webhook_secret: SecretStr = Field(
-        SecretStr("docflow-dev-secret"), validation_alias="DOCFLOW_WEBHOOK_SECRET"
-    )
+    # The notifier's Standard Webhooks secret(s): "whsec_<base64>", comma-separated newest first
+    # during a rotation. No default: a notifier without one refuses to start.
+    webhook_secret: SecretStr | None = Field(None, validation_alias="DOCFLOW_WEBHOOK_SECRET")
     # Lease a worker holds on a task between heartbeats; a crashed worker's step restarts
     # elsewhere after at most this long (the SDK's 1 min default makes recovery slow).
     task_ttl_seconds: float = Field(

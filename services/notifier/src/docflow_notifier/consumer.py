@@ -1,8 +1,10 @@
 """The stream consumer: reads ``docflow:notifications`` in group ``notifier``, delivers webhooks.
 
-Each event is POSTed to its job's ``callbackUrl`` with ``X-Docflow-Event-Id`` (the stream
-entry id, stable across retries), ``X-Docflow-Timestamp``, ``X-Docflow-Signature`` and
-``X-Correlation-Id`` (the id of the request that started the job). 2xx:
+Each event is POSTed to its job's ``callbackUrl`` as a Standard Webhook (``signing``): the
+payload ``{"type": "job.done" | "job.failed" | ..., "timestamp", "data": {jobId, requesterId,
+status, correlationId, ...}}``, the headers ``webhook-id`` (the stream entry id, stable across
+retries), ``webhook-timestamp``, ``webhook-signature`` and ``X-Correlation-Id`` (the id of the
+request that started the job), plus the deprecated ``X-Docflow-*`` headers. 2xx:
 delivered. 4xx other than 408/429: permanent, dead-lettered. Anything else (5xx, 408, 429,
 timeouts, refused connections): retried with exponential backoff and jitter up to
 ``DOCFLOW_WEBHOOK_MAX_ATTEMPTS``, then dead-lettered. The stream entry is acknowledged only once
@@ -18,6 +20,7 @@ import json
 import random
 import socket
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,7 +33,7 @@ from docflow_shared.workflow import NOTIFICATION_STREAM
 
 from . import deliveries
 from .observability import count_delivery, logger
-from .signing import signature
+from .signing import SigningSecrets
 
 GROUP = "notifier"
 DEAD_LETTERS = f"{NOTIFICATION_STREAM}:dead"
@@ -46,6 +49,7 @@ class Permanent(Exception):
 class Consumer:
     def __init__(self, settings: Settings, name: str | None = None) -> None:
         self.settings = settings
+        self.secrets = SigningSecrets.parse(settings.webhook_secret)
         self.name = name or socket.gethostname()
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
@@ -138,7 +142,7 @@ class Consumer:
     ) -> None:
         url = event["callbackUrl"]
         job_id = keys["jobId"]
-        body = json.dumps({"eventId": event_id, **event}, separators=(",", ":")).encode()
+        body = json.dumps(webhook_payload(event_id, event), separators=(",", ":")).encode()
         while True:
             attempts += 1
             try:
@@ -190,8 +194,7 @@ class Consumer:
             pinned = await asyncio.to_thread(check_url, url, self.settings.url_allowlist)
         except InvalidDocument as err:
             raise Permanent(f"{err.reason}: {err.message}") from err
-        timestamp = str(int(time.time()))
-        secret = self.settings.webhook_secret.get_secret_value()
+        timestamp = int(time.time())  # signed anew on every attempt: receivers refuse old ones
         response = await self.http.post(
             pinned.url,
             content=body,
@@ -199,9 +202,13 @@ class Consumer:
             headers={
                 **pinned.headers,
                 "Content-Type": "application/json",
+                "webhook-id": event_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": self.secrets.signature(event_id, timestamp, body),
+                # Deprecated (the scheme before Standard Webhooks); removed in the next release.
                 "X-Docflow-Event-Id": event_id,
-                "X-Docflow-Timestamp": timestamp,
-                "X-Docflow-Signature": signature(secret, timestamp, body),
+                "X-Docflow-Timestamp": str(timestamp),
+                "X-Docflow-Signature": self.secrets.legacy_signature(timestamp, body),
                 **({"X-Correlation-Id": correlation_id} if correlation_id else {}),
             },
         )
@@ -230,3 +237,15 @@ class Consumer:
         )
         logger.warning("dead-lettered", extra={"attempt": attempts, "reason": reason})
         count_delivery("dead_lettered")
+
+
+def webhook_payload(event_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The Standard Webhooks payload of a stream event: its type, when it happened (the stream
+    entry's time, so every retry sends the same body) and its data."""
+    millis = int(event_id.split("-", 1)[0])
+    data = {k: v for k, v in event.items() if k not in ("type", "callbackUrl")}
+    return {
+        "type": event["type"],
+        "timestamp": datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="milliseconds"),
+        "data": {"status": event["type"].removeprefix("job."), **data},
+    }

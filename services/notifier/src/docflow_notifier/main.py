@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Query
 from . import deliveries
 from .consumer import Consumer
 from .observability import SERVICE, logger
+from .signing import SecretMissing, SigningSecrets
 
 
 @contextlib.asynccontextmanager
@@ -64,6 +66,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     json_logging(SERVICE, logging.WARNING)
+    try:
+        # Before serving: a notifier that cannot sign must not start (no built-in secret).
+        SigningSecrets.parse(get_settings().webhook_secret)
+    except SecretMissing as err:
+        logger.error("cannot start", extra={"error": str(err)})
+        sys.exit(f"docflow-notifier: {err}")
     # log_config=None: uvicorn's loggers go through the JSON handler above, not its own format.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level="warning")
 

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from docflow_shared.errors import JobEnded
+from docflow_shared.errors import JobEnded, ReasonedError
 
 from .dal import notifications
-from .observability import job_finished
+from .observability import job_finished, logger
 
 
 def end_job(job: dict[str, Any], status: str, message: str) -> NoReturn:
     notifications.append_once(job, f"job.{status}", reason=status, message=message)
     job_finished(job, status)
     raise JobEnded(status, message)
+
+
+def announce_failure(job: dict[str, Any], error: ReasonedError) -> None:
+    """Tell the requester their job failed for good (``job.failed``, at most once per job).
+
+    Best effort: the job fails with its reason whether or not the event could be written.
+    """
+    try:
+        notifications.append_once(job, "job.failed", reason=error.reason, message=error.message)
+    except Exception:
+        logger.exception("could not announce the failure", extra={"reason": error.reason})

@@ -32,7 +32,7 @@ from resonate.context import Context
 from . import observability
 from .dal import progress
 from .dal.signals import JobSignals
-from .endings import end_job
+from .endings import announce_failure, end_job
 from .observability import logger
 
 TRANSIENT_ATTEMPTS = 4
@@ -130,6 +130,7 @@ async def _run_with_retries(
             except InvalidDocument as err:
                 logger.warning("step failed permanently", extra={"reason": err.reason})
                 _finished(step, started, attempt, "failed", job)
+                await asyncio.to_thread(announce_failure, job, err)
                 raise
             except JobEnded as ended:
                 logger.info("job ended", extra={"status": ended.status})
@@ -142,7 +143,9 @@ async def _run_with_retries(
                     logger.error("step gave up", extra={"error": str(err)})
                     _finished(step, started, attempt, "failed", job)
                     reason = err.reason if isinstance(err, Transient) else "internal_error"
-                    raise InvalidDocument(reason, f"{step} kept failing: {err}") from err
+                    failure = InvalidDocument(reason, f"{step} kept failing: {err}")
+                    await asyncio.to_thread(announce_failure, job, failure)
+                    raise failure from err
                 pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
                 logger.warning("step failed, retrying", extra={"error": str(err), "retryIn": pause})
                 await asyncio.sleep(pause)

@@ -50,19 +50,56 @@ def start_workflow(
         "resonate:parent": workflow_id,
         "resonate:scope": "global",
         "resonate:target": default_resolve_target(group),
-        KIND_TAG: JOB_KIND,
-        CORRELATION_TAG: trace["correlationId"],
+        **_job_tags(trace),
     }
-    call = TaskData(func=WORKFLOW_NAME, args=(job,), kwargs={TRACE_ARGUMENT: trace})
-    timeout_at = int(time.time() * 1000 + lifetime.total_seconds() * 1000)
 
     async def start(client: Resonate) -> StartedWorkflow:
-        record = await client.promises.create(workflow_id, timeout_at, Value(data=call), tags)
-        data = record.param.data if isinstance(record.param.data, dict) else {}
-        args, kwargs = data.get("args") or [None], data.get("kwargs") or {}
-        return StartedWorkflow(args[0], kwargs.get(TRACE_ARGUMENT))
+        return _started(await _create_root(client, workflow_id, job, trace, lifetime, tags))
 
     return resonate.call(start)
+
+
+def record_failed_workflow(
+    workflow_id: str,
+    job: dict[str, Any],
+    trace: dict[str, Any],
+    lifetime: timedelta,
+    error: Exception,
+) -> StartedWorkflow:
+    """Record a job that cannot start as failed with ``error``: a root promise like
+    ``start_workflow``'s (so the job is listed and has a status) but routed to no worker, and
+    rejected at once. Safe to repeat; a root that a worker runs is never touched."""
+
+    async def record(client: Resonate) -> StartedWorkflow:
+        root = await _create_root(client, workflow_id, job, trace, lifetime, _job_tags(trace))
+        if root.state == "pending" and "resonate:target" not in root.tags:
+            await client.promises.reject(workflow_id, Value(data=error))
+        return _started(root)
+
+    return resonate.call(record)
+
+
+def _job_tags(trace: dict[str, Any]) -> dict[str, str]:
+    return {KIND_TAG: JOB_KIND, CORRELATION_TAG: trace["correlationId"]}
+
+
+async def _create_root(
+    client: Resonate,
+    workflow_id: str,
+    job: dict[str, Any],
+    trace: dict[str, Any],
+    lifetime: timedelta,
+    tags: dict[str, str],
+) -> PromiseRecord:
+    call = TaskData(func=WORKFLOW_NAME, args=(job,), kwargs={TRACE_ARGUMENT: trace})
+    timeout_at = int(time.time() * 1000 + lifetime.total_seconds() * 1000)
+    return await client.promises.create(workflow_id, timeout_at, Value(data=call), tags)
+
+
+def _started(root: PromiseRecord) -> StartedWorkflow:
+    data = root.param.data if isinstance(root.param.data, dict) else {}
+    args, kwargs = data.get("args") or [None], data.get("kwargs") or {}
+    return StartedWorkflow(args[0], kwargs.get(TRACE_ARGUMENT))
 
 
 def workflow_records(workflow_id: str) -> WorkflowRecords:
