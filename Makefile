@@ -35,7 +35,7 @@ status: sync
 	@$(RUN) docflow-stack status
 
 logs:
-	@mkdir -p .docflow/logs && tail -n 50 -F .docflow/logs/*.log
+	@logs="$${DOCFLOW_STATE_DIR:-.docflow}/logs"; mkdir -p "$$logs" && tail -n 50 -F "$$logs"/*.log
 
 lint: sync
 	$(RUN) ruff check .

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,12 @@ from urllib.parse import quote
 import botocore.exceptions
 import httpx
 import typer
+from docflow_shared.inbox import (
+    CALLBACK_URL_METADATA,
+    REQUIRE_APPROVAL_METADATA,
+    TYPE_METADATA,
+    inbox_job_id,
+)
 from docflow_shared.models import DocumentType, JobStatusName
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -408,6 +415,7 @@ GatewayUrl = Annotated[
 class Via(StrEnum):
     HTTP = "http"
     SQS = "sqs"
+    S3 = "s3"
 
 
 def stdout() -> Console:
@@ -480,7 +488,11 @@ def submit(
     ] = None,
     requester: Annotated[str, typer.Option(envvar="USER", help="who asks")] = "local",
     via: Annotated[
-        Via, typer.Option(help="http: POST /process-document; sqs: the local stack's queue")
+        Via,
+        typer.Option(
+            help="http: POST /process-document; sqs: the local stack's queue; s3: upload FILE "
+            "to the local stack's inbox bucket (the job id is derived from the object)"
+        ),
     ] = Via.HTTP,
     require_approval: Annotated[
         bool, typer.Option("--require-approval", help="wait for a reviewer after analyze")
@@ -496,6 +508,16 @@ def submit(
 
     With --wait, it then watches the job and exits as status --watch does."""
     api = Api.at(gateway_url)
+    if via is Via.S3:
+        if job_id:
+            raise typer.BadParameter("an inbox upload's job id is derived from the object",
+                                     param_hint="--job-id")  # fmt: skip
+        metadata = {TYPE_METADATA: doc_type.value,
+                    REQUIRE_APPROVAL_METADATA: str(require_approval).lower(),
+                    **({CALLBACK_URL_METADATA: callback_url} if callback_url else {})}  # fmt: skip
+        accepted = upload_to_inbox(local_file(document), requester, metadata)
+        finish_submit(api, accepted, wait, as_json, queued=True)
+        return
     job: dict[str, Any] = {
         "jobId": job_id or f"job-{uuid.uuid4().hex[:8]}",
         "documentUrl": document_url(document),
@@ -508,12 +530,18 @@ def submit(
         job["callbackUrl"] = callback_url
     queued = via is Via.SQS
     accepted = queue_job(job) if queued else api.call("POST", "/process-document", job)
+    finish_submit(api, accepted, wait, as_json, queued=queued)
+
+
+def finish_submit(
+    api: Api, accepted: dict[str, Any], wait: bool, as_json: bool, *, queued: bool
+) -> None:
     if not as_json:
         typer.echo(accepted_line(accepted))
     elif not wait:  # with --wait, --json prints the final status only
         print_json(accepted)
     if wait:
-        final = watch_job(api, job["jobId"], as_json, queued=queued)
+        final = watch_job(api, accepted["jobId"], as_json, queued=queued)
         raise typer.Exit(exit_code_for(final["status"]))
 
 
@@ -521,11 +549,28 @@ def document_url(document: str) -> str:
     """A URL as it is; a local file is uploaded to the local stack's bucket: its s3:// URL."""
     if "://" in document:
         return document
+    path = local_file(document)
+    return put_document(f"uploads/{uuid.uuid4().hex[:8]}-{path.name}", path.read_bytes())
+
+
+def local_file(document: str) -> Path:
     path = Path(document)
     if not path.is_file():
         msg = f"no such file: {document} (give a local file, or an http(s):// or s3:// URL)"
         raise typer.BadParameter(msg, param_hint="FILE_OR_URL")
-    return put_document(f"uploads/{uuid.uuid4().hex[:8]}-{path.name}", path.read_bytes())
+    return path
+
+
+def upload_to_inbox(path: Path, requester: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """Put ``path`` at ``<requester>/<random>-<name>`` in the inbox; the job it starts."""
+    bucket = os.environ.get("DOCFLOW_INBOX_BUCKET", "docflow-inbox")
+    key = f"{requester}/{uuid.uuid4().hex[:8]}-{path.name}"
+    put = aws_client("s3").put_object(
+        Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata
+    )
+    version = put.get("VersionId") or put["ETag"].strip('"')
+    return {"status": "uploaded", "jobId": inbox_job_id(bucket, key, version),
+            "objectUrl": f"s3://{bucket}/{key}"}  # fmt: skip
 
 
 def queue_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -536,7 +581,9 @@ def queue_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def accepted_line(accepted: dict[str, Any]) -> str:
     job_id = accepted["jobId"]
-    where = f"on {accepted['queueUrl']}" if accepted["status"] == "queued" else "by the API"
+    places = {"queued": f"on {accepted.get('queueUrl')}",
+              "uploaded": f"to {accepted.get('objectUrl')}"}  # fmt: skip
+    where = places.get(accepted["status"], "by the API")
     return f"{job_id}: {accepted['status']} {where} (docflow status {job_id} --watch)"
 
 

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .package import docker_available
 
@@ -46,7 +47,7 @@ LOG_DIR = STATE_DIR / "logs"
 BIN = Path(sys.executable).parent
 QUEUE = "docflow-jobs"
 DEAD_LETTER_QUEUE = "docflow-jobs-dlq"
-SAMPLE_KEY = "samples/invoice.pdf"  # in the bucket; uploaded by `make demo`
+SAMPLE_KEY = "samples/invoice.pdf"  # in the bucket; uploaded by `make up` (and `make demo`)
 # A task whose worker died while no other was connected waits this long for its next delivery
 # (the dev server's default, like the real server's: 30 s): a restarted worker resumes it
 # within seconds instead.
@@ -260,7 +261,9 @@ def wait_healthy(service: Service, log_offset: int, timeout: float = 60) -> None
 
 
 def create_aws_resources(endpoint: str, env: dict[str, str]) -> None:
-    """The bucket and the job queue with its dead-letter queue (idempotent)."""
+    """The bucket, the job queue with its dead-letter queue, the inbox bucket whose new objects
+    notify the job queue, and the sample document ``make up`` prints a command for
+    (idempotent)."""
     import boto3
 
     region = env["AWS_DEFAULT_REGION"]
@@ -268,19 +271,61 @@ def create_aws_resources(endpoint: str, env: dict[str, str]) -> None:
                    "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region, **credentials)
     bucket = env.get("DOCFLOW_BUCKET", "docflow-artifacts")
-    if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
-        s3.create_bucket(Bucket=bucket)
+    inbox = env.get("DOCFLOW_INBOX_BUCKET", "docflow-inbox")
+    existing = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+    for name in (bucket, inbox):
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region, **credentials)
     dlq_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+    redrive = json.dumps({"deadLetterTargetArn": queue_arn(sqs, dlq_url), "maxReceiveCount": "3"})
     # A short visibility timeout locally, so retry -> dead-letter takes seconds, not minutes.
     visibility = os.environ.get("DOCFLOW_SQS_VISIBILITY_TIMEOUT", "5")
     attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": visibility}
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    notifications = {"QueueConfigurations": [
+        {"Id": "docflow-inbox-jobs", "QueueArn": queue_arn(sqs, queue_url),
+         "Events": ["s3:ObjectCreated:*"]},
+    ]}  # fmt: skip
+    if (
+        s3.get_bucket_notification_configuration(Bucket=inbox).get("QueueConfigurations")
+        != (notifications["QueueConfigurations"])
+    ):
+        # Like S3, moto then sends the queue a test event (the trigger skips it).
+        s3.put_bucket_notification_configuration(
+            Bucket=inbox, NotificationConfiguration=notifications
+        )
+    upload_samples(s3, bucket)
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def upload_samples(s3: Any, bucket: str) -> None:
+    """The sample invoice at ``SAMPLE_KEY`` in the bucket, unless it is there already."""
+    from botocore.exceptions import ClientError
+
+    from .samples import invoice_pdf
+
+    try:
+        s3.head_object(Bucket=bucket, Key=SAMPLE_KEY)
+    except ClientError:
+        s3.put_object(Bucket=bucket, Key=SAMPLE_KEY, Body=invoice_pdf(),
+                      ContentType="application/pdf")  # fmt: skip
+
+
+def local_sample() -> Path:
+    """The sample invoice as a local file (for ``docflow submit FILE``), written once."""
+    from .samples import invoice_pdf
+
+    path = STATE_DIR / SAMPLE_KEY
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(invoice_pdf())
+    return path
 
 
 RUNTIMES = ("native", "compose")
@@ -351,16 +396,26 @@ def print_urls(stack: list[Service], ports: Ports, env: dict[str, str]) -> None:
     print()
     for service in stack:
         print(f"  {service.description:<24} {service.url}")
+    auth = (" -H 'Authorization: Bearer $DOCFLOW_API_TOKEN'"
+            if env.get("DOCFLOW_API_TOKEN") else "")  # fmt: skip
+    cli = os.path.relpath(BIN / "docflow")
+    # Every line after "$" runs as printed (tests/e2e/test_first_run.py runs each one).
     print(f"""
-Try it:
-  curl -X POST {gateway}/process-document -H 'Content-Type: application/json' \\
-       -d '{json.dumps(sample)}'
-  curl {gateway}/status/demo-1
+jobs page: {gateway}/   (every job, live; approve or reject)
 
-  jobs page:  {gateway}/     (every job, live; approve or reject)
-  terminal:   uv run docflow jobs | status JOB --watch | logs JOB
-  make demo   (uploads a generated sample and runs it end to end)
-logs: {LOG_DIR}/<process>.log (make logs)   stop: make down""")
+Try it:
+  $ curl -X POST {gateway}/process-document{auth} -H 'Content-Type: application/json' \\
+      -d '{json.dumps(sample)}'
+  $ curl{auth} {gateway}/status/demo-1
+  $ {cli} status demo-1 --watch
+  $ {cli} jobs
+  $ {cli} logs demo-1
+  $ {cli} submit {local_sample()} --via s3 --wait   # through the S3 inbox
+  $ make demo   # generates a sample, uploads it and follows it to the end
+
+logs: {LOG_DIR}/<process>.log
+  $ make logs   # follows them all
+  $ make down   # stops the stack""")
 
 
 def down() -> None:

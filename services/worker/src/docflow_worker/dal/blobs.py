@@ -38,10 +38,11 @@ def put_json(key: str, value: Any) -> str:
     return put_bytes(key, body, "application/json")
 
 
-def get_bytes(key: str, bucket: str | None = None) -> bytes:
+def get_bytes(key: str, bucket: str | None = None, version_id: str | None = None) -> bytes:
     bucket = bucket or get_settings().bucket
+    version = {"VersionId": version_id} if version_id else {}
     try:
-        response = _client().get_object(Bucket=bucket, Key=key)
+        response = _client().get_object(Bucket=bucket, Key=key, **version)
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code")
         if code in ("NoSuchKey", "NoSuchBucket", "404"):

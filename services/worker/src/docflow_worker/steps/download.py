@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
 from docflow_shared.errors import InvalidDocument
@@ -41,12 +41,14 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
 
 def _fetch_s3(url: str) -> bytes:
     parts = urlsplit(url)
-    bucket, key = parts.netloc, parts.path.lstrip("/")
+    bucket, key = parts.netloc, unquote(parts.path.lstrip("/"))
     if bucket == get_settings().bucket and key.startswith(JOBS_PREFIX):
         # Other jobs' documents, text and results are never an input.
         msg = f"{shown_url(url)} is inside docflow's own job storage"
         raise InvalidDocument("url_refused", msg)
-    return blobs.get_bytes(key, bucket=bucket)
+    # ?versionId= pins one version of the object (an upload to a versioned inbox).
+    version = parse_qs(parts.query).get("versionId", [None])[0]
+    return blobs.get_bytes(key, bucket=bucket, version_id=version)
 
 
 def fetch_http(url: str) -> bytes:
