@@ -159,9 +159,16 @@ def test_a_notification_delivered_again_starts_nothing_new(queue_stack: LocalSta
     assert queue_stack.wait_finished(job_id, queued=True)["status"] == "done"
     etag = s3(queue_stack).head_object(Bucket="docflow-inbox", Key=key)["ETag"].strip('"')
     created = {"key": key.replace(" ", "+"), "eTag": etag}
-    again = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
-                          "eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": "docflow-inbox"}, "object": created}}]}  # fmt: skip
+    again = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "docflow-inbox"}, "object": created},
+            }
+        ]
+    }
 
     send(queue_stack, [json.dumps(again), json.dumps(again)])
     wait_until(lambda: log_mentions(queue_stack, job_id, "job started from the inbox") >= 3, 30,
