@@ -24,6 +24,7 @@ from tests.support.processes import BIN, ROOT, free_port
 class LocalStack:
     state_dir: Path
     env: dict[str, str]
+    printed: str = ""  # what `docflow-stack up` printed
 
     @classmethod
     def up(cls, state_dir: Path, **settings: str) -> LocalStack:
@@ -42,7 +43,7 @@ class LocalStack:
         }
         stack = cls(state_dir, env)
         try:
-            stack.run("up")
+            stack.printed = stack.run("up")
         except AssertionError:
             stack.run("down")  # stop what did start, so a failed start leaves nothing behind
             raise
