@@ -136,6 +136,26 @@ def test_template_routes_and_handlers_match_the_code(template: dict[str, Any]) -
     assert routes == set(ROUTES)
 
 
+def test_the_inbox_notifies_the_job_queue_and_only_it_may_send_there(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    inbox = resources["InboxBucket"]
+    [notification] = inbox["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    [statement] = resources["InboxQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    reader = resources["TriggerQueueFunction"]["Properties"]
+
+    assert notification == {"Event": "s3:ObjectCreated:*", "Queue": "JobQueue.Arn"}
+    assert resources["InboxQueuePolicy"]["Properties"]["Queues"] == ["JobQueue"]
+    assert statement["Action"] == "sqs:SendMessage"
+    assert inbox["DependsOn"] == "InboxQueuePolicy"
+    # The policy names the inbox by the same name the bucket gets.
+    name = inbox["Properties"]["BucketName"]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":::{name}")
+    assert reader["Environment"]["Variables"]["DOCFLOW_INBOX_BUCKET"] == "InboxBucket"
+    assert {"S3ReadPolicy": {"BucketName": "InboxBucket"}} in reader["Policies"]
+
+
 @pytest.mark.parametrize("path", [SERVICE_DOCKERFILE, LAMBDA_DOCKERFILE])
 def test_dockerfile_rules(path: Path) -> None:
     commands = dockerfile.parse_file(str(ROOT / path))
