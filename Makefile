@@ -45,8 +45,9 @@ format: sync
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
+# mypy --strict (pyproject.toml) on every member of the workspace.
 typecheck: sync
-	$(RUN) mypy shared/src
+	$(RUN) mypy shared/src services/*/src devstack/src
 
 test: lint typecheck browser
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup

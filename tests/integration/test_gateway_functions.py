@@ -52,7 +52,9 @@ def emulator_url() -> Iterator[str]:
     server.shutdown()
 
 
-async def get_through_gateway(emulator_url: str, paths: list[str]) -> list[tuple[int, Any]]:
+async def get_through_gateway(
+    emulator_url: str, paths: list[str], headers: dict[str, str] | None = None
+) -> list[tuple[int, Any]]:
     routes = load_routes(function_urls={"docflow-status": emulator_url})
     runner = web.AppRunner(make_app(routes))
     await runner.setup()
@@ -62,7 +64,7 @@ async def get_through_gateway(emulator_url: str, paths: list[str]) -> list[tuple
     try:
         async with aiohttp.ClientSession() as session:
             for path in paths:
-                async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+                async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as resp:
                     answers.append((resp.status, await resp.json()))
     finally:
         await runner.cleanup()
@@ -87,3 +89,14 @@ def test_routes_reach_a_function_in_its_container(emulator_url: str) -> None:
     # The gateway also serves the API's OpenAPI document, generated from the same routes.
     assert openapi[0] == 200
     assert set(openapi[1]["paths"]) == {template for _, template, _ in ROUTES}
+
+
+def test_cookies_reach_the_function_as_api_gateway_passes_them(emulator_url: str) -> None:
+    EmulatorStandIn.events.clear()
+
+    [(status, _)] = asyncio.run(
+        get_through_gateway(emulator_url, ["/status/bad%20id"], {"Cookie": "a=1; theme=dark"})
+    )
+
+    assert status == 400  # the handler's answer, not a gateway error
+    assert EmulatorStandIn.events[0]["cookies"] == ["a=1", "theme=dark"]

@@ -88,7 +88,7 @@ def to_event(
         "routeKey": route_key,
         "rawPath": request.path,
         "rawQueryString": request.query_string,
-        "cookies": [f"{k}={v.value}" for k, v in request.cookies.items()] or None,
+        "cookies": [f"{k}={v}" for k, v in request.cookies.items()] or None,
         "headers": headers,
         "queryStringParameters": dict(request.query) or None,
         "pathParameters": params or None,

@@ -32,6 +32,12 @@ class WorkflowRecords:
     def step_names(self) -> tuple[StepName, ...]:
         return steps_of(needs_approval=self.approval is not None)
 
+    def step(self, name: StepName) -> PromiseRecord | None:
+        """Step ``name``'s checkpoint promise, once the step has begun: the root's local
+        children come in the order ``step_names`` (the workflow's call order) gives."""
+        index = self.step_names.index(name)
+        return self.steps[index] if index < len(self.steps) else None
+
     @property
     def awaiting_approval(self) -> bool:
         return self.approval is not None and self.approval.state == "pending"

@@ -16,6 +16,7 @@ delivered is never sent again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import socket
@@ -108,9 +109,9 @@ class Consumer:
                 await self.slots.acquire()
                 task = asyncio.create_task(self._handle(event_id, fields))
                 self.in_flight[event_id] = task
-                task.add_done_callback(lambda _t, key=event_id: self._finished(key))
+                task.add_done_callback(functools.partial(self._finished, event_id))
 
-    def _finished(self, event_id: str) -> None:
+    def _finished(self, event_id: str, _task: asyncio.Task[None]) -> None:
         self.in_flight.pop(event_id, None)
         self.slots.release()
 

@@ -4,6 +4,7 @@ record from Redis (attempts, workers, heartbeats: see ``docflow_shared.progress`
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import redis
 from docflow_shared.progress import JobProgress, progress_key
@@ -57,7 +58,8 @@ def job_progress(job_id: str) -> JobProgress | None:
     if client is None:
         return None
     try:
-        return JobProgress.from_hash(client.hgetall(progress_key(job_id)))
+        # decode_responses=True: the hash's names and values are text.
+        return JobProgress.from_hash(cast("dict[str, str]", client.hgetall(progress_key(job_id))))
     except redis.RedisError as err:
         logger.warning("progress record unavailable", extra={"error": str(err)})
         return None

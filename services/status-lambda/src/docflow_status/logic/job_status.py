@@ -24,7 +24,6 @@ from resonate.types import PromiseRecord
 
 from ..dal.workflows import job_progress, job_roots, workflow_records
 
-EXTRACT = 1  # extract's place among the steps
 #: How many jobs ``GET /jobs`` looks through for the most recent ones (newest first).
 SCAN_LIMIT = 1000
 
@@ -76,7 +75,8 @@ def describe(job_id: str, records: WorkflowRecords, progress: JobProgress | None
         for name, child in zip(records.step_names, started, strict=True)
     ]
     if records.page_batches:
-        steps[EXTRACT] = _extract(steps[EXTRACT], records.page_batches, settled)
+        extract = records.step_names.index(StepName.EXTRACT)
+        steps[extract] = _extract(steps[extract], records.page_batches, settled)
     status = records.status
     # Between the last step's checkpoint and the workflow's own, the job is still finishing it.
     current = next((s.name for s in steps if s.state is not StepStateName.DONE), steps[-1].name)
@@ -143,12 +143,16 @@ def _settled_status(root: PromiseRecord) -> JobStatusName:
 def _result(records: WorkflowRecords, status: JobStatusName) -> dict[str, Any] | None:
     """The result when done; while awaiting approval, the analysis the reviewer decides on."""
     if status is JobStatusName.DONE:
-        data: dict[str, Any] = records.root.value.data
-        return data
-    if status is JobStatusName.AWAITING_APPROVAL:
-        analysis: dict[str, Any] = records.steps[2].value.data  # the analyze step's output
-        return {"analysis": analysis}
+        return _json_object(records.root)
+    analyzed = records.step(StepName.ANALYZE)
+    if status is JobStatusName.AWAITING_APPROVAL and analyzed is not None:
+        return {"analysis": _json_object(analyzed)}
     return None
+
+
+def _json_object(promise: PromiseRecord) -> dict[str, Any] | None:
+    data = promise.value.data
+    return data if isinstance(data, dict) else None
 
 
 def _step_state(child: PromiseRecord | None, workflow_settled: bool) -> StepStateName:

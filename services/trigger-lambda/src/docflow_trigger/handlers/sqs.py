@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,7 +30,7 @@ CORRELATION_ATTRIBUTE = "correlationId"
 
 
 class QueueMessage(SqsRecordModel):
-    body: Json[QueueMessageBody]  # type: ignore[assignment]  # a job, or what S3 sent
+    body: Json[QueueMessageBody]  # a job, or what S3 sent
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=QueueMessage)
@@ -62,7 +63,7 @@ def start_queued_job(record: QueueMessage) -> None:
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=start_queued_job, processor=processor, context=context
     )
