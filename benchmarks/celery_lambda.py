@@ -40,4 +40,4 @@ def enqueue(job: Annotated[JobRequest, Body()]) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context, logger)
+    return resolve(app, event, context, logger, api_token=None)

@@ -19,7 +19,7 @@ from docflow_devstack.samples import invoice_image
 from fpdf import FPDF
 
 from benchmarks.common import command_line, publish, table
-from tests.support.processes import BIN, Process
+from tests.support.processes import Process
 from tests.support.stack import FileServer, LocalStack
 
 PAGES = 40
@@ -80,9 +80,7 @@ def run() -> None:
             for workers in (1, 2):
                 if workers == 2:
                     second_worker = Process(
-                        [str(BIN / "docflow-worker")],
-                        Path(tmp) / "worker-2.log",
-                        env=stack.environment(),
+                        stack.command(), Path(tmp) / "worker-2.log", env=stack.environment()
                     ).start()
                     time.sleep(3)  # joined the group
                 for name, url in documents.items():

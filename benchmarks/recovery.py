@@ -38,7 +38,7 @@ from docflow_devstack.stack import TASKS_RETRY_TIMEOUT_MS
 from resonate.resonate import HEARTBEAT_INTERVAL_DIVISOR
 
 from benchmarks.common import command_line, publish, table
-from tests.support.processes import BIN, Process, wait_until
+from tests.support.processes import Process, wait_until
 from tests.support.stack import FileServer, LocalStack
 
 STEP = "download"  # the first step: it starts as the worker takes the job
@@ -80,7 +80,7 @@ def start_standby(stack: LocalStack) -> Process:
     own (the stack's settings plus the services' URLs it adds), writing to the same log."""
     log = stack.state_dir / "logs" / "worker.log"
     offset = log.stat().st_size
-    standby = Process([str(BIN / "docflow-worker")], log, env=stack.environment()).start()
+    standby = Process(stack.command(), log, env=stack.environment()).start()
     try:
         wait_until(lambda: b"worker ready" in log.read_bytes()[offset:], WAIT_SECONDS,
                    "the standby worker")  # fmt: skip

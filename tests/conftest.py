@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.processes import resonate_server
+
+# The settings deployed code requires, as `make up` gives its processes: the Lambda handlers
+# read theirs when imported. Nothing listens at these addresses; a test that talks to a
+# service sets the variable to that service's address (and calls forget_settings()).
+for name, value in {"RESONATE_URL": "http://127.0.0.1:9", "REDIS_URL": "redis://127.0.0.1:9/0",
+                    "DOCFLOW_BUCKET": "docflow-artifacts"}.items():  # fmt: skip
+    os.environ.setdefault(name, value)
 
 
 @pytest.fixture(scope="session")

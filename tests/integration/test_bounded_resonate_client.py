@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from docflow_shared.resonate_client import BoundedHttpConnection, sender_client
-from docflow_shared.settings import Settings, get_settings
+from docflow_shared.settings import ResonateSettings, forget_settings
 from docflow_shared.workflow import WORKFLOW_NAME
 from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
 from resonate.types import PromiseRecord
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 BUDGET = 0.5
 
 
-def settings_for(url: str) -> Settings:
-    return Settings(_env_file=None, RESONATE_URL=url, DOCFLOW_RESONATE_TIMEOUT=BUDGET)  # type: ignore[call-arg]
+def settings_for(url: str) -> ResonateSettings:
+    return ResonateSettings(RESONATE_URL=url, DOCFLOW_RESONATE_TIMEOUT=BUDGET)  # type: ignore[call-arg]
 
 
 def test_a_request_to_a_closed_port_fails_within_the_budget() -> None:
@@ -98,13 +98,13 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
     """The trigger creates the root promise itself (``rpc`` cannot add tags): what it creates
     must be what ``rpc`` creates, or the workers would not run it the same way."""
     monkeypatch.setenv("RESONATE_URL", resonate_url)
-    get_settings.cache_clear()
+    forget_settings()
     job = {"jobId": "same", "requesterId": "ada"}
     trace = {"correlationId": "req-1", "acceptedAt": 1}
     try:
         started = start_workflow("doc/ours", job, trace, timedelta(hours=1))
     finally:
-        get_settings.cache_clear()
+        forget_settings()
 
     async def by_rpc() -> tuple[PromiseRecord, PromiseRecord]:
         client = sender_client(settings_for(resonate_url))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from docflow_devstack.samples import invoice_pdf
 from docflow_shared.errors import InvalidDocument
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import forget_settings
 from docflow_worker.steps.download import fetch_http
 
 from tests.support.stack import FileServer
@@ -34,9 +34,9 @@ def files() -> Iterator[FileServer]:
 @pytest.fixture
 def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("DOCFLOW_URL_ALLOWLIST", "127.0.0.1")
-    get_settings.cache_clear()
+    forget_settings()
     yield
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def test_a_second_dns_answer_cannot_redirect_the_download(

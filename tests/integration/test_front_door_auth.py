@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from docflow_devstack.functions import LambdaContext
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import forget_settings
 from docflow_status.handlers.http import lambda_handler as status_handler
 from docflow_trigger.handlers.http import lambda_handler as trigger_handler
 
@@ -24,9 +24,9 @@ TOKEN = "correct-horse-battery-staple"
 def settings(resonate_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("RESONATE_URL", resonate_url)
     monkeypatch.setenv("DOCFLOW_API_TOKEN", TOKEN)
-    get_settings.cache_clear()
+    forget_settings()
     yield
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def event(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from docflow_devstack.samples import INVOICE_LINES
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import forget_settings
 from docflow_worker import llm_analyzer
 from docflow_worker.llm_analyzer import LLMAnalyzer
 from docflow_worker.steps.analyze import analyzer
@@ -141,11 +141,11 @@ def test_the_worker_uses_the_llm_analyzer_when_configured(
 ) -> None:
     monkeypatch.setenv("DOCFLOW_LLM_BASE_URL", stub.url)
     monkeypatch.setenv("DOCFLOW_LLM_MODEL", "stub-model")
-    get_settings.cache_clear()
+    forget_settings()
     try:
         assert isinstance(analyzer(), LLMAnalyzer)
         monkeypatch.delenv("DOCFLOW_LLM_MODEL")
-        get_settings.cache_clear()
+        forget_settings()
         assert not isinstance(analyzer(), LLMAnalyzer)
     finally:
-        get_settings.cache_clear()
+        forget_settings()

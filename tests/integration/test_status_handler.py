@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from docflow_devstack.functions import LambdaContext
 from docflow_shared.ids import workflow_id
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import forget_settings
 from docflow_status.handlers.http import lambda_handler
 
 from tests.support.events import api_event
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.integration
 def settings(resonate_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("RESONATE_URL", resonate_url)
     monkeypatch.delenv("DOCFLOW_API_TOKEN", raising=False)
-    get_settings.cache_clear()
+    forget_settings()
     yield
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def status_of(job_id: str) -> tuple[int, dict[str, Any]]:

@@ -13,7 +13,7 @@ import aiohttp
 import aiohttp.client
 import pytest
 from docflow_shared.resonate_client import sender_client, worker_client
-from docflow_shared.settings import Settings
+from docflow_shared.settings import WorkerSettings
 from resonate.context import Context
 
 pytestmark = pytest.mark.integration
@@ -25,8 +25,8 @@ async def double(_ctx: Context, value: int) -> int:
     return value * 2
 
 
-def settings_for(url: str) -> Settings:
-    return Settings(_env_file=None, RESONATE_URL=url, DOCFLOW_WORKER_GROUP="listeners")  # type: ignore[call-arg]
+def settings_for(url: str) -> WorkerSettings:
+    return WorkerSettings(RESONATE_URL=url, DOCFLOW_WORKER_GROUP="listeners")  # type: ignore[call-arg]
 
 
 def test_a_worker_older_than_aiohttps_default_timeout_still_gets_tasks(

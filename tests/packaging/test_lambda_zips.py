@@ -73,7 +73,9 @@ def unpack(service: str, build_dir: Path) -> Path:
 def invoke(root: Path, module: str, event: dict[str, object] | None) -> dict[str, object]:
     out = subprocess.run(
         [plain_python312(), "-I", "-S", "-c", PROBE, str(root), module, json.dumps(event)],
-        capture_output=True, text=True, cwd=root, env={"PATH": "/usr/bin:/bin"}, check=False,
+        capture_output=True, text=True, cwd=root, check=False,
+        # What template.yaml configures (nothing listens there: these requests never reach it).
+        env={"PATH": "/usr/bin:/bin", "RESONATE_URL": "http://127.0.0.1:9"},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     answer: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])

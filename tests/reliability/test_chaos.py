@@ -38,7 +38,7 @@ import pytest
 from docflow_devstack.samples import invoice_pdf
 from docflow_shared.ids import workflow_id
 from docflow_shared.resonate_client import sender_client
-from docflow_shared.settings import Settings
+from docflow_shared.settings import ResonateSettings
 from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 
@@ -228,7 +228,9 @@ def checkpoints(stack: LocalStack, job_ids: list[str]) -> dict[tuple[str, str], 
     """When each (job, step) promise was settled on the Resonate server (epoch ms)."""
 
     async def read() -> list[WorkflowRecords]:
-        client = sender_client(Settings(resonate_url=stack.resonate, resonate_timeout_seconds=10))
+        client = sender_client(
+            ResonateSettings(resonate_url=stack.resonate, resonate_timeout_seconds=10)
+        )
         try:
             return [await read_workflow(client, workflow_id(job_id)) for job_id in job_ids]
         finally:

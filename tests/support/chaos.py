@@ -26,7 +26,7 @@ from functools import partial
 from types import TracebackType
 from typing import Protocol
 
-from tests.support.processes import BIN, Process, wait_until
+from tests.support.processes import Process, wait_until
 from tests.support.stack import LocalStack
 
 KILL_EVERY = (2.0, 4.0)  # seconds between worker kills
@@ -73,7 +73,7 @@ class ExtraWorker:
     @classmethod
     def beside(cls, stack: LocalStack, name: str) -> ExtraWorker:
         log = stack.state_dir / "logs" / f"{name}.log"
-        return cls(name, Process([str(BIN / "docflow-worker")], log, stack.environment()))
+        return cls(name, Process(stack.command(), log, stack.environment()))
 
     def kill9(self) -> None:
         self.process.kill9()

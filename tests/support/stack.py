@@ -80,6 +80,12 @@ class LocalStack:
         raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
         return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
+    def command(self, process: str = "worker") -> list[str]:
+        """The command line ``docflow-stack up`` started ``process`` with (with
+        ``environment()``: to start another one like it)."""
+        pid = int((self.state_dir / "run" / f"{process}.pid").read_text())
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
     def log(self, process: str) -> str:
         return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")
 

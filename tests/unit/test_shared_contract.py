@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 from docflow_shared.errors import JobEnded
 from docflow_shared.ids import job_id_of, workflow_id
 from docflow_shared.models import ApprovalDecision, JobRequest, JobStatusName
-from docflow_shared.settings import Settings
+from docflow_shared.settings import (
+    NotifierSettings,
+    ServiceSettings,
+    SettingsError,
+    StatusSettings,
+    TriggerSettings,
+    WorkerSettings,
+    forget_settings,
+)
 from docflow_shared.status import job_status
 from hypothesis import given
 from hypothesis import strategies as st
@@ -156,28 +165,70 @@ def test_an_unknown_promise_state_is_an_error_not_a_guess() -> None:
 def test_settings_read_the_documented_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESONATE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("DOCFLOW_URL_ALLOWLIST", "127.0.0.1, files.internal ,10.0.0.0/8")
-    monkeypatch.setenv("DOCFLOW_API_TOKEN", "s3cret")
     monkeypatch.setenv("DOCFLOW_TASK_TTL", "4.5")
+    monkeypatch.setenv("DOCFLOW_API_TOKEN", "s3cret")
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    worker, trigger = WorkerSettings(), TriggerSettings()  # type: ignore[call-arg]
 
-    assert settings.resonate_url == "http://127.0.0.1:9"
-    assert settings.url_allowlist == ["127.0.0.1", "files.internal", "10.0.0.0/8"]
-    assert settings.api_token is not None
-    assert settings.api_token.get_secret_value() == "s3cret"
-    assert "s3cret" not in repr(settings)
-    assert settings.task_ttl_seconds == 4.5
+    assert worker.resonate_url == "http://127.0.0.1:9"
+    assert worker.url_allowlist == ["127.0.0.1", "files.internal", "10.0.0.0/8"]
+    assert worker.task_ttl_seconds == 4.5
+    assert trigger.api_token is not None
+    assert trigger.api_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(trigger)
 
 
-def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCFLOW_TASK_TTL", "-1")
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [
+        (TriggerSettings, "RESONATE_URL"),
+        (StatusSettings, "RESONATE_URL"),
+        (WorkerSettings, "RESONATE_URL"),
+        (WorkerSettings, "REDIS_URL"),
+        (WorkerSettings, "DOCFLOW_BUCKET"),
+        (NotifierSettings, "REDIS_URL"),
+    ],
+)
+def test_a_deployment_value_has_no_default_and_its_absence_is_named(
+    monkeypatch: pytest.MonkeyPatch, model: type[ServiceSettings], variable: str
+) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    forget_settings()
 
-    with pytest.raises(ValidationError, match="DOCFLOW_TASK_TTL"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(SettingsError, match=f"{variable} is required"):
+        model.current()
+    forget_settings()
+
+
+def test_a_bad_setting_names_the_variable_not_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCFLOW_TASK_TTL", "-17")
+    forget_settings()
+
+    with pytest.raises(
+        SettingsError, match="DOCFLOW_TASK_TTL: Input should be greater than 0"
+    ) as bad:
+        WorkerSettings.current()
+    assert "-17" not in str(bad.value)
+    forget_settings()
+
+
+def test_no_setting_is_read_from_a_dotenv_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("DOCFLOW_WORKER_GROUP=from-a-file\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert TriggerSettings().worker_group == "workers"  # type: ignore[call-arg]
 
 
 def test_an_empty_api_token_means_no_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     # compose.yaml passes DOCFLOW_API_TOKEN through as "" when the user set none.
     monkeypatch.setenv("DOCFLOW_API_TOKEN", "")
 
-    assert Settings(_env_file=None).api_token is None  # type: ignore[call-arg]
+    assert StatusSettings().api_token is None  # type: ignore[call-arg]
+
+
+def test_the_demo_step_delay_is_no_setting_of_any_service() -> None:
+    for model in (TriggerSettings, StatusSettings, WorkerSettings, NotifierSettings):
+        aliases = {str(f.validation_alias) for f in model.model_fields.values()}
+        assert not any("DEMO" in alias for alias in aliases), model

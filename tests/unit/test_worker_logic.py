@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import forget_settings
 from docflow_shared.url_guard import check_url, refused
 from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
@@ -204,11 +204,11 @@ def test_approval_is_needed_when_asked_or_for_a_large_invoice(
 ) -> None:
     if limit is not None:
         monkeypatch.setenv("DOCFLOW_APPROVAL_INVOICE_OVER", limit)
-    get_settings.cache_clear()
+    forget_settings()
     try:
         assert approval_required(job, analysis) is needed
     finally:
-        get_settings.cache_clear()
+        forget_settings()
 
 
 def test_the_total_is_not_the_subtotal() -> None:

@@ -85,7 +85,8 @@ class Service:
 
 
 def child_environment(ports: Ports) -> dict[str, str]:
-    """What every process of the stack is told about the others (and safe local credentials)."""
+    """What every process of the stack is told about the others, and the local values of the
+    settings deployed code has no default for (buckets, secret, safe local credentials)."""
     env = dict(os.environ)
     env.update(
         RESONATE_URL=f"http://127.0.0.1:{ports.resonate}",
@@ -99,6 +100,8 @@ def child_environment(ports: Ports) -> dict[str, str]:
     )
     for name, value in [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
                         ("AWS_DEFAULT_REGION", "us-east-1"),
+                        ("DOCFLOW_BUCKET", "docflow-artifacts"),
+                        ("DOCFLOW_INBOX_BUCKET", "docflow-inbox"),
                         ("DOCFLOW_WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET)]:  # fmt: skip
         env.setdefault(name, value)
     return env
@@ -154,7 +157,12 @@ def services(ports: Ports | None = None) -> list[Service]:
         Service(
             "worker",
             "worker (group workers)",
-            [str(BIN / "docflow-worker")],
+            # DOCFLOW_DEMO_STEP_DELAY=S make up: every step takes S seconds more (the demo).
+            [
+                str(BIN / "docflow-worker"),
+                "--demo-step-delay",
+                os.environ.get("DOCFLOW_DEMO_STEP_DELAY", "0"),
+            ],
             ready_line="worker ready",
         ),
         Service(

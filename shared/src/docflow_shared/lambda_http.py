@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from .errors import (
     BackendRejected,
@@ -37,7 +37,6 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .models import ErrorBody
-from .settings import get_settings
 
 MAX_BODY_BYTES = 256 * 1024
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -103,10 +102,10 @@ def domain_response(err: DocflowError) -> Response[str]:
     return error_response(status, err.code, err.message, err.details)
 
 
-def check_request(event: dict[str, Any]) -> None:
-    """Refuse, before routing and validation, what no route may see (auth first)."""
+def check_request(event: dict[str, Any], token: SecretStr | None) -> None:
+    """Refuse, before routing and validation, what no route may see (auth first: ``token``,
+    when set, is the bearer token every request must carry)."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    token = get_settings().api_token
     if token is not None:
         expected = f"Bearer {token.get_secret_value()}".encode()
         if not hmac.compare_digest(headers.get("authorization", "").encode(), expected):
@@ -148,13 +147,17 @@ def correlation_id(event: dict[str, Any]) -> str:
 
 
 def resolve(
-    app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, logger: Logger
+    app: APIGatewayHttpResolver,
+    event: dict[str, Any],
+    context: Any,
+    logger: Logger,
+    api_token: SecretStr | None,
 ) -> dict[str, Any]:
     """Answer one API Gateway event: refusals first, then the routes. The answer carries the
     request's correlation id, and so does every log line written while answering it."""
     logger.set_correlation_id(correlation_id(event))
     try:
-        check_request(event)
+        check_request(event, api_token)
         answer = app.resolve(event, context)
     except DocflowError as err:
         answer = _proxy(domain_response(err))

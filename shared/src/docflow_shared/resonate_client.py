@@ -30,7 +30,7 @@ from resonate.resonate import Resonate
 from resonate_base.error import ConnectorError
 
 from .errors import BackendRejected, BackendUnavailable, JobNotFound
-from .settings import Settings, get_settings
+from .settings import ResonateSettings, WorkerSettings
 
 if TYPE_CHECKING:
     from resonate.retry import RetryPolicy
@@ -107,7 +107,7 @@ class BoundedHttpConnection:
         return self._session
 
 
-def sender_client(settings: Settings) -> Resonate:
+def sender_client(settings: ResonateSettings) -> Resonate:
     """A send-only client for a front door: bounded requests, no listener, no polling loop.
 
     Must be created inside a running event loop (the SDK starts its connections there).
@@ -119,7 +119,7 @@ def sender_client(settings: Settings) -> Resonate:
     )
 
 
-def worker_client(settings: Settings, *, retry_policy: RetryPolicy | None = None) -> Resonate:
+def worker_client(settings: WorkerSettings, *, retry_policy: RetryPolicy | None = None) -> Resonate:
     """A long-running worker: joins the worker group, retries through server restarts, and
     keeps receiving tasks however long it runs (:class:`TaskListener`)."""
     pid = uuid.uuid4().hex
@@ -143,12 +143,13 @@ class LambdaResonate:
     call finishes within the settings' budget or raises ``BackendUnavailable``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Callable[[], ResonateSettings]) -> None:
+        self._settings = settings  # read at each call: tests change the environment
         self._loop = asyncio.new_event_loop()
         self._client: Resonate | None = None
 
     def call[T](self, operation: Callable[[Resonate], Awaitable[T]]) -> T:
-        settings = get_settings()
+        settings = self._settings()
 
         async def bounded() -> T:
             if self._client is None:

@@ -28,7 +28,7 @@ import httpx
 import redis.asyncio as redis
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.observability import log_keys
-from docflow_shared.settings import Settings
+from docflow_shared.settings import NotifierSettings
 from docflow_shared.url_guard import check_url
 from docflow_shared.workflow import NOTIFICATION_STREAM
 
@@ -48,7 +48,7 @@ class Permanent(Exception):
 
 
 class Consumer:
-    def __init__(self, settings: Settings, name: str | None = None) -> None:
+    def __init__(self, settings: NotifierSettings, name: str | None = None) -> None:
         self.settings = settings
         self.secrets = SigningSecrets.parse(settings.webhook_secret)
         self.name = name or socket.gethostname()

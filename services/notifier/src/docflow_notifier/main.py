@@ -13,18 +13,18 @@ from typing import Any
 import redis.asyncio as redis
 import uvicorn
 from docflow_shared.observability import json_logging
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import NotifierSettings, SettingsError
 from fastapi import FastAPI, Query
 
 from . import deliveries
 from .consumer import Consumer
 from .observability import SERVICE, logger
-from .signing import SecretMissing, SigningSecrets
+from .signing import SigningSecrets
 
 
 @contextlib.asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    consumer = Consumer(get_settings())
+    consumer = Consumer(NotifierSettings.current())
     task = asyncio.create_task(consumer.run_forever())
     task.add_done_callback(_report_stop)
     yield
@@ -53,7 +53,7 @@ async def notifications(
     limit: int = Query(50, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Deliveries (newest first), or every delivery of one job, with attempts and outcome."""
-    client = redis.Redis.from_url(get_settings().redis_url)
+    client = redis.Redis.from_url(NotifierSettings.current().redis_url)
     try:
         return await deliveries.listing(client, job_id, limit)
     finally:
@@ -68,8 +68,8 @@ def main() -> None:
     json_logging(SERVICE, logging.WARNING)
     try:
         # Before serving: a notifier that cannot sign must not start (no built-in secret).
-        SigningSecrets.parse(get_settings().webhook_secret)
-    except SecretMissing as err:
+        SigningSecrets.parse(NotifierSettings.current().webhook_secret)
+    except SettingsError as err:
         logger.error("cannot start", extra={"error": str(err)})
         sys.exit(f"docflow-notifier: {err}")
     # log_config=None: uvicorn's loggers go through the JSON handler above, not its own format.

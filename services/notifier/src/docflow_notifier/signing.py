@@ -20,6 +20,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from docflow_shared.settings import SettingsError
 from pydantic import SecretStr
 
 SECRET_VARIABLE = "DOCFLOW_WEBHOOK_SECRET"  # noqa: S105 - a name
@@ -32,7 +33,7 @@ MAKE_ONE = (
 )
 
 
-class SecretMissing(ValueError):
+class SecretMissing(SettingsError):
     """``DOCFLOW_WEBHOOK_SECRET`` is unset or malformed: the notifier must not start."""
 
 

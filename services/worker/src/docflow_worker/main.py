@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
+import sys
 
 from docflow_shared.observability import json_logging
 from docflow_shared.resonate_client import worker_client
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import SettingsError, WorkerSettings
 from docflow_shared.url_guard import shown_url
 from docflow_shared.workflow import APPROVAL_TIMER_NAME, EXTRACT_PAGES_NAME, WORKFLOW_NAME
 from resonate.retry import Never
 
 from .dal.signals import JobSignals
 from .observability import SERVICE, logger
-from .retrying import checkpoint, drain
+from .retrying import checkpoint, drain, pacing
 from .steps.extract import extract_pages
 from .workflow import approval_timer, process_document
 
@@ -26,7 +28,7 @@ CHECKPOINT_GRACE_SECONDS = 1.0
 
 
 async def serve() -> None:
-    settings = get_settings()
+    settings = WorkerSettings.current()
     # Steps retry on their own terms (see retrying.py); the SDK must not retry them blindly.
     resonate = worker_client(settings, retry_policy=Never())
     resonate.with_dependency(JobSignals(resonate.promises))
@@ -55,8 +57,20 @@ async def serve() -> None:
     logger.info("worker stopped")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="docflow-worker", description=__doc__)
+    parser.add_argument(
+        "--demo-step-delay", type=float, default=0.0, metavar="SECONDS",
+        help="local demo and tests only: every step waits this long first",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
     json_logging(SERVICE, logging.WARNING)  # the SDK's and libraries' lines, as JSON
+    try:
+        WorkerSettings.current()
+    except SettingsError as err:
+        logger.error("cannot start", extra={"error": str(err)})
+        sys.exit(f"docflow-worker: {err}")
+    pacing.step_delay_seconds = max(0.0, args.demo_step_delay)
     asyncio.run(serve())
 
 

@@ -25,7 +25,6 @@ from typing import Any
 
 from docflow_shared.errors import InvalidDocument, JobEnded
 from docflow_shared.observability import log_keys
-from docflow_shared.settings import get_settings
 from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from resonate.context import Context
 
@@ -79,6 +78,17 @@ class Drain:
 drain = Drain()
 
 
+class Pacing:
+    """For the local demo and tests only: every step attempt first waits ``step_delay_seconds``
+    (watch the steps move, kill the worker mid-step). No environment variable reaches it, only
+    the command line: ``docflow-worker --demo-step-delay S``, as the local stack starts it."""
+
+    step_delay_seconds = 0.0
+
+
+pacing = Pacing()
+
+
 async def ensure_job_continues(ctx: Context, job: dict[str, Any]) -> None:
     """End the job here if it was canceled or its deadline passed (``JobEnded``)."""
     if await ctx.get_dependency(JobSignals).cancel_requested(job["jobId"]):
@@ -114,7 +124,7 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 async def _run_with_retries(
     fn: Callable[..., Any], step: str, job: dict[str, Any], inputs: tuple[Any, ...]
 ) -> Any:
-    delay = get_settings().demo_step_delay_seconds
+    delay = pacing.step_delay_seconds
     started = time.monotonic()
     attempt = 0
     while True:

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 from docflow_shared.workflow import APPROVAL_TIMER_NAME, DEADLINE_GRACE, EXTRACT_PAGES_NAME
 from resonate.context import Context
 
@@ -68,7 +68,10 @@ async def reviewer_decision(ctx: Context, job: dict[str, Any]) -> dict[str, Any]
     # The SDK's default is one day; these live as long as the job may (the server bounds both
     # by the root promise's timeout).
     approval = ctx.promise(timeout=timedelta(milliseconds=ctx.info.timeout_at - now))
-    wait = max(0.0, min(get_settings().approval_timeout_seconds, (job["deadlineAt"] - now) / 1000))
+    wait = max(
+        0.0,
+        min(WorkerSettings.current().approval_timeout_seconds, (job["deadlineAt"] - now) / 1000),
+    )
     timer = ctx.options(timeout=timedelta(seconds=wait) + TIMER_SLACK)
     await timer.detached(APPROVAL_TIMER_NAME, await approval.id(), wait)
     decision: dict[str, Any] = await approval

@@ -9,7 +9,7 @@ from typing import cast
 import redis
 from docflow_shared.progress import JobProgress, progress_key
 from docflow_shared.resonate_client import LambdaResonate
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import JOB_KIND, KIND_TAG
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 from resonate.resonate import Resonate
@@ -17,7 +17,7 @@ from resonate.types import PromiseRecord
 
 from ..observability import logger
 
-resonate = LambdaResonate()
+resonate = LambdaResonate(StatusSettings.current)
 PAGE = 100
 
 
@@ -45,7 +45,7 @@ def job_roots(state: str | None, scan_limit: int) -> list[PromiseRecord]:
 
 @lru_cache(maxsize=1)
 def _redis() -> redis.Redis | None:
-    url = get_settings().redis_url
+    url = StatusSettings.current().redis_url
     # A short timeout: without the record the status is still right, only less detailed.
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
                                 decode_responses=True) if url else None  # fmt: skip

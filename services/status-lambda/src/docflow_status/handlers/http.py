@@ -10,10 +10,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow_shared.lambda_http import new_resolver, openapi_responses, resolve
 from docflow_shared.models import JobList, JobStatus, JobStatusName
+from docflow_shared.settings import StatusSettings
 
 from ..logic.job_status import get_job_status, list_jobs
 from ..observability import logger, tracer
 
+StatusSettings.current()  # at init: a missing or bad variable stops the function, named
 app = new_resolver(logger)
 
 
@@ -48,4 +50,4 @@ def jobs(
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context, logger)
+    return resolve(app, event, context, logger, StatusSettings.current().api_token)

@@ -17,7 +17,7 @@ from docflow_shared.models import (
     StepStatus,
 )
 from docflow_shared.progress import JobProgress
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import CORRELATION_TAG
 from docflow_shared.workflow_records import WorkflowRecords
 from resonate.types import PromiseRecord
@@ -131,7 +131,7 @@ def _waiting_since(
     if records.approval is not None and records.approval.settled_at:
         signs.append(records.approval.settled_at)  # the decision handed it back to the workers
     last_seen = max(signs)
-    if time.time() * 1000 - last_seen < get_settings().stuck_after_seconds * 1000:
+    if time.time() * 1000 - last_seen < StatusSettings.current().stuck_after_seconds * 1000:
         return None
     return _time(last_seen)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.inbox import InboxObject
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import TriggerSettings
 from docflow_shared.url_guard import shown_url
 
 
@@ -18,7 +18,9 @@ def _client() -> Any:
     from botocore.config import Config
 
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3})
-    return boto3.client("s3", endpoint_url=get_settings().aws_endpoint_url, config=config)
+    return boto3.client(
+        "s3", endpoint_url=TriggerSettings.current().aws_endpoint_url, config=config
+    )
 
 
 def object_metadata(inbox_object: InboxObject) -> dict[str, str]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from docflow_shared.resonate_client import LambdaResonate
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import (
     CORRELATION_TAG,
     JOB_KIND,
@@ -20,7 +20,7 @@ from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 from resonate.resonate import Resonate, default_resolve_target
 from resonate.types import PromiseRecord, TaskData, Value
 
-resonate = LambdaResonate()
+resonate = LambdaResonate(TriggerSettings.current)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def start_workflow(
     not. The request is the one the SDK's ``rpc`` sends (never ``run``, which would execute the
     workflow here, in the Lambda), plus docflow's tags, which ``rpc`` cannot add.
     """
-    group = get_settings().worker_group
+    group = TriggerSettings.current().worker_group
     tags = {
         # A root is its own origin, branch and parent; the target routes it to a worker.
         "resonate:origin": workflow_id,

@@ -17,11 +17,13 @@ from docflow_shared.lambda_http import (
     resolve,
 )
 from docflow_shared.models import Accepted, ApprovalDecision, JobActionAccepted, JobRequest
+from docflow_shared.settings import TriggerSettings
 
 from ..logic.job_actions import cancel, decide
 from ..logic.start_job import start_job
 from ..observability import count_started, logger, metrics, tracer
 
+TriggerSettings.current()  # at init: a missing or bad variable stops the function, named
 app = new_resolver(logger)
 
 
@@ -99,7 +101,7 @@ def accepted(action: JobActionAccepted) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = resolve(app, event, context, logger)
+    answer = resolve(app, event, context, logger, TriggerSettings.current().api_token)
     if event.get("routeKey") == "POST /process-document" and 400 <= answer["statusCode"] < 500:
         metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
     return answer

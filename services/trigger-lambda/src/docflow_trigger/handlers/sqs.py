@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow_shared.inbox import InboxObject, QueueMessageBody, S3EventNotification, S3TestEvent
+from docflow_shared.settings import TriggerSettings
 
 from ..logic.inbox import start_inbox_job
 from ..logic.start_job import start_job
@@ -33,6 +34,7 @@ class QueueMessage(SqsRecordModel):
     body: Json[QueueMessageBody]  # a job, or what S3 sent
 
 
+TriggerSettings.current()  # at init: a missing or bad variable stops the function, named
 processor = BatchProcessor(event_type=EventType.SQS, model=QueueMessage)
 
 

@@ -23,7 +23,7 @@ from docflow_shared.inbox import (
     InboxObject,
 )
 from docflow_shared.models import Accepted, JobRequest
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 from pydantic import ValidationError
 
@@ -41,7 +41,11 @@ _FIELD_METADATA = {
 
 def start_inbox_job(inbox_object: InboxObject, correlation_id: str) -> JobStarted:
     """Start the object's job (once per object version), or record it as failed with why."""
-    inbox = get_settings().inbox_bucket
+    inbox = TriggerSettings.current().inbox_bucket
+    if inbox is None:
+        msg = f"an S3 notification from bucket {inbox_object.bucket!r}, and no inbox is set "
+        msg += "(DOCFLOW_INBOX_BUCKET)"
+        raise InvalidJob(msg)
     if inbox_object.bucket != inbox:
         msg = f"an S3 notification from bucket {inbox_object.bucket!r}; the inbox is {inbox!r}"
         raise InvalidJob(msg)
@@ -105,7 +109,7 @@ def record_failed_job(
         "requesterId": inbox_object.requester_id or "",
     }
     trace = {"correlationId": correlation_id, "acceptedAt": int(time.time() * 1000)}
-    lifetime = timedelta(seconds=get_settings().job_timeout_seconds) + DEADLINE_GRACE
+    lifetime = timedelta(seconds=TriggerSettings.current().job_timeout_seconds) + DEADLINE_GRACE
     first = record_failed_workflow(workflow_id(job["jobId"]), job, trace, lifetime, refused).trace
     first = first or {}
     return JobStarted(

@@ -9,7 +9,7 @@ from datetime import timedelta
 from docflow_shared.errors import JobConflict
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import Accepted, JobRequest
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 
 from ..dal.workflows import start_workflow
@@ -25,7 +25,9 @@ class JobStarted:
 def start_job(job: JobRequest, correlation_id: str) -> JobStarted:
     """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id."""
     sent = job.as_workflow_input()
-    deadline = timedelta(seconds=job.deadline_seconds or get_settings().job_timeout_seconds)
+    deadline = timedelta(
+        seconds=job.deadline_seconds or TriggerSettings.current().job_timeout_seconds
+    )
     trace = {"correlationId": correlation_id, "acceptedAt": int(time.time() * 1000)}
     started = start_workflow(workflow_id(job.job_id), sent, trace, deadline + DEADLINE_GRACE)
     if started.job != sent:

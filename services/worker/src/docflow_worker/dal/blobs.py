@@ -10,12 +10,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from docflow_shared.errors import InvalidDocument
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    settings = get_settings()
+    settings = WorkerSettings.current()
     return boto3.client(
         "s3",
         endpoint_url=settings.aws_endpoint_url,
@@ -24,12 +24,14 @@ def _client() -> Any:
 
 
 def s3_url(key: str) -> str:
-    return f"s3://{get_settings().bucket}/{key}"
+    return f"s3://{WorkerSettings.current().bucket}/{key}"
 
 
 def put_bytes(key: str, body: bytes, content_type: str) -> str:
     """Write (or overwrite with the same bytes: every step is idempotent) one object."""
-    _client().put_object(Bucket=get_settings().bucket, Key=key, Body=body, ContentType=content_type)
+    _client().put_object(
+        Bucket=WorkerSettings.current().bucket, Key=key, Body=body, ContentType=content_type
+    )
     return s3_url(key)
 
 
@@ -39,7 +41,7 @@ def put_json(key: str, value: Any) -> str:
 
 
 def get_bytes(key: str, bucket: str | None = None, version_id: str | None = None) -> bytes:
-    bucket = bucket or get_settings().bucket
+    bucket = bucket or WorkerSettings.current().bucket
     version = {"VersionId": version_id} if version_id else {}
     try:
         response = _client().get_object(Bucket=bucket, Key=key, **version)

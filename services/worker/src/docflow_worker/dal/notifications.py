@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import redis
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 from docflow_shared.workflow import NOTIFICATION_STREAM
 
 # XADD and the job's "notified" marker in one atomic script: a re-run of the notify step
@@ -23,7 +23,7 @@ return id
 
 @lru_cache(maxsize=1)
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=10)
+    return redis.Redis.from_url(WorkerSettings.current().redis_url, socket_timeout=10)
 
 
 def append_once(job: dict[str, Any], event_type: str, **fields: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 from docflow_shared.progress import progress_key
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 
 from ..observability import WORKER_ID, logger
@@ -20,7 +20,7 @@ from ..observability import WORKER_ID, logger
 
 @lru_cache(maxsize=1)
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=2)
+    return redis.Redis.from_url(WorkerSettings.current().redis_url, socket_timeout=2)
 
 
 def _write(job: dict[str, Any], step: str | None) -> None:
@@ -57,5 +57,5 @@ async def alive(job: dict[str, Any]) -> AsyncIterator[None]:
 
 async def _heartbeat(job: dict[str, Any]) -> None:
     while True:
-        await asyncio.sleep(get_settings().heartbeat_seconds)
+        await asyncio.sleep(WorkerSettings.current().heartbeat_seconds)
         await asyncio.to_thread(_write, job, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 
 from ..analyzer import Analyzer, HeuristicAnalyzer
 from ..dal import blobs
@@ -13,7 +13,7 @@ from ..llm_analyzer import LLMAnalyzer
 
 def analyzer() -> Analyzer:
     """The LLM analyzer when ``DOCFLOW_LLM_BASE_URL`` and ``DOCFLOW_LLM_MODEL`` are set."""
-    settings = get_settings()
+    settings = WorkerSettings.current()
     if settings.llm_base_url and settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return LLMAnalyzer(

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
 from docflow_shared.errors import InvalidDocument
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 from docflow_shared.url_guard import check_url, shown_url
 from docflow_shared.workflow import JOBS_PREFIX, blob_prefix
 
@@ -25,7 +25,7 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
     data = _fetch_s3(url) if url.startswith("s3://") else fetch_http(url)
     content_type = sniff_type(data)
     pages = page_count(data, content_type)
-    limit = get_settings().max_pages
+    limit = WorkerSettings.current().max_pages
     if pages > limit:
         raise InvalidDocument("too_large", f"the document has {pages} pages; the limit is {limit}")
     key = blob_prefix(job["jobId"]) + "document"
@@ -42,7 +42,7 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
 def _fetch_s3(url: str) -> bytes:
     parts = urlsplit(url)
     bucket, key = parts.netloc, unquote(parts.path.lstrip("/"))
-    if bucket == get_settings().bucket and key.startswith(JOBS_PREFIX):
+    if bucket == WorkerSettings.current().bucket and key.startswith(JOBS_PREFIX):
         # Other jobs' documents, text and results are never an input.
         msg = f"{shown_url(url)} is inside docflow's own job storage"
         raise InvalidDocument("url_refused", msg)
@@ -52,7 +52,7 @@ def _fetch_s3(url: str) -> bytes:
 
 
 def fetch_http(url: str) -> bytes:
-    settings = get_settings()
+    settings = WorkerSettings.current()
     limit = settings.max_document_bytes
     timeout = httpx.Timeout(settings.download_timeout_seconds, connect=10)
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:

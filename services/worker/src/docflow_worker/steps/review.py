@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from docflow_shared.settings import get_settings
+from docflow_shared.settings import WorkerSettings
 
 from ..endings import end_job
 
@@ -18,7 +18,7 @@ def approval_required(job: dict[str, Any], analysis: dict[str, Any]) -> bool:
     """Asked for by the request, or an invoice above ``DOCFLOW_APPROVAL_INVOICE_OVER``."""
     if job.get("requireApproval"):
         return True
-    limit = get_settings().approval_invoice_over
+    limit = WorkerSettings.current().approval_invoice_over
     if limit is None or analysis.get("documentType") != "invoice":
         return False
     total = (analysis.get("fields", {}).get("total") or {}).get("value")
@@ -30,7 +30,7 @@ def approval_required(job: dict[str, Any], analysis: dict[str, Any]) -> bool:
 
 def review(job: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
     if decision.get("timedOut"):
-        seconds = get_settings().approval_timeout_seconds
+        seconds = WorkerSettings.current().approval_timeout_seconds
         end_job(job, "timed_out", f"no approval decision within {seconds:g} s")
     if decision.get("canceled"):
         end_job(job, "canceled", "canceled while awaiting approval")
