@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import ipaddress
+import json
 
 import pytest
 from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument
+from docflow_shared.retry import Backoff
 from docflow_shared.settings import forget_settings
 from docflow_shared.url_guard import check_url, refused
+from docflow_worker import retrying
 from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
 from docflow_worker.steps.review import approval_required
@@ -238,3 +243,28 @@ def test_an_unlabelled_date_is_taken_when_there_is_no_labelled_one() -> None:
 
     assert fields["date"]["value"] == "2023-09-05"
     assert fields["date"]["evidence"] == "05/09/2023 12:30 Till 5"
+
+
+def test_an_unexpected_error_is_retried_and_logged_with_its_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retrying, "STEP_BACKOFF", Backoff(first_seconds=0.0, max_seconds=0.0))
+    logged = io.StringIO()
+    monkeypatch.setattr(retrying.logger.registered_handler, "stream", logged)
+    calls: list[int] = []
+
+    def buggy_once(job: dict[str, object]) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            return str({}["missing"])  # a bug: KeyError
+        return "stored"
+
+    job = {"jobId": "j-bug", "deadlineAt": 2**42}
+    result = asyncio.run(retrying._run_with_retries(buggy_once, "store", job, ()))
+
+    retried = [json.loads(line) for line in logged.getvalue().splitlines()
+               if '"step failed, retrying"' in line]  # fmt: skip
+    assert result == "stored"
+    assert len(calls) == 2
+    assert retried[0]["exception_name"] == "KeyError"
+    assert "Traceback" in retried[0]["exception"]

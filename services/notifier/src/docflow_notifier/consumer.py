@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import random
 import socket
 import time
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ import httpx
 import redis.asyncio as redis
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.observability import log_keys
+from docflow_shared.retry import Backoff, is_transient
 from docflow_shared.settings import NotifierSettings
 from docflow_shared.url_guard import check_url
 from docflow_shared.workflow import NOTIFICATION_STREAM
@@ -51,6 +51,7 @@ class Consumer:
     def __init__(self, settings: NotifierSettings, name: str | None = None) -> None:
         self.settings = settings
         self.secrets = SigningSecrets.parse(settings.webhook_secret)
+        self.backoff = Backoff(settings.webhook_backoff_seconds, MAX_BACKOFF_SECONDS, jitter=0.5)
         self.name = name or socket.gethostname()
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
@@ -155,9 +156,7 @@ class Consumer:
                 if attempts >= self.settings.webhook_max_attempts:
                     await self._dead_letter(event_id, event, attempts, f"gave up: {err}")
                     return
-                pause = min(
-                    self.settings.webhook_backoff_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS
-                ) * random.uniform(0.5, 1.0)
+                pause = self.backoff.delay(attempts)
                 await deliveries.record(
                     self.redis,
                     event_id,
@@ -216,7 +215,7 @@ class Consumer:
         status = response.status_code
         if 200 <= status < 300:
             return
-        if 400 <= status < 500 and status not in (408, 429):
+        if not is_transient(status):
             raise Permanent(f"the receiver answered {status}")
         raise RuntimeError(f"the receiver answered {status}")
 

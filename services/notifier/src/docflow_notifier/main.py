@@ -14,7 +14,8 @@ import redis.asyncio as redis
 import uvicorn
 from docflow_shared.observability import json_logging
 from docflow_shared.settings import NotifierSettings, SettingsError
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 
 from . import deliveries
 from .consumer import Consumer
@@ -23,10 +24,11 @@ from .signing import SigningSecrets
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     consumer = Consumer(NotifierSettings.current())
     task = asyncio.create_task(consumer.run_forever())
     task.add_done_callback(_report_stop)
+    app.state.consumer = task
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -36,15 +38,22 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 def _report_stop(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.error("consumer stopped", extra={"error": repr(task.exception())})
+        logger.error("consumer stopped", exc_info=task.exception())
 
 
 app = FastAPI(title="docflow notifier", lifespan=lifespan)
 
 
-@app.get("/health")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+@app.get("/health", responses={503: {"description": "the consumer has stopped"}})
+async def health(request: Request) -> JSONResponse:
+    """ok while the stream consumer runs (it rides out Redis outages by itself); 503 once it
+    has stopped on an error it cannot recover from, so the container is restarted."""
+    consumer: asyncio.Task[None] = request.app.state.consumer
+    if consumer.done():
+        error = None if consumer.cancelled() else consumer.exception()
+        body = {"status": "consumer stopped", "error": f"{type(error).__name__}: {error}"}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 @app.get("/notifications")

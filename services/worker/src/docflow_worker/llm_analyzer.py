@@ -15,6 +15,7 @@ import time
 from typing import Any, Literal
 
 import httpx
+from docflow_shared.retry import Backoff, is_transient, retry_after_seconds
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .analyzer import HeuristicAnalyzer
@@ -24,8 +25,7 @@ CHUNK_CHARS = 12_000  # per request; pages are never split
 EVIDENCE_CHARS = 200  # as the heuristic analyzer's
 SUMMARY_CHARS = 1000
 MAX_ATTEMPTS = 4
-FIRST_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 30.0
+BACKOFF = Backoff(first_seconds=1.0, max_seconds=30.0)
 SYSTEM_PROMPT = (
     "You extract data from business documents. Classify the document as invoice, receipt, "
     "contract or other, and extract the fields for its type: invoice: vendor, number, date, "
@@ -151,34 +151,24 @@ class LLMAnalyzer:
             raise LLMUnavailable(f"the model's answer is not a valid analysis ({problem})") from err
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-        delay = FIRST_BACKOFF_SECONDS
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            asked: float | None = None
             try:
                 response = client.post(self.url, json=body)
             except httpx.HTTPError as err:
                 problem = f"{type(err).__name__}: {err}"
-                wait = delay
             else:
                 if response.status_code == 200:
                     answer: dict[str, Any] = response.json()
                     return answer
                 problem = f"the endpoint answered {response.status_code}"
-                if response.status_code != 429 and response.status_code < 500:
+                if not is_transient(response.status_code):
                     raise LLMUnavailable(problem)  # a request it will never accept
-                wait = retry_after(response) or delay
+                asked = retry_after_seconds(response.headers.get("retry-after"))
             if attempt == MAX_ATTEMPTS:
                 raise LLMUnavailable(f"{problem} ({MAX_ATTEMPTS} attempts)")
-            time.sleep(min(wait, MAX_BACKOFF_SECONDS))
-            delay *= 2
+            time.sleep(BACKOFF.delay(attempt, asked))
         raise AssertionError("unreachable")
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (the delta form; an HTTP date is ignored)."""
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
-    except ValueError:
-        return None
 
 
 def chunks(pages: list[str], limit: int = CHUNK_CHARS) -> list[list[tuple[int, str]]]:

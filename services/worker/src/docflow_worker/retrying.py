@@ -25,6 +25,7 @@ from typing import Any
 
 from docflow_shared.errors import InvalidDocument, JobEnded
 from docflow_shared.observability import log_keys
+from docflow_shared.retry import Backoff
 from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from resonate.context import Context
 
@@ -36,8 +37,7 @@ from .observability import logger
 
 TRANSIENT_ATTEMPTS = 4
 INFRASTRUCTURE_ATTEMPTS = 40
-FIRST_DELAY = 1.0
-MAX_DELAY = 60.0
+STEP_BACKOFF = Backoff(first_seconds=1.0, max_seconds=60.0)
 
 
 class Transient(Exception):
@@ -150,14 +150,16 @@ async def _run_with_retries(
                     TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
                 )
                 if attempt >= limit:
-                    logger.error("step gave up", extra={"error": str(err)})
+                    logger.exception("step gave up", extra={"error": str(err)})
                     _finished(step, started, attempt, "failed", job)
                     reason = err.reason if isinstance(err, Transient) else "internal_error"
                     failure = InvalidDocument(reason, f"{step} kept failing: {err}")
                     await asyncio.to_thread(announce_failure, job, failure)
                     raise failure from err
-                pause = min(FIRST_DELAY * 2 ** (attempt - 1), MAX_DELAY)
-                logger.warning("step failed, retrying", extra={"error": str(err), "retryIn": pause})
+                pause = STEP_BACKOFF.delay(attempt)
+                # The traceback of what nobody expected (a bug, an outage), not of a flaky source.
+                logger.warning("step failed, retrying", extra={"error": str(err), "retryIn": pause},
+                               exc_info=not isinstance(err, Transient))  # fmt: skip
                 await asyncio.sleep(pause)
                 continue
             logger.info("step done", extra={"seconds": round(time.monotonic() - started, 3)})

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
 from docflow_shared.errors import InvalidDocument
+from docflow_shared.retry import is_transient
 from docflow_shared.settings import WorkerSettings
 from docflow_shared.url_guard import check_url, shown_url
 from docflow_shared.workflow import JOBS_PREFIX, blob_prefix
@@ -95,7 +96,7 @@ def _raise_for_status(response: httpx.Response, url: str) -> None:
     url = shown_url(url)
     if status in (404, 410):
         raise InvalidDocument("not_found", f"{url} answered {status}")
-    if status in (408, 429) or status >= 500:
+    if is_transient(status):
         raise Transient(f"{url} answered {status}")
     if status >= 400:
         raise InvalidDocument("download_failed", f"{url} answered {status}")
