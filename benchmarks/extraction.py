@@ -16,11 +16,11 @@ import uuid
 from pathlib import Path
 
 from docflow_devstack.samples import invoice_image
+from docflow_testing.processes import Process
+from docflow_testing.stack import FileServer, LocalStack
 from fpdf import FPDF
 
 from benchmarks.common import command_line, publish, table
-from tests.support.processes import Process
-from tests.support.stack import FileServer, LocalStack
 
 PAGES = 40
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import aiohttp
 from docflow_devstack.package import build_zip
+from docflow_testing.processes import BIN, Process, free_port, http_ok, resonate_server, wait_until
 
 from benchmarks.common import ROOT, command_line, percentile, publish, table
 from benchmarks.peers_stores import valkey
-from tests.support.processes import BIN, Process, free_port, http_ok, resonate_server, wait_until
 
 PATHS = {"floor": "/floor", "trigger": "/process-document", "celery": "/celery"}
 LABELS = {

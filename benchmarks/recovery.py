@@ -3,7 +3,7 @@ again on another worker, for task TTLs (DOCFLOW_TASK_TTL) of 2 s and 10 s (the d
 
     make bench    (python -m benchmarks.recovery [--ttls 2 10] [--kills N] [--restart-kills N])
 
-For each TTL the real local stack runs (``tests.support.stack.LocalStack``) with every step
+For each TTL the real local stack runs (``docflow_testing.stack.LocalStack``) with every step
 sleeping DOCFLOW_DEMO_STEP_DELAY first, so that a kill lands mid-step. A job is submitted; at a
 random point after its first step started, the worker running it is killed with SIGKILL.
 Recovery is the time from the kill to that step's "step started" line from another worker (the
@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from docflow_devstack.resonate.cli import parse_args as resonate_server_config
 from docflow_devstack.samples import invoice_pdf
 from docflow_devstack.stack import TASKS_RETRY_TIMEOUT_MS
+from docflow_resonate_dev.cli import parse_args as resonate_server_config
+from docflow_testing.processes import Process, wait_until
+from docflow_testing.stack import FileServer, LocalStack
 from resonate.resonate import HEARTBEAT_INTERVAL_DIVISOR
 
 from benchmarks.common import command_line, publish, table
-from tests.support.processes import Process, wait_until
-from tests.support.stack import FileServer, LocalStack
 
 STEP = "download"  # the first step: it starts as the worker takes the job
 KILL_MARGIN = 0.5  # each step sleeps a heartbeat period plus this first: the kill lands in it

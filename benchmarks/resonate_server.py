@@ -25,13 +25,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
-from docflow_devstack.resonate.engine import Engine
+from docflow_resonate_dev.engine import Engine
+from docflow_testing.processes import Process, free_port, resonate_server, wait_until
 from resonate.connections.local import DurablePromise, LocalConnection
 from resonate.resonate import Resonate
 
 from benchmarks.common import command_line, percentile, publish, table
 from benchmarks.noop_worker import noop_total, register
-from tests.support.processes import Process, free_port, resonate_server, wait_until
 
 SIZES = [1_000, 20_000, 100_000]
 STEPS = 3

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from tests.support.stack import FileServer, LocalStack, running_stack
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 
 @pytest.fixture(scope="session")

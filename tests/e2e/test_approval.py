@@ -20,9 +20,8 @@ import redis
 from docflow_devstack.samples import invoice_pdf
 from docflow_shared.ids import workflow_id
 from docflow_shared.workflow import NOTIFICATION_STREAM
-
-from tests.support.processes import BIN
-from tests.support.stack import FileServer, LocalStack, running_stack
+from docflow_testing.processes import BIN
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-approval-stack")]
 

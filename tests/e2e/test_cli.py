@@ -16,11 +16,10 @@ import httpx
 import pytest
 from docflow_devstack.cli import app
 from docflow_devstack.samples import invoice_pdf
+from docflow_testing.cli_output import ANSI_CONTROL, row
+from docflow_testing.processes import BIN, free_port
+from docflow_testing.stack import FileServer, LocalStack
 from typer.testing import CliRunner, Result
-
-from tests.support.cli_output import ANSI_CONTROL, row
-from tests.support.processes import BIN, free_port
-from tests.support.stack import FileServer, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-stack")]
 

@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from tests.support.processes import ROOT
-from tests.support.stack import LocalStack, running_stack
+from docflow_testing.processes import ROOT
+from docflow_testing.stack import LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-first-run")]
 

@@ -17,9 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from docflow_devstack.samples import invoice_pdf
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-
-from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-jobs-page-stack")]
 

@@ -13,11 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from docflow_devstack.samples import invoice_pdf, invoice_png, scanned_invoice_pdf, two_page_tiff
+from docflow_testing.processes import BIN
+from docflow_testing.stack import FileServer, LocalStack
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
-
-from tests.support.processes import BIN
-from tests.support.stack import FileServer, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-stack")]
 

@@ -14,10 +14,9 @@ import httpx
 import pytest
 import redis
 from docflow_devstack.samples import invoice_pdf
-
-from tests.support.processes import wait_until
-from tests.support.receiver import Receiver, new_secret
-from tests.support.stack import FileServer, LocalStack, running_stack
+from docflow_testing.processes import wait_until
+from docflow_testing.receiver import Receiver, new_secret
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-notify-stack")]
 

@@ -20,11 +20,10 @@ import httpx
 import pytest
 from docflow_devstack.cli import app as cli
 from docflow_devstack.samples import invoice_image
+from docflow_testing.llm_stub import LLMStub, completion
+from docflow_testing.receiver import Receiver, new_secret
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 from typer.testing import CliRunner
-
-from tests.support.llm_stub import LLMStub, completion
-from tests.support.receiver import Receiver, new_secret
-from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-observed-stack")]
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 from docflow_devstack.samples import invoice_image, invoice_pdf
+from docflow_testing.processes import wait_until
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 from fpdf import FPDF
-
-from tests.support.processes import wait_until
-from tests.support.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-slow-stack")]
 

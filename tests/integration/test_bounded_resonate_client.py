@@ -12,12 +12,11 @@ import pytest
 from docflow_shared.resonate_client import BoundedHttpConnection, sender_client
 from docflow_shared.settings import ResonateSettings, forget_settings
 from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_testing.processes import free_port, resonate_server
+from docflow_testing.protocol import call
 from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
 from resonate.types import PromiseRecord
 from resonate_base.error import ConnectorError
-
-from tests.support.processes import free_port, resonate_server
-from tests.support.protocol import call
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,8 @@ import pytest
 from docflow_devstack.samples import invoice_pdf
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.settings import forget_settings
+from docflow_testing.stack import FileServer
 from docflow_worker.steps.download import fetch_http
-
-from tests.support.stack import FileServer
 
 pytestmark = pytest.mark.integration
 

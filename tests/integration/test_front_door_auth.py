@@ -11,9 +11,8 @@ import pytest
 from docflow_devstack.functions import LambdaContext
 from docflow_shared.settings import forget_settings
 from docflow_status.handlers.http import lambda_handler as status_handler
+from docflow_testing.events import api_event
 from docflow_trigger.handlers.http import lambda_handler as trigger_handler
-
-from tests.support.events import api_event
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,7 @@ from aiohttp import web
 from docflow_devstack.functions import INVOKE_PATH, ROUTES, LambdaContext
 from docflow_devstack.gateway import load_routes, make_app
 from docflow_status.handlers.http import lambda_handler as status_handler
-
-from tests.support.processes import free_port
+from docflow_testing.processes import free_port
 
 pytestmark = pytest.mark.integration
 

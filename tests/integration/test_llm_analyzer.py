@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from docflow_devstack.samples import INVOICE_LINES
 from docflow_shared.settings import forget_settings
+from docflow_testing.llm_stub import LLMStub, completion
 from docflow_worker import llm_analyzer
 from docflow_worker.llm_analyzer import LLMAnalyzer
 from docflow_worker.steps.analyze import analyzer
-
-from tests.support.llm_stub import LLMStub, completion
 
 pytestmark = pytest.mark.integration
 

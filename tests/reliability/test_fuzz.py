@@ -21,6 +21,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 import schemathesis
+from docflow_testing.processes import wait_until
+from docflow_testing.receiver import Receiver, new_secret
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import AnyUrl, TypeAdapter, ValidationError
@@ -32,10 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from benchmarks.common import table
-from tests.support.processes import wait_until
-from tests.support.receiver import Receiver, new_secret
-from tests.support.reliability import FULL, report
-from tests.support.stack import FileServer, LocalStack, running_stack
+from tests.reliability.reporting import FULL, report
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-fuzz")]
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
+from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 from benchmarks.common import percentile, table
-from tests.support.reliability import FULL, report
-from tests.support.stack import FileServer, LocalStack, running_stack
+from tests.reliability.reporting import FULL, report
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-overload")]
 

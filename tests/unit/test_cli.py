@@ -21,10 +21,9 @@ from docflow_devstack.cli import (
     status_view,
 )
 from docflow_shared.models import ErrorBody, JobStatus, JobStatusName
+from docflow_testing.cli_output import row
 from rich.console import Console, RenderableType
 from typer.testing import CliRunner
-
-from tests.support.cli_output import row
 
 pytestmark = pytest.mark.unit
 

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from docflow_notifier.signing import SigningSecrets
+from docflow_testing.processes import ROOT
+from docflow_testing.receiver import new_secret
 from pydantic import SecretStr
 from standardwebhooks.webhooks import WebhookVerificationError
-
-from tests.support.processes import ROOT
-from tests.support.receiver import new_secret
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from docflow_notifier.consumer import webhook_payload
 from docflow_notifier.signing import SecretMissing, SigningSecrets
+from docflow_testing.receiver import new_secret, verifies
 from pydantic import SecretStr
-
-from tests.support.receiver import new_secret, verifies
 
 pytestmark = pytest.mark.unit
 

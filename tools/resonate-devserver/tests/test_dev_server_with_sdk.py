@@ -10,8 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from tests.support.processes import Process, free_port, resonate_server, wait_until
+from docflow_testing.processes import Process, free_port, resonate_server, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +26,7 @@ def fast_server(tmp_path: Path, port: int | None = None) -> tuple[Process, str]:
 
 def start_worker(url: str, effects: Path, name: str, *extra: str) -> Process:
     worker = Process(
-        [sys.executable, "-m", "tests.support.demo_worker", url, str(effects), "--name", name,
+        [sys.executable, "-m", "docflow_testing.demo_worker", url, str(effects), "--name", name,
          "--ttl", str(TTL), *extra],
         effects / f"{name}.out",
     ).start()  # fmt: skip
@@ -37,7 +36,7 @@ def start_worker(url: str, effects: Path, name: str, *extra: str) -> Process:
 
 def start_client(url: str, workflow_id: str, effects: Path, *extra: str) -> Process:
     return Process(
-        [sys.executable, "-m", "tests.support.demo_client", url, workflow_id, "10", *extra],
+        [sys.executable, "-m", "docflow_testing.demo_client", url, workflow_id, "10", *extra],
         effects / f"client-{workflow_id}.out",
     ).start()
 

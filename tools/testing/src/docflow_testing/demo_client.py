@@ -1,6 +1,6 @@
 """A real SDK client process: start ``three_steps`` on the worker group, print each result.
 
-    python -m tests.support.demo_client URL WORKFLOW_ID VALUE [--count N] [--timeout 60]
+    python -m docflow_testing.demo_client URL WORKFLOW_ID VALUE [--count N] [--timeout 60]
 
 With ``--count N`` it starts N workflows ``WORKFLOW_ID-0`` … at once and prints one line each.
 """

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.support.processes import free_port, resonate_server
-from tests.support.protocol import FAR, VERSION, call, post
+from docflow_testing.processes import free_port, resonate_server
+from docflow_testing.protocol import FAR, VERSION, call, post
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-from docflow_shared.observability import json_logging
-
+from .logs import json_logging
 from .server import ServerConfig, serve
 
 LEVELS = ("trace", "debug", "info", "warn", "error")

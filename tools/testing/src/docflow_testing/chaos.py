@@ -26,8 +26,8 @@ from functools import partial
 from types import TracebackType
 from typing import Protocol
 
-from tests.support.processes import Process, wait_until
-from tests.support.stack import LocalStack
+from docflow_testing.processes import Process, wait_until
+from docflow_testing.stack import LocalStack
 
 KILL_EVERY = (2.0, 4.0)  # seconds between worker kills
 DOWN_FOR = (0.5, 2.0)  # seconds a killed process stays dead

@@ -4,7 +4,7 @@ Each step appends a line ``<step> <worker-name>`` to ``<effects_dir>/<workflow i
 runs, so a test can count executions. A step named in ``--hold-step`` waits (without finishing)
 until the file ``<effects_dir>/release`` exists, so a test can kill the worker mid-step.
 
-    python -m tests.support.demo_worker URL EFFECTS_DIR --name w1 [--ttl 2] [--hold-step 2]
+    python -m docflow_testing.demo_worker URL EFFECTS_DIR --name w1 [--ttl 2] [--hold-step 2]
 """
 
 from __future__ import annotations

@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _workspace_root() -> Path:
+    """The checkout this package is installed from (editable, as every workspace member)."""
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "uv.lock").exists():
+            return folder
+    raise RuntimeError("docflow-testing runs from a checkout of the workspace (no uv.lock found)")
+
+
+ROOT = _workspace_root()
 BIN = Path(sys.executable).parent
 
 
@@ -23,6 +32,9 @@ BIN = Path(sys.executable).parent
 # no outgoing connection can take one between choosing it and binding it; each xdist worker has
 # its own slice, so parallel stacks never pick the same one.
 _PORT_BASE, _PORT_SLICE = 20000, 3000
+# Ports already handed out by this process: a stack asks for five before any is bound, and a
+# free port is free until something binds it, so the same one could come back twice.
+_handed_out: set[int] = set()
 
 
 def free_port() -> int:
@@ -30,12 +42,15 @@ def free_port() -> int:
     start = _PORT_BASE + (int(worker) % 4 if worker.isdigit() else 0) * _PORT_SLICE
     for _ in range(200):
         port = random.randrange(start, start + _PORT_SLICE)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     raise RuntimeError("no free port found for a test service")
 
 

@@ -1,4 +1,5 @@
-"""Session-wide fixtures: real services on free loopback ports, started once per test worker."""
+"""The fixtures every suite may use (a pytest plugin, loaded wherever docflow-testing is
+installed): real services on free loopback ports, started once per test worker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import resonate_server
+from .processes import resonate_server
 
 # The settings deployed code requires, as `make up` gives its processes: the Lambda handlers
 # read theirs when imported. Nothing listens at these addresses; a test that talks to a

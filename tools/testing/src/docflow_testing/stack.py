@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import BIN, ROOT, free_port
+from docflow_testing.processes import BIN, ROOT, free_port
 
 
 @dataclass

@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 import pytest
-from docflow_devstack.resonate.engine import Engine
-from docflow_devstack.resonate.fields import ProtocolError
+from docflow_resonate_dev.engine import Engine
+from docflow_resonate_dev.fields import ProtocolError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from resonate.connections.local import ServerState
