@@ -47,7 +47,7 @@ format: sync
 
 # mypy --strict (pyproject.toml) on every member of the workspace.
 typecheck: sync
-	$(RUN) mypy shared/src services/*/src devstack/src tools/*/src
+	$(RUN) mypy shared/src services/*/src devstack/src tools/*/src clients/*/src
 
 test: lint typecheck browser
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
-from docflow_devstack.cli import app
+from docflow_cli.cli import app
 from docflow_devstack.samples import invoice_pdf
 from docflow_testing.cli_output import ANSI_CONTROL, row
 from docflow_testing.processes import BIN, free_port
@@ -30,12 +31,17 @@ Docflow = Callable[..., Result]
 
 @pytest.fixture
 def docflow(stack: LocalStack) -> Docflow:
-    """Run ``docflow ARGS`` in-process, set up as a shell next to that stack would be."""
+    """Run ``docflow ARGS`` in-process, set up as a shell next to that stack would be (its
+    AWS configuration pointing at the stack's moto server, as a user's would at AWS)."""
     env = {
         "DOCFLOW_GATEWAY": stack.gateway,
         "DOCFLOW_GATEWAY_URL": None,
-        "DOCFLOW_AWS_PORT": stack.env["DOCFLOW_AWS_PORT"],
         "DOCFLOW_STATE_DIR": str(stack.state_dir),
+        "DOCFLOW_QUEUE_URL": None,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "COLUMNS": "200",
     }
 
@@ -78,12 +84,15 @@ def accepted_job(result: Result) -> str:
     return str(answer["jobId"])
 
 
-def test_submit_uploads_a_local_file_and_waits_until_done(docflow: Docflow, tmp_path: Path) -> None:
+def test_submit_uploads_a_local_file_to_the_named_bucket_and_waits_until_done(
+    docflow: Docflow, tmp_path: Path
+) -> None:
     scan = tmp_path / "invoice.pdf"
     scan.write_bytes(invoice_pdf())
     job_id = new_job_id("file")
 
-    result = docflow("submit", str(scan), "--job-id", job_id, "--type", "invoice", "--wait")
+    result = docflow("submit", str(scan), "--bucket", "docflow-artifacts", "--job-id", job_id,
+                     "--type", "invoice", "--wait")  # fmt: skip
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -235,12 +244,41 @@ def test_a_stack_that_is_not_running_is_one_line_and_exit_code_3(tmp_path: Path)
 
 
 def test_submit_queued_through_sqs_waits_for_the_job_to_appear(
-    docflow: Docflow, document: str
+    docflow: Docflow, stack: LocalStack, document: str
 ) -> None:
     job_id = new_job_id("sqs")
 
-    result = docflow("submit", document, "--job-id", job_id, "--via", "sqs", "--wait", "--json")
+    queue = f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}/000000000000/docflow-jobs"
+
+    result = docflow("submit", document, "--job-id", job_id, "--via", "sqs", "--queue-url", queue,
+                     "--wait", "--json")  # fmt: skip
 
     assert result.exit_code == 0, result.output
     final = json.loads(result.stdout)
     assert (final["jobId"], final["status"]) == (job_id, "done")
+
+
+def test_a_local_file_without_a_bucket_is_refused_and_nothing_is_uploaded(
+    docflow: Docflow, stack: LocalStack, tmp_path: Path
+) -> None:
+    scan = tmp_path / "nowhere.pdf"
+    scan.write_bytes(invoice_pdf())
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
+                      region_name="us-east-1", aws_access_key_id="local",
+                      aws_secret_access_key="local")  # fmt: skip
+
+    result = docflow("submit", str(scan), "--job-id", new_job_id("nobucket"))
+
+    assert result.exit_code == 2
+    assert "name the bucket to upload it to (--bucket)" in result.output
+    uploads = s3.list_objects_v2(Bucket="docflow-artifacts", Prefix="uploads/").get("Contents", [])
+    assert not [o for o in uploads if o["Key"].endswith("-nowhere.pdf")]
+
+
+def test_an_invalid_job_is_refused_before_anything_is_sent(docflow: Docflow) -> None:
+    result = docflow("submit", "ftp://example.com/a.pdf", "--job-id", "bad id!")
+
+    assert result.exit_code == 2
+    assert "not a valid job" in result.output
+    assert "jobId" in result.output
+    assert "documentUrl" in result.output

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from docflow_devstack.cli import app as cli
+from docflow_cli.cli import app as cli
 from docflow_devstack.samples import invoice_image
 from docflow_testing.llm_stub import LLMStub, completion
 from docflow_testing.receiver import Receiver, new_secret

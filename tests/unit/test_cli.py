@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docflow_devstack.cli import (
+from docflow_cli.cli import (
     JobLogReader,
     app,
     duration,

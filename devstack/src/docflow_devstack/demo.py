@@ -13,8 +13,9 @@ import time
 import uuid
 
 import httpx
+from docflow_cli.cli import Api, api_headers
 
-from .local_client import gateway, gateway_headers, put_document, run_cli
+from .local_client import put_document, run_cli
 from .samples import invoice_pdf, scanned_invoice_pdf
 from .stack import SAMPLE_KEY
 
@@ -29,7 +30,7 @@ def run(argv: list[str] | None) -> None:
     parser.add_argument("--job-id", default=f"demo-{uuid.uuid4().hex[:6]}")
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args(argv)
-    base, headers = gateway(), gateway_headers()
+    base, headers = Api.at(None).base_url, api_headers()
 
     sample = scanned_invoice_pdf() if args.scanned else invoice_pdf()
     url = put_document(SAMPLE_KEY.replace("invoice.pdf", "invoice-scan.pdf") if args.scanned

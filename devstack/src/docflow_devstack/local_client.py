@@ -1,4 +1,4 @@
-"""What the command-line helpers (demo, submit) need to talk to the running local stack."""
+"""What the local helpers (the demo) need to talk to the running local stack."""
 
 from __future__ import annotations
 
@@ -30,17 +30,6 @@ def put_document(key: str, data: bytes) -> str:
     bucket = os.environ.get("DOCFLOW_BUCKET", "docflow-artifacts")
     aws_client("s3").put_object(Bucket=bucket, Key=key, Body=data)
     return f"s3://{bucket}/{key}"
-
-
-def gateway() -> str:
-    return f"http://127.0.0.1:{Ports().gateway}"
-
-
-def gateway_headers() -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if token := os.environ.get("DOCFLOW_API_TOKEN"):
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
 
 
 def run_cli(run: Callable[[list[str] | None], None], argv: list[str] | None) -> None:

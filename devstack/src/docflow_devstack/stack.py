@@ -406,7 +406,7 @@ def print_urls(stack: list[Service], ports: Ports, env: dict[str, str]) -> None:
         print(f"  {service.description:<24} {service.url}")
     auth = (" -H 'Authorization: Bearer $DOCFLOW_API_TOKEN'"
             if env.get("DOCFLOW_API_TOKEN") else "")  # fmt: skip
-    cli = os.path.relpath(BIN / "docflow")
+    cli, stack_cli = os.path.relpath(BIN / "docflow"), os.path.relpath(BIN / "docflow-stack")
     # Every line after "$" runs as printed (tests/e2e/test_first_run.py runs each one).
     print(f"""
 jobs page: {gateway}/   (every job, live; approve or reject)
@@ -418,7 +418,7 @@ Try it:
   $ {cli} status demo-1 --watch
   $ {cli} jobs
   $ {cli} logs demo-1
-  $ {cli} submit {local_sample()} --via s3 --wait   # through the S3 inbox
+  $ {stack_cli} submit {local_sample()} --via s3 --wait   # through the S3 inbox
   $ make demo   # generates a sample, uploads it and follows it to the end
 
 logs: {LOG_DIR}/<process>.log

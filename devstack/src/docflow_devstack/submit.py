@@ -1,18 +1,34 @@
-"""``docflow-submit``: the same as ``docflow submit`` (docs/cli.md), for the scripts that use it.
+"""``docflow-stack submit`` (also ``docflow-submit``): ``docflow submit`` against the local stack.
 
-uv run docflow-submit s3://docflow-artifacts/samples/invoice.pdf --via sqs
-uv run docflow-submit ./scan.png --wait               (a local file is uploaded first)
+The ``docflow`` CLI uploads and queues only where it is told; here the local stack tells it: a
+local file goes to the local bucket (with ``--via s3``, the local inbox), ``--via sqs`` to the
+local queue, all on the moto server (docs/cli.md).
+
+    docflow-stack submit ./scan.png --wait
+    docflow-stack submit .docflow/samples/invoice.pdf --via s3 --wait
+    docflow-stack submit s3://docflow-artifacts/samples/invoice.pdf --via sqs
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
-from .cli import app
+from docflow_cli.cli import app
+
+from .stack import Ports, child_environment
+
+LOCAL_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                  "AWS_DEFAULT_REGION", "DOCFLOW_QUEUE_URL", "DOCFLOW_INBOX_BUCKET")  # fmt: skip
 
 
-def main() -> None:
-    app(["submit", *sys.argv[1:]], prog_name="docflow")
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    local = child_environment(Ports())
+    os.environ.update({name: local[name] for name in LOCAL_SETTINGS})
+    if "--bucket" not in args and not {"s3", "--via=s3"} & set(args):
+        args += ["--bucket", local["DOCFLOW_BUCKET"]]
+    app(["submit", *args], prog_name="docflow-stack")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""``docflow``: a job's life from a terminal, through the API (the local gateway by default).
+"""``docflow``: a job's life from a terminal, through the public HTTP API of any deployment
+(``--gateway``; the local stack's gateway by default).
 
-Commands, options, environment variables, exit codes and examples: docs/cli.md.
+It talks to the API and, only where the user names them, to a bucket (a local file to upload)
+or a queue: it never guesses a local one. Commands, options, environment variables, exit codes
+and examples: docs/cli.md.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
-import botocore.exceptions
 import httpx
 import typer
 from docflow_shared.inbox import (
@@ -27,7 +29,8 @@ from docflow_shared.inbox import (
     TYPE_METADATA,
     inbox_job_id,
 )
-from docflow_shared.models import DocumentType, JobStatusName
+from docflow_shared.models import DocumentType, JobRequest, JobStatusName
+from pydantic import ValidationError
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.json import JSON
@@ -35,8 +38,7 @@ from rich.live import Live
 from rich.table import Column, Table
 from rich.text import Text
 
-from .local_client import aws_client, gateway, gateway_headers, put_document
-from .stack import STATE_DIR, Ports, child_environment
+from .aws import AwsUnavailable, send_message, upload
 
 POLL_SECONDS = 0.5
 STUCK_HINT = "is a worker running? (make up / make status)"
@@ -100,7 +102,8 @@ class Api:
     @classmethod
     def at(cls, url: str | None) -> Api:
         """``--gateway``/``DOCFLOW_GATEWAY`` when given, else the local stack's gateway."""
-        return cls((url or gateway()).rstrip("/"))
+        local = f"http://127.0.0.1:{os.environ.get('DOCFLOW_GATEWAY_PORT', '3000')}"
+        return cls((url or local).rstrip("/"))
 
     def call(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
@@ -110,7 +113,7 @@ class Api:
             self.base_url + path,
             json=body,
             params=params,
-            headers=gateway_headers(),
+            headers=api_headers(),
             timeout=30,
         )
         try:
@@ -126,6 +129,14 @@ class Api:
 
     def job_action(self, job_id: str, action: str, body: Any = None) -> dict[str, Any]:
         return dict(self.call("POST", f"/jobs/{quote(job_id, safe='')}/{action}", body))
+
+
+def api_headers() -> dict[str, str]:
+    """JSON, and the bearer token when ``DOCFLOW_API_TOKEN`` is set."""
+    headers = {"Content-Type": "application/json"}
+    if token := os.environ.get("DOCFLOW_API_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
 
 
 # --- formatting: plain functions of a status (dict as on the wire) and the time now --------------
@@ -386,11 +397,11 @@ def command[**P](function: Callable[P, None]) -> Callable[P, None]:
             function(*args, **kwargs)
         except ApiRefused as refusal:
             fail(f"refused: {refusal}", ExitCode.REFUSED)
-        except (httpx.TransportError, botocore.exceptions.EndpointConnectionError) as err:
+        except httpx.TransportError as err:
             hint = "is the stack running? start it with make up"
             fail(f"nothing answers ({err}); {hint}", ExitCode.UNREACHABLE)
-        except botocore.exceptions.ClientError as err:
-            fail(f"the local blob store or queue refused: {err}", ExitCode.REFUSED)
+        except AwsUnavailable as err:
+            fail(str(err), ExitCode.UNREACHABLE if err.unreachable else ExitCode.REFUSED)
         except KeyboardInterrupt:
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
@@ -479,7 +490,7 @@ def submit(
         str,
         typer.Argument(
             metavar="FILE_OR_URL",
-            help="an http(s):// or s3:// URL, or a local file (uploaded to the local bucket)",
+            help="an http(s):// or s3:// URL, or a local file (uploaded to --bucket first)",
         ),
     ],
     doc_type: Annotated[DocumentType, typer.Option("--type")] = DocumentType.AUTO,
@@ -490,10 +501,21 @@ def submit(
     via: Annotated[
         Via,
         typer.Option(
-            help="http: POST /process-document; sqs: the local stack's queue; s3: upload FILE "
-            "to the local stack's inbox bucket (the job id is derived from the object)"
+            help="http: POST /process-document; sqs: a message on --queue-url; s3: FILE "
+            "uploaded to the inbox --bucket (the job id is derived from the object)"
         ),
     ] = Via.HTTP,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            help="where a local FILE is uploaded (s3://BUCKET/uploads/...); with --via s3, "
+            "the S3 inbox (default: $DOCFLOW_INBOX_BUCKET)",
+        ),
+    ] = None,
+    queue_url: Annotated[
+        str | None,
+        typer.Option(envvar="DOCFLOW_QUEUE_URL", help="the job queue, for --via sqs"),
+    ] = None,
     require_approval: Annotated[
         bool, typer.Option("--require-approval", help="wait for a reviewer after analyze")
     ] = False,
@@ -504,7 +526,7 @@ def submit(
     gateway_url: GatewayUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Submit a document (a local file is uploaded first).
+    """Submit a document (a local file is uploaded first, to the bucket you name).
 
     With --wait, it then watches the job and exits as status --watch does."""
     api = Api.at(gateway_url)
@@ -512,25 +534,44 @@ def submit(
         if job_id:
             raise typer.BadParameter("an inbox upload's job id is derived from the object",
                                      param_hint="--job-id")  # fmt: skip
+        inbox = bucket or os.environ.get("DOCFLOW_INBOX_BUCKET")
+        if not inbox:
+            raise typer.BadParameter("name the S3 inbox to upload to", param_hint="--bucket")
         metadata = {TYPE_METADATA: doc_type.value,
                     REQUIRE_APPROVAL_METADATA: str(require_approval).lower(),
                     **({CALLBACK_URL_METADATA: callback_url} if callback_url else {})}  # fmt: skip
-        accepted = upload_to_inbox(local_file(document), requester, metadata)
+        accepted = upload_to_inbox(local_file(document), inbox, requester, metadata)
         finish_submit(api, accepted, wait, as_json, queued=True)
         return
-    job: dict[str, Any] = {
-        "jobId": job_id or f"job-{uuid.uuid4().hex[:8]}",
-        "documentUrl": document_url(document),
-        "requesterId": requester,
-        "type": doc_type.value,
-    }
-    if require_approval:
-        job["requireApproval"] = True
-    if callback_url:
-        job["callbackUrl"] = callback_url
-    queued = via is Via.SQS
-    accepted = queue_job(job) if queued else api.call("POST", "/process-document", job)
-    finish_submit(api, accepted, wait, as_json, queued=queued)
+    job = job_request(
+        jobId=job_id or f"job-{uuid.uuid4().hex[:8]}",
+        documentUrl=document_url(document, bucket),
+        requesterId=requester,
+        type=doc_type.value,
+        requireApproval=require_approval,
+        callbackUrl=callback_url,
+    )
+    if via is Via.SQS:
+        if not queue_url:
+            raise typer.BadParameter("name the job queue to send to", param_hint="--queue-url")
+        send_message(queue_url, json.dumps(job))
+        accepted = {"status": "queued", "jobId": job["jobId"], "queueUrl": queue_url}
+    else:
+        accepted = api.call("POST", "/process-document", job)
+    finish_submit(api, accepted, wait, as_json, queued=via is Via.SQS)
+
+
+def job_request(**fields: Any) -> dict[str, Any]:
+    """The job as the API takes it, checked against the model the API checks it with."""
+    try:
+        job = JobRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in err.errors(include_url=False, include_input=False)
+        )
+        raise typer.BadParameter(f"not a valid job: {problems}") from err
+    return job.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
 def finish_submit(
@@ -545,12 +586,18 @@ def finish_submit(
         raise typer.Exit(exit_code_for(final["status"]))
 
 
-def document_url(document: str) -> str:
-    """A URL as it is; a local file is uploaded to the local stack's bucket: its s3:// URL."""
+def document_url(document: str, bucket: str | None) -> str:
+    """A URL as it is; a local file is uploaded to ``bucket`` first: its s3:// URL."""
     if "://" in document:
         return document
     path = local_file(document)
-    return put_document(f"uploads/{uuid.uuid4().hex[:8]}-{path.name}", path.read_bytes())
+    if not bucket:
+        msg = (f"{document} is a local file: name the bucket to upload it to (--bucket), "
+               "send it to the S3 inbox (--via s3 --bucket INBOX), or give a URL")  # fmt: skip
+        raise typer.BadParameter(msg, param_hint="--bucket")
+    key = f"uploads/{uuid.uuid4().hex[:8]}-{path.name}"
+    upload(path, bucket, key)
+    return f"s3://{bucket}/{key}"
 
 
 def local_file(document: str) -> Path:
@@ -561,22 +608,14 @@ def local_file(document: str) -> Path:
     return path
 
 
-def upload_to_inbox(path: Path, requester: str, metadata: dict[str, str]) -> dict[str, Any]:
+def upload_to_inbox(
+    path: Path, inbox: str, requester: str, metadata: dict[str, str]
+) -> dict[str, Any]:
     """Put ``path`` at ``<requester>/<random>-<name>`` in the inbox; the job it starts."""
-    bucket = os.environ.get("DOCFLOW_INBOX_BUCKET", "docflow-inbox")
     key = f"{requester}/{uuid.uuid4().hex[:8]}-{path.name}"
-    put = aws_client("s3").put_object(
-        Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata
-    )
-    version = put.get("VersionId") or put["ETag"].strip('"')
-    return {"status": "uploaded", "jobId": inbox_job_id(bucket, key, version),
-            "objectUrl": f"s3://{bucket}/{key}"}  # fmt: skip
-
-
-def queue_job(job: dict[str, Any]) -> dict[str, Any]:
-    queue_url = child_environment(Ports())["DOCFLOW_QUEUE_URL"]
-    aws_client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(job))
-    return {"status": "queued", "jobId": job["jobId"], "queueUrl": queue_url}
+    version = upload(path, inbox, key, metadata)
+    return {"status": "uploaded", "jobId": inbox_job_id(inbox, key, version),
+            "objectUrl": f"s3://{inbox}/{key}"}  # fmt: skip
 
 
 def accepted_line(accepted: dict[str, Any]) -> str:
@@ -687,7 +726,7 @@ def logs(
     state_dir: Annotated[
         Path,
         typer.Option(envvar="DOCFLOW_STATE_DIR", help="the local stack's state directory"),
-    ] = STATE_DIR,
+    ] = Path(".docflow"),
     as_json: AsJson = False,
 ) -> None:
     """A job's log lines from every process of the local stack.
