@@ -7,7 +7,8 @@ LAMBDAS := trigger-lambda status-lambda
 SERVICES := $(LAMBDAS) worker notifier devstack
 STACK ?= docflow
 
-.PHONY: help sync up down status logs test lint format typecheck bench chaos clean demo build openapi \
+.PHONY: help sync up down status logs test test-members lint format typecheck bench chaos clean \
+	demo build openapi \
 	browser $(addprefix build-,$(SERVICES)) $(addprefix deploy-,$(SERVICES)) deploy-stack
 
 help:
@@ -49,8 +50,14 @@ format: sync
 typecheck: sync
 	$(RUN) mypy shared/src services/*/src devstack/src tools/*/src clients/*/src
 
-test: lint typecheck browser
+test: lint typecheck browser test-members
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# Members whose tests live beside them, each run alone in an environment of its own (nothing of
+# the other members installed): they build, import and test on their own.
+test-members:
+	scripts/test-member docflow-cli clients/cli/tests
+	scripts/test-member docflow-resonate-dev tools/resonate-devserver/tests
 
 # The jobs page tests drive Debian's chromium (never a browser Playwright downloads).
 browser:
