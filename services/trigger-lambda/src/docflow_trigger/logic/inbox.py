@@ -27,9 +27,10 @@ from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 from pydantic import ValidationError
 
+from ..dal import workflows
 from ..dal.inbox import object_metadata
-from ..dal.workflows import record_failed_workflow
 from .start_job import JobStarted, start_job
+from .store import JobStore
 
 REFUSED = "invalid_upload"
 _FIELD_METADATA = {
@@ -39,7 +40,9 @@ _FIELD_METADATA = {
 }
 
 
-def start_inbox_job(inbox_object: InboxObject, correlation_id: str) -> JobStarted:
+def start_inbox_job(
+    inbox_object: InboxObject, correlation_id: str, store: JobStore = workflows
+) -> JobStarted:
     """Start the object's job (once per object version), or record it as failed with why."""
     inbox = TriggerSettings.current().inbox_bucket
     if inbox is None:
@@ -52,8 +55,8 @@ def start_inbox_job(inbox_object: InboxObject, correlation_id: str) -> JobStarte
     try:
         job = inbox_job(inbox_object, object_metadata(inbox_object))
     except InvalidDocument as refused:
-        return record_failed_job(inbox_object, refused, correlation_id)
-    return start_job(job, correlation_id)
+        return record_failed_job(inbox_object, refused, correlation_id, store)
+    return start_job(job, correlation_id, store)
 
 
 def inbox_job(inbox_object: InboxObject, metadata: dict[str, str]) -> JobRequest:
@@ -99,7 +102,7 @@ def _explain(err: ValidationError) -> str:
 
 
 def record_failed_job(
-    inbox_object: InboxObject, refused: InvalidDocument, correlation_id: str
+    inbox_object: InboxObject, refused: InvalidDocument, correlation_id: str, store: JobStore
 ) -> JobStarted:
     """The object's job, recorded as failed with ``refused``'s reason (once: a re-delivered
     notification finds it recorded)."""
@@ -110,7 +113,8 @@ def record_failed_job(
     }
     trace = {"correlationId": correlation_id, "acceptedAt": int(time.time() * 1000)}
     lifetime = timedelta(seconds=TriggerSettings.current().job_timeout_seconds) + DEADLINE_GRACE
-    first = record_failed_workflow(workflow_id(job["jobId"]), job, trace, lifetime, refused).trace
+    workflow = workflow_id(job["jobId"])
+    first = store.record_failed_workflow(workflow, job, trace, lifetime, refused).trace
     first = first or {}
     return JobStarted(
         accepted=Accepted(job_id=job["jobId"], status_url=f"/status/{job['jobId']}"),

@@ -12,7 +12,8 @@ from docflow_shared.models import Accepted, JobRequest
 from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 
-from ..dal.workflows import start_workflow
+from ..dal import workflows
+from .store import JobStore
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,14 @@ class JobStarted:
     deduplicated: bool  # the workflow existed already: this request started nothing
 
 
-def start_job(job: JobRequest, correlation_id: str) -> JobStarted:
+def start_job(job: JobRequest, correlation_id: str, store: JobStore = workflows) -> JobStarted:
     """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id."""
     sent = job.as_workflow_input()
     deadline = timedelta(
         seconds=job.deadline_seconds or TriggerSettings.current().job_timeout_seconds
     )
     trace = {"correlationId": correlation_id, "acceptedAt": int(time.time() * 1000)}
-    started = start_workflow(workflow_id(job.job_id), sent, trace, deadline + DEADLINE_GRACE)
+    started = store.start_workflow(workflow_id(job.job_id), sent, trace, deadline + DEADLINE_GRACE)
     if started.job != sent:
         msg = f"job {job.job_id} already exists with a different request; use a new jobId"
         raise JobConflict(msg)

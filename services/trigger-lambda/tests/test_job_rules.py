@@ -1,0 +1,152 @@
+"""The trigger's rules against an in-memory store (its ``JobStore`` Protocol): a job starts once
+however often it is sent, a reused id with another request is a conflict, and only a job that
+waits for a decision can be decided, once. The same rules against Resonate: tests/e2e."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from docflow_shared.errors import JobConflict, JobNotFound
+from docflow_shared.ids import workflow_id
+from docflow_shared.models import ApprovalDecision, JobRequest
+from docflow_shared.workflow_records import WorkflowRecords
+from docflow_trigger.dal.workflows import StartedWorkflow
+from docflow_trigger.logic.job_actions import cancel, decide
+from docflow_trigger.logic.start_job import start_job
+from resonate.types import PromiseRecord, Value
+
+pytestmark = pytest.mark.unit
+
+FAR = 2**42
+
+
+@dataclass
+class MemoryStore:
+    """Promises in a dict, with Resonate's rules: create-if-absent, settle-once."""
+
+    promises: dict[str, PromiseRecord] = field(default_factory=dict)
+    approvals: dict[str, str] = field(default_factory=dict)  # workflow id -> approval id
+
+    def start_workflow(self, workflow_id: str, job: dict[str, Any], trace: dict[str, Any],
+                       lifetime: timedelta) -> StartedWorkflow:  # fmt: skip
+        root = self.promises.setdefault(workflow_id, PromiseRecord(
+            id=workflow_id, state="pending", timeout_at=FAR,
+            param=Value(data={"args": [job], "kwargs": {"trace": trace}})))  # fmt: skip
+        data = root.param.data
+        return StartedWorkflow(data["args"][0], data["kwargs"]["trace"])
+
+    def record_failed_workflow(self, workflow_id: str, job: dict[str, Any],
+                               trace: dict[str, Any], lifetime: timedelta,
+                               error: Exception) -> StartedWorkflow:  # fmt: skip
+        started = self.start_workflow(workflow_id, job, trace, lifetime)
+        self._settle(workflow_id, "rejected", {"message": str(error)})
+        return started
+
+    def workflow_records(self, workflow_id: str) -> WorkflowRecords:
+        if workflow_id not in self.promises:
+            raise JobNotFound(f"promise {workflow_id} not found")
+        approval = self.promises.get(self.approvals.get(workflow_id, ""))
+        return WorkflowRecords(self.promises[workflow_id], [], approval, [])
+
+    def resolve(self, promise_id: str, value: dict[str, Any]) -> PromiseRecord:
+        return self._settle(promise_id, "resolved", value)
+
+    def raise_signal(self, promise_id: str, timeout_at: int,
+                     value: dict[str, Any]) -> PromiseRecord:  # fmt: skip
+        self.promises.setdefault(promise_id, PromiseRecord(id=promise_id, state="pending",
+                                                           timeout_at=timeout_at))  # fmt: skip
+        return self.resolve(promise_id, value)
+
+    def await_approval(self, job_id: str) -> str:
+        approval = f"{workflow_id(job_id)}:4"
+        self.promises[approval] = PromiseRecord(id=approval, state="pending", timeout_at=FAR)
+        self.approvals[workflow_id(job_id)] = approval
+        return approval
+
+    def _settle(self, promise_id: str, state: str, value: Any) -> PromiseRecord:
+        record = self.promises[promise_id]
+        if record.state == "pending":
+            record = msgspec.structs.replace(record, state=state, value=Value(data=value))
+            self.promises[promise_id] = record
+        return record
+
+
+def job(**changes: Any) -> JobRequest:
+    fields = {"jobId": "inv-1", "documentUrl": "https://example.com/a.pdf", "requesterId": "alice"}
+    return JobRequest.model_validate(fields | changes)
+
+
+def test_the_same_job_sent_again_starts_nothing_and_keeps_the_first_correlation_id() -> None:
+    store = MemoryStore()
+
+    first = start_job(job(), "request-1", store)
+    again = start_job(job(), "request-2", store)
+
+    assert not first.deduplicated
+    assert again.deduplicated
+    assert again.correlation_id == "request-1"
+    assert again.accepted == first.accepted
+    assert list(store.promises) == ["doc/inv-1"]
+
+
+def test_a_reused_id_with_another_request_is_a_conflict() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+
+    with pytest.raises(JobConflict, match="already exists with a different request"):
+        start_job(job(documentUrl="https://example.com/b.pdf"), "request-2", store)
+
+
+def test_a_job_waiting_for_approval_is_decided_once() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+    approval = store.await_approval("inv-1")
+    yes = ApprovalDecision(approved=True, reviewer="bob")
+
+    accepted = decide("inv-1", yes, store)
+
+    assert accepted.action == "approved"
+    assert store.promises[approval].value.data == {"approved": True, "reviewer": "bob",
+                                                  "comment": None}  # fmt: skip
+    with pytest.raises(JobConflict, match="no longer waiting for approval"):
+        decide("inv-1", ApprovalDecision(approved=False, reviewer="eve"), store)
+
+
+def test_a_job_that_waits_for_no_approval_cannot_be_decided() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+
+    with pytest.raises(JobConflict, match="not waiting for approval"):
+        decide("inv-1", ApprovalDecision(approved=True, reviewer="bob"), store)
+
+
+def test_cancel_raises_the_signal_and_wakes_a_job_waiting_for_approval() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+    approval = store.await_approval("inv-1")
+
+    accepted = cancel("inv-1", store)
+
+    assert accepted.action == "cancel_requested"
+    assert store.promises["doc/inv-1/cancel"].value.data == {"canceled": True}
+    assert store.promises[approval].value.data == {"canceled": True}
+
+
+def test_an_ended_job_can_be_neither_canceled_nor_decided() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+    store.resolve("doc/inv-1", {"resultUrl": "s3://x"})
+
+    with pytest.raises(JobConflict, match="already ended"):
+        cancel("inv-1", store)
+    with pytest.raises(JobConflict, match="already ended"):
+        decide("inv-1", ApprovalDecision(approved=True, reviewer="bob"), store)
+
+
+def test_an_unknown_job_is_not_found() -> None:
+    with pytest.raises(JobNotFound):
+        cancel("nobody", MemoryStore())
