@@ -58,6 +58,7 @@ test: lint typecheck browser test-members
 test-members:
 	scripts/test-member docflow-cli clients/cli/tests
 	scripts/test-member docflow-trigger services/trigger-lambda/tests
+	scripts/test-member docflow-status services/status-lambda/tests
 	scripts/test-member docflow-resonate-dev tools/resonate-devserver/tests
 
 # The jobs page tests drive Debian's chromium (never a browser Playwright downloads).

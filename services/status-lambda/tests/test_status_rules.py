@@ -1,0 +1,98 @@
+"""How a job's status is read from its promises (``describe``: no Resonate needed): the step it
+is on, each step's state, the result or the error, and a job recorded as failed before it ran."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from docflow_shared.models import JobStatusName, StepName, StepStateName
+from docflow_shared.workflow_records import WorkflowRecords
+from docflow_status.logic.job_status import describe
+from resonate.types import PromiseRecord, Value
+
+pytestmark = pytest.mark.unit
+
+ROOT = "doc/inv-1"
+FAR = 2**42
+
+
+def promise(id: str, state: str = "pending", value: Any = None, created: int = 1_000,
+            settled: int | None = None, **tags: str) -> PromiseRecord:  # fmt: skip
+    return PromiseRecord(id=id, state=state, value=Value(data=value), tags=tags,  # type: ignore[arg-type]
+                         timeout_at=FAR, created_at=created, settled_at=settled)  # fmt: skip
+
+
+def step(n: int, state: str = "resolved", value: Any = None) -> PromiseRecord:
+    settled = 2_000 + n if state != "pending" else None
+    return promise(f"{ROOT}:{n}", state, value, 1_500 + n, settled, **{"resonate:scope": "local"})
+
+
+def states(records: WorkflowRecords) -> list[tuple[str, str]]:
+    return [(s.name.value, s.state.value) for s in describe("inv-1", records, None).steps]
+
+
+def test_a_running_job_is_on_its_first_step_that_is_not_done() -> None:
+    records = WorkflowRecords(promise(ROOT), [step(1), step(2), step(3, "pending")], None, [])
+
+    status = describe("inv-1", records, None)
+
+    assert status.status is JobStatusName.PROCESSING
+    assert status.step is StepName.ANALYZE
+    assert states(records) == [("download", "done"), ("extract", "done"),
+                               ("analyze", "running"), ("store", "pending"),
+                               ("notify", "pending")]  # fmt: skip
+
+
+def test_a_job_whose_steps_are_all_checkpointed_is_still_finishing_its_last() -> None:
+    records = WorkflowRecords(promise(ROOT), [step(n) for n in range(1, 6)], None, [])
+
+    assert describe("inv-1", records, None).step is StepName.NOTIFY
+
+
+def test_a_job_waiting_for_its_reviewer_shows_the_analysis_to_decide_on() -> None:
+    analysis = {"documentType": "invoice", "fields": {}}
+    approval = promise(f"{ROOT}:4", **{"resonate:external": "true"})
+    records = WorkflowRecords(promise(ROOT), [step(1), step(2), step(3, value=analysis)],
+                              approval, [])  # fmt: skip
+
+    status = describe("inv-1", records, None)
+
+    assert status.status is JobStatusName.AWAITING_APPROVAL
+    assert [s.name for s in status.steps][3] is StepName.REVIEW
+    assert status.result == {"analysis": analysis}
+
+
+def test_a_failed_job_names_its_failed_step_and_its_reason() -> None:
+    root = promise(ROOT, "rejected", {"message": "not_found: https://x/a.pdf answered 404"})
+    records = WorkflowRecords(root, [step(1, "rejected")], None, [])
+
+    status = describe("inv-1", records, None)
+
+    assert status.status is JobStatusName.FAILED
+    assert status.step is StepName.DOWNLOAD
+    assert status.error == {"reason": "not_found", "message": "https://x/a.pdf answered 404"}
+    assert status.result is None
+
+
+def test_a_job_recorded_as_failed_before_it_ran_has_its_reason_and_no_step() -> None:
+    root = promise(ROOT, "rejected", {"message": "invalid_upload: x-amz-meta-type: bad"})
+    records = WorkflowRecords(root, [], None, [])
+
+    status = describe("inv-1", records, None)
+
+    assert status.status is JobStatusName.FAILED
+    assert status.step is None
+    assert all(s.state is StepStateName.PENDING for s in status.steps)
+    assert status.error == {"reason": "invalid_upload", "message": "x-amz-meta-type: bad"}
+
+
+def test_extract_is_running_from_its_first_page_batch_before_its_own_checkpoint() -> None:
+    batch = promise(f"{ROOT}:2", created=1_700, **{"resonate:target": "poll://any@workers"})
+    records = WorkflowRecords(promise(ROOT), [step(1)], None, [batch])
+
+    extract = describe("inv-1", records, None).steps[1]
+
+    assert extract.state is StepStateName.RUNNING
+    assert extract.started_at is not None
+    assert extract.started_at.timestamp() == 1.7
