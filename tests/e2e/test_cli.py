@@ -38,6 +38,8 @@ def docflow(stack: LocalStack) -> Docflow:
         "DOCFLOW_GATEWAY_URL": None,
         "DOCFLOW_STATE_DIR": str(stack.state_dir),
         "DOCFLOW_QUEUE_URL": None,
+        "DOCFLOW_UPLOAD_BUCKET": None,
+        "DOCFLOW_INBOX_BUCKET": None,
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -282,3 +284,32 @@ def test_an_invalid_job_is_refused_before_anything_is_sent(docflow: Docflow) -> 
     assert "not a valid job" in result.output
     assert "jobId" in result.output
     assert "documentUrl" in result.output
+
+
+def test_the_local_stacks_submit_takes_its_defaults_and_the_users_options_win(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    scan = tmp_path / "elsewhere.pdf"
+    scan.write_bytes(invoice_pdf())
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
+                      region_name="us-east-1", aws_access_key_id="local",
+                      aws_secret_access_key="local")  # fmt: skip
+    s3.create_bucket(Bucket="elsewhere")
+
+    def submit(*options: str) -> str:
+        done = subprocess.run(
+            [str(BIN / "docflow-stack"), "submit", str(scan), *options, "--json"],
+            env=stack.env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return str(json.loads(done.stdout)["jobId"])
+
+    local = submit("--job-id", new_job_id("local-default"))
+    chosen = submit("--bucket=elsewhere", "--job-id", new_job_id("user-bucket"))
+
+    assert stack.wait_finished(local)["status"] == "done"
+    assert stack.wait_finished(chosen)["status"] == "done"
+    [chosen_upload] = s3.list_objects_v2(Bucket="elsewhere")["Contents"]
+    local_uploads = s3.list_objects_v2(Bucket="docflow-artifacts", Prefix="uploads/")["Contents"]
+    assert chosen_upload["Key"].endswith("-elsewhere.pdf")
+    assert [o for o in local_uploads if o["Key"].endswith("-elsewhere.pdf")]

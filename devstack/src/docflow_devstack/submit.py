@@ -23,12 +23,11 @@ LOCAL_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KE
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
+    """The local stack's values as the CLI's defaults (its options still win)."""
     local = child_environment(Ports())
     os.environ.update({name: local[name] for name in LOCAL_SETTINGS})
-    if "--bucket" not in args and not {"s3", "--via=s3"} & set(args):
-        args += ["--bucket", local["DOCFLOW_BUCKET"]]
-    app(["submit", *args], prog_name="docflow-stack")
+    os.environ["DOCFLOW_UPLOAD_BUCKET"] = local["DOCFLOW_BUCKET"]
+    app(["submit", *(sys.argv[1:] if argv is None else argv)], prog_name="docflow-stack")
 
 
 if __name__ == "__main__":

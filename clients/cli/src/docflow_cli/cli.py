@@ -502,15 +502,19 @@ def submit(
         Via,
         typer.Option(
             help="http: POST /process-document; sqs: a message on --queue-url; s3: FILE "
-            "uploaded to the inbox --bucket (the job id is derived from the object)"
+            "uploaded to the S3 --inbox (the job id is derived from the object)"
         ),
     ] = Via.HTTP,
     bucket: Annotated[
         str | None,
         typer.Option(
-            help="where a local FILE is uploaded (s3://BUCKET/uploads/...); with --via s3, "
-            "the S3 inbox (default: $DOCFLOW_INBOX_BUCKET)",
+            envvar="DOCFLOW_UPLOAD_BUCKET",
+            help="where a local FILE is uploaded first (s3://BUCKET/uploads/...)",
         ),
+    ] = None,
+    inbox: Annotated[
+        str | None,
+        typer.Option(envvar="DOCFLOW_INBOX_BUCKET", help="the S3 inbox, for --via s3"),
     ] = None,
     queue_url: Annotated[
         str | None,
@@ -534,9 +538,8 @@ def submit(
         if job_id:
             raise typer.BadParameter("an inbox upload's job id is derived from the object",
                                      param_hint="--job-id")  # fmt: skip
-        inbox = bucket or os.environ.get("DOCFLOW_INBOX_BUCKET")
         if not inbox:
-            raise typer.BadParameter("name the S3 inbox to upload to", param_hint="--bucket")
+            raise typer.BadParameter("name the S3 inbox to upload to", param_hint="--inbox")
         metadata = {TYPE_METADATA: doc_type.value,
                     REQUIRE_APPROVAL_METADATA: str(require_approval).lower(),
                     **({CALLBACK_URL_METADATA: callback_url} if callback_url else {})}  # fmt: skip
@@ -593,7 +596,7 @@ def document_url(document: str, bucket: str | None) -> str:
     path = local_file(document)
     if not bucket:
         msg = (f"{document} is a local file: name the bucket to upload it to (--bucket), "
-               "send it to the S3 inbox (--via s3 --bucket INBOX), or give a URL")  # fmt: skip
+               "send it to the S3 inbox (--via s3 --inbox INBOX), or give a URL")  # fmt: skip
         raise typer.BadParameter(msg, param_hint="--bucket")
     key = f"uploads/{uuid.uuid4().hex[:8]}-{path.name}"
     upload(path, bucket, key)

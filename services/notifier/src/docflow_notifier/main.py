@@ -50,8 +50,9 @@ async def health(request: Request) -> JSONResponse:
     has stopped on an error it cannot recover from, so the container is restarted."""
     consumer: asyncio.Task[None] = request.app.state.consumer
     if consumer.done():
-        error = None if consumer.cancelled() else consumer.exception()
-        body = {"status": "consumer stopped", "error": f"{type(error).__name__}: {error}"}
+        failure = None if consumer.cancelled() else consumer.exception()
+        error = f"{type(failure).__name__}: {failure}" if failure else "canceled"
+        body = {"status": "consumer stopped", "error": error}
         return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ok"})
 
