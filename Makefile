@@ -56,10 +56,14 @@ test: lint typecheck browser test-members
 # Members whose tests live beside them, each run alone in an environment of its own (nothing of
 # the other members installed): they build, import and test on their own.
 test-members:
-	scripts/test-member docflow-cli clients/cli/tests
+	scripts/test-member docflow-shared shared/tests
 	scripts/test-member docflow-trigger services/trigger-lambda/tests
 	scripts/test-member docflow-status services/status-lambda/tests
+	scripts/test-member docflow-worker services/worker/tests
+	scripts/test-member docflow-notifier services/notifier/tests
+	scripts/test-member docflow-cli clients/cli/tests
 	scripts/test-member docflow-resonate-dev tools/resonate-devserver/tests
+	scripts/test-member docflow-devstack devstack/tests
 
 # The jobs page tests drive Debian's chromium (never a browser Playwright downloads).
 browser:

@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from docflow_devstack.samples import invoice_image
+from docflow_samples import invoice_image
 from docflow_testing.processes import Process
 from docflow_testing.stack import FileServer, LocalStack
 from fpdf import FPDF

@@ -29,10 +29,10 @@ def analyse(doc: Document) -> tuple[str, dict[str, Any]]:
     if doc.scan:
         pages = [ocr(as_scan(doc))]
     else:
-        pages = [p["text"] for p in read_pages(as_pdf(doc), "application/pdf", 1, 1)]
+        pages = [p.text for p in read_pages(as_pdf(doc), "application/pdf", 1, 1)]
     analysis = HeuristicAnalyzer().analyze(pages, "auto")
-    found = {name: f["value"] for name, f in analysis["fields"].items()}
-    return analysis["documentType"], found
+    found = {name: f.value for name, f in analysis.fields.items()}
+    return analysis.document_type, found
 
 
 def same(expected: Any, found: Any) -> bool:

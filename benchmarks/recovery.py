@@ -6,8 +6,9 @@ again on another worker, for task TTLs (DOCFLOW_TASK_TTL) of 2 s and 10 s (the d
 For each TTL the real local stack runs (``docflow_testing.stack.LocalStack``) with every step
 sleeping DOCFLOW_DEMO_STEP_DELAY first, so that a kill lands mid-step. A job is submitted; at a
 random point after its first step started, the worker running it is killed with SIGKILL.
-Recovery is the time from the kill to that step's "step started" line from another worker (the
-JSON log lines carry timestamps and the worker's host:pid); then the job is canceled. Two cases:
+Recovery is the time from the kill until another worker began that step again (the workers'
+progress record of the job: the latest attempt's worker, host:pid, and start time, epoch ms);
+then the job is canceled. Two cases:
 
 - standby: a second worker process already runs (the benchmark starts it next to the stack's,
   both writing the stack's worker.log); the survivor takes the task over.
@@ -27,14 +28,13 @@ import time
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
-from docflow_devstack.samples import invoice_pdf
 from docflow_devstack.stack import TASKS_RETRY_TIMEOUT_MS
 from docflow_resonate_dev.cli import parse_args as resonate_server_config
+from docflow_samples import invoice_pdf
+from docflow_shared.progress import StepProgress
 from docflow_testing.processes import Process, wait_until
 from docflow_testing.stack import FileServer, LocalStack
 from resonate.resonate import HEARTBEAT_INTERVAL_DIVISOR
@@ -54,25 +54,22 @@ class Recovery:
     restarted: float | None  # restart case: from the kill until `docflow-stack up` was done
 
 
-def epoch(record: dict[str, Any]) -> float:
-    return datetime.fromisoformat(record["timestamp"]).timestamp()
-
-
-def worker_pid(record: dict[str, Any]) -> int:
-    return int(record["worker"].rsplit(":", 1)[1])  # a worker's id is host:pid
-
-
-def step_started(stack: LocalStack, job_id: str, unless_pid: int | None = None) -> dict[str, Any]:
-    """The first "step started" line of STEP for ``job_id`` (not written by ``unless_pid``)."""
-    found: list[dict[str, Any]] = []
+def step_started(stack: LocalStack, job_id: str, unless_pid: int | None = None) -> StepProgress:
+    """STEP's latest attempt for ``job_id``, once one began (on a worker other than
+    ``unless_pid``)."""
+    found: list[StepProgress] = []
 
     def seen() -> bool:
-        found[:] = [record for record in stack.worker_records(job_id, "step started")
-                    if record["step"] == STEP and worker_pid(record) != unless_pid]  # fmt: skip
+        step = stack.progress(job_id).steps.get(STEP)
+        found[:] = [step] if step and step.worker and worker_pid(step) != unless_pid else []
         return bool(found)
 
     wait_until(seen, WAIT_SECONDS, f"{STEP} of {job_id} to start")
     return found[0]
+
+
+def worker_pid(step: StepProgress) -> int:
+    return int(str(step.worker).rsplit(":", 1)[1])  # a worker's id is host:pid
 
 
 def start_standby(stack: LocalStack) -> Process:
@@ -143,7 +140,8 @@ def recover_once(workers: Workers, files: FileServer, ttl: float) -> Recovery:
         workers.restore()
     outcome = stack.wait_finished(job_id, WAIT_SECONDS)
     assert outcome["status"] == "canceled", outcome
-    return Recovery(epoch(resumed) - killed_at, restarted)
+    assert resumed.latest_started_at_ms is not None
+    return Recovery(resumed.latest_started_at_ms / 1000 - killed_at, restarted)
 
 
 def heartbeat_period(ttl: float) -> float:
@@ -191,8 +189,9 @@ def run(ttls: list[float], kills: int, restart_kills: int) -> None:
     sections = [
         f"### kill -9 of the worker running `{STEP}` → `{STEP}` starts again on another worker",
         table(HEADERS, rows),
-        f'From the kill to the "step started" log line of `{STEP}` (the job\'s first step) on '
-        f"another worker. Each step first sleeps TTL / {divisor} + {KILL_MARGIN:g} s "
+        f"From the kill until another worker began `{STEP}` (the job's first step) again, as "
+        f"the workers' progress record of the job says. Each step first sleeps TTL / "
+        f"{divisor} + {KILL_MARGIN:g} s "
         f"(`DOCFLOW_DEMO_STEP_DELAY`), and the kill comes at a random point of the heartbeat "
         f"period after the step started, so the lease left at the kill is spread over TTL / "
         f"{divisor} .. TTL, as for a crash at any time. *standby worker*: a second worker "

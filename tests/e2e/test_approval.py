@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_shared.ids import workflow_id
 from docflow_shared.workflow import NOTIFICATION_STREAM
 from docflow_testing.processes import BIN
@@ -178,8 +178,8 @@ def test_approval_survives_worker_and_server_restarts(
 
     assert decide(approval_stack, job_id, {"approved": True, "reviewer": "bob"}).status_code == 202
     assert approval_stack.wait_finished(job_id)["status"] == "done"
-    starts = approval_stack.step_starts(job_id)
-    assert starts.count("download") == starts.count("extract") == starts.count("analyze") == 1
+    attempts = approval_stack.step_attempts(job_id)
+    assert attempts["download"] == attempts["extract"] == attempts["analyze"] == 1, attempts
 
 
 def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) -> None:

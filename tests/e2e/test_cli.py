@@ -16,7 +16,7 @@ import boto3
 import httpx
 import pytest
 from docflow_cli.cli import app
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_testing.cli_output import ANSI_CONTROL, row
 from docflow_testing.processes import BIN, free_port
 from docflow_testing.stack import FileServer, LocalStack
@@ -199,14 +199,19 @@ def test_jobs_lists_the_done_jobs(docflow: Docflow, done_job: str) -> None:
     assert {job["status"] for job in listed} == {"done"}
 
 
-def test_logs_merge_the_jobs_lines_from_the_worker_and_the_gateway(
-    docflow: Docflow, done_job: str
+def test_stack_logs_merge_the_jobs_lines_from_the_worker_and_the_gateway(
+    stack: LocalStack, done_job: str
 ) -> None:
-    shown = docflow("logs", done_job)
-    as_json = docflow("logs", done_job, "--json")
+    def stack_logs(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "docflow-stack"), "logs", done_job, *args],
+                              env=stack.env, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
 
-    assert shown.exit_code == 0, shown.output
-    assert "step started" in shown.stdout
+    shown = stack_logs()
+    as_json = stack_logs("--json")
+
+    assert shown.returncode == 0, shown.stderr
+    assert "[download, attempt 1]" in shown.stdout  # the worker's line, with its step
     records = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert {record["jobId"] for record in records} == {done_job}
     assert {"worker", "gateway"} <= {record["process"] for record in records}

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_testing.processes import ROOT
 from docflow_testing.stack import FileServer, LocalStack
 

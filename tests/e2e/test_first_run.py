@@ -57,7 +57,8 @@ def test_printed_commands_are_found_with_their_continuations() -> None:
 def test_every_command_make_up_prints_works_as_printed(first_run: LocalStack) -> None:
     commands = printed_commands(first_run.printed)
     assert [c.split()[0].rsplit("/", 1)[-1] for c in commands] == [
-        "curl", "curl", "docflow", "docflow", "docflow", "docflow-stack", "make", "make", "make",
+        "curl", "curl", "docflow", "docflow", "docflow-stack", "docflow-stack",
+        "make", "make", "make",
     ], first_run.printed  # fmt: skip
     *runnable, follow_logs, stop = commands
 

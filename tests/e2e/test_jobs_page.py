@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_testing.processes import wait_until
 from docflow_testing.receiver import Receiver, new_secret
 from docflow_testing.stack import FileServer, LocalStack, running_stack

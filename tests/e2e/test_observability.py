@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from docflow_cli.cli import app as cli
-from docflow_devstack.samples import invoice_image
+from docflow_samples import invoice_image
 from docflow_testing.llm_stub import LLMStub, completion
 from docflow_testing.receiver import Receiver, new_secret
 from docflow_testing.stack import FileServer, LocalStack, running_stack

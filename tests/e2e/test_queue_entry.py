@@ -11,11 +11,13 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_shared.inbox import inbox_job_id
 from docflow_testing.processes import wait_until
 from docflow_testing.receiver import Receiver, new_secret
 from docflow_testing.stack import FileServer, LocalStack, running_stack
+
+STEPS = ["download", "extract", "analyze", "store", "notify"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sqs-stack")]
 
@@ -25,7 +27,9 @@ SECRET = new_secret()
 
 @pytest.fixture(scope="module")
 def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from running_stack(tmp_path_factory, "sqs-stack", DOCFLOW_SQS_VISIBILITY_TIMEOUT="2",
+    # A message is dead-lettered on its 3rd failed receive: 4 s apart, a Resonate outage of
+    # up to ~8 s (the restart below, on a loaded machine) is ridden out; with 2 s, one was not.
+    yield from running_stack(tmp_path_factory, "sqs-stack", DOCFLOW_SQS_VISIBILITY_TIMEOUT="4",
                              DOCFLOW_WEBHOOK_SECRET=SECRET)  # fmt: skip
 
 
@@ -93,7 +97,7 @@ def test_queued_jobs_wait_out_a_resonate_outage_and_start_when_it_is_back(
     jobs = [job(files) for _ in range(3)]
     queue_stack.kill9("resonate")
     send(queue_stack, [json.dumps(j) for j in jobs])
-    time.sleep(3)  # the poller tries, the handler reports every record failed
+    time.sleep(2)  # the poller tries, the handler reports every record failed
 
     queue_stack.run("up")
     statuses = [queue_stack.wait_finished(j["jobId"], queued=True)["status"] for j in jobs]
@@ -109,13 +113,7 @@ def test_duplicate_messages_start_one_workflow(queue_stack: LocalStack, files: F
     time.sleep(1)
 
     assert status["status"] == "done"
-    assert queue_stack.step_starts(one["jobId"]) == [
-        "download",
-        "extract",
-        "analyze",
-        "store",
-        "notify",
-    ]
+    assert queue_stack.step_attempts(one["jobId"]) == dict.fromkeys(STEPS, 1), "one workflow"
 
 
 # The S3 inbox: an object created in it notifies the job queue (configured by `make up`, as
@@ -173,7 +171,7 @@ def test_a_notification_delivered_again_starts_nothing_new(queue_stack: LocalSta
     wait_until(lambda: log_mentions(queue_stack, job_id, "job started from the inbox") >= 3, 30,
                "both re-deliveries handled")  # fmt: skip
 
-    assert queue_stack.step_starts(job_id) == ["download", "extract", "analyze", "store", "notify"]
+    assert queue_stack.step_attempts(job_id) == dict.fromkeys(STEPS, 1)
     assert not dead_lettered(queue_stack, job_id)
 
 

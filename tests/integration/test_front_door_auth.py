@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docflow_devstack.functions import LambdaContext
+from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.settings import forget_settings
 from docflow_status.handlers.http import lambda_handler as status_handler
 from docflow_testing.events import api_event

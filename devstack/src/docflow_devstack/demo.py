@@ -14,9 +14,9 @@ import uuid
 
 import httpx
 from docflow_cli.cli import Api, api_headers
+from docflow_samples import invoice_pdf, scanned_invoice_pdf
 
 from .local_client import put_document, run_cli
-from .samples import invoice_pdf, scanned_invoice_pdf
 from .stack import SAMPLE_KEY
 
 

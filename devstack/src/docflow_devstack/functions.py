@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import time
 import urllib.request
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from docflow_shared.lambda_context import INVOKE_TIMEOUT_SECONDS
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -29,29 +28,10 @@ ROUTES: list[tuple[str, str, str]] = [
 
 # The emulator's invoke path (the Lambda Invoke API's, for the one function a container holds).
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-INVOKE_TIMEOUT_SECONDS = 30  # API Gateway's integration timeout
 
 
 class FunctionError(RuntimeError):
     """The function raised (Lambda's unhandled-error answer): the caller answers 502."""
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and powertools read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    deadline: float = field(default_factory=lambda: time.monotonic() + INVOKE_TIMEOUT_SECONDS)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def local_function(target: str) -> Handler:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.models import ErrorBody
 from docflow_shared.observability import json_logging
 
-from .functions import ROUTES, Handler, LambdaContext, local_function, remote_function
+from .functions import ROUTES, Handler, local_function, remote_function
 from .jobs_page import page_response
 from .openapi import openapi_document
 

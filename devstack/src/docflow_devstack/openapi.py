@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from .functions import ROUTES
+from .stack import Ports, child_environment
 
 DOCUMENT = Path("docs/openapi.yaml")
 TITLE = "docflow"
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="docflow-openapi", description=__doc__)
     parser.add_argument("--check", action="store_true", help=f"fail if {DOCUMENT} is stale")
     args = parser.parse_args(argv)
+    # The functions validate their settings as they are imported: give them the local stack's.
+    os.environ.update(child_environment(Ports()))
     text = as_yaml(openapi_document())
     if args.check:
         if not DOCUMENT.exists() or DOCUMENT.read_text() != text:

@@ -18,9 +18,10 @@ import time
 from typing import Any
 
 import boto3
+from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.observability import json_logging
 
-from .functions import Handler, LambdaContext, local_function, remote_function
+from .functions import Handler, local_function, remote_function
 
 log = logging.getLogger("docflow.sqs-poller")
 

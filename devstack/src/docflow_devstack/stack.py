@@ -94,7 +94,7 @@ def child_environment(ports: Ports) -> dict[str, str]:
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{ports.aws}",
         DOCFLOW_QUEUE_URL=f"http://127.0.0.1:{ports.aws}/000000000000/{QUEUE}",
         # Every line reaches its log file when it is written (EMF metrics are print()ed), not
-        # when a buffer fills: `docflow logs` and the tests read them live, and a killed
+        # when a buffer fills: `docflow-stack logs` and the tests read them live, and a killed
         # process loses none.
         PYTHONUNBUFFERED="1",
     )
@@ -315,8 +315,7 @@ def queue_arn(sqs: Any, queue_url: str) -> str:
 def upload_samples(s3: Any, bucket: str) -> None:
     """The sample invoice at ``SAMPLE_KEY`` in the bucket, unless it is there already."""
     from botocore.exceptions import ClientError
-
-    from .samples import invoice_pdf
+    from docflow_samples import invoice_pdf
 
     try:
         s3.head_object(Bucket=bucket, Key=SAMPLE_KEY)
@@ -327,7 +326,7 @@ def upload_samples(s3: Any, bucket: str) -> None:
 
 def local_sample() -> Path:
     """The sample invoice as a local file (for ``docflow submit FILE``), written once."""
-    from .samples import invoice_pdf
+    from docflow_samples import invoice_pdf
 
     path = STATE_DIR / SAMPLE_KEY
     if not path.exists():
@@ -417,7 +416,7 @@ Try it:
   $ curl{auth} {gateway}/status/demo-1
   $ {cli} status demo-1 --watch
   $ {cli} jobs
-  $ {cli} logs demo-1
+  $ {stack_cli} logs demo-1
   $ {stack_cli} submit {local_sample()} --via s3 --wait   # through the S3 inbox
   $ make demo   # generates a sample, uploads it and follows it to the end
 

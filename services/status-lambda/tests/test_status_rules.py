@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from docflow_shared.models import JobStatusName, StepName, StepStateName
+from docflow_shared.errors import InvalidDocument
+from docflow_shared.models import JobFailure, JobStatusName, StepName, StepStateName
 from docflow_shared.workflow_records import WorkflowRecords
 from docflow_status.logic.job_status import describe
+from resonate.codec import Codec, NoopEncryptor
 from resonate.types import PromiseRecord, Value
 
 pytestmark = pytest.mark.unit
@@ -63,20 +65,53 @@ def test_a_job_waiting_for_its_reviewer_shows_the_analysis_to_decide_on() -> Non
     assert status.result == {"analysis": analysis}
 
 
+def rejection(error: Exception) -> Any:
+    """The rejected promise's value as the status reads it: encoded by the SDK as a worker (or
+    the trigger) rejects, decoded as the status's client decodes."""
+    codec = Codec(NoopEncryptor())
+    return codec.decode(codec.encode(error))
+
+
 def test_a_failed_job_names_its_failed_step_and_its_reason() -> None:
-    root = promise(ROOT, "rejected", {"message": "not_found: https://x/a.pdf answered 404"})
+    error = InvalidDocument("not_found", "https://x/a.pdf answered 404")
+    root = promise(ROOT, "rejected", rejection(error))
     records = WorkflowRecords(root, [step(1, "rejected")], None, [])
 
     status = describe("inv-1", records, None)
 
     assert status.status is JobStatusName.FAILED
     assert status.step is StepName.DOWNLOAD
-    assert status.error == {"reason": "not_found", "message": "https://x/a.pdf answered 404"}
+    assert status.error == JobFailure(reason="not_found", message="https://x/a.pdf answered 404")
     assert status.result is None
 
 
+@pytest.mark.parametrize(
+    ("state", "error", "reason", "shown"),
+    [
+        ("rejected", ZeroDivisionError("division by zero"), "internal_error", JobStatusName.FAILED),
+        # Before failures were JSON, "<reason>: <message>" was parsed back: "rejected: ..."
+        # made a bug look like a reviewer's rejection.
+        ("rejected", ValueError("rejected: not by a reviewer"), "internal_error",
+         JobStatusName.FAILED),
+        ("rejected_timedout", None, "rejected_timedout", JobStatusName.TIMED_OUT),
+    ],
+)  # fmt: skip
+def test_a_job_that_failed_without_a_failure_record_says_why_it_can(
+    state: str, error: Exception | None, reason: str, shown: JobStatusName
+) -> None:
+    root = promise(ROOT, state, rejection(error) if error else None)
+    records = WorkflowRecords(root, [step(1), step(2, "rejected")], None, [])
+
+    status = describe("inv-1", records, None)
+
+    assert status.status is shown
+    assert status.error == JobFailure(reason=reason, message=str(error) if error else state)
+
+
 def test_a_job_recorded_as_failed_before_it_ran_has_its_reason_and_no_step() -> None:
-    root = promise(ROOT, "rejected", {"message": "invalid_upload: x-amz-meta-type: bad"})
+    root = promise(
+        ROOT, "rejected", rejection(InvalidDocument("invalid_upload", "x-amz-meta-type: bad"))
+    )
     records = WorkflowRecords(root, [], None, [])
 
     status = describe("inv-1", records, None)
@@ -84,7 +119,7 @@ def test_a_job_recorded_as_failed_before_it_ran_has_its_reason_and_no_step() -> 
     assert status.status is JobStatusName.FAILED
     assert status.step is None
     assert all(s.state is StepStateName.PENDING for s in status.steps)
-    assert status.error == {"reason": "invalid_upload", "message": "x-amz-meta-type: bad"}
+    assert status.error == JobFailure(reason="invalid_upload", message="x-amz-meta-type: bad")
 
 
 def test_extract_is_running_from_its_first_page_batch_before_its_own_checkpoint() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -57,8 +58,11 @@ class Unauthorized(DocflowError):
 
 
 class ReasonedError(DocflowError):
-    """An error that ends a workflow with a reason: its promise is rejected with str(error),
-    "<reason>: <message>", which the status Lambda reads back."""
+    """An error that ends a workflow with a reason.
+
+    Resonate keeps only ``str(error)`` of a rejection (and a pickle no other service should
+    load), so ``str`` is ``models.JobFailure`` as JSON: the status reads it back as data.
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -68,7 +72,7 @@ class ReasonedError(DocflowError):
         return type(self), (self.reason, self.message)  # the SDK pickles a step's error
 
     def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
+        return json.dumps({"reason": self.reason, "message": self.message}, ensure_ascii=False)
 
 
 class InvalidDocument(ReasonedError):

@@ -15,7 +15,10 @@ MAX_DEADLINE_SECONDS = 365 * 24 * 3600
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # camelCase out by default: Resonate's SDK stores a model as ``model_dump(mode="json")``.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, frozen=True
+    )
 
 
 class DocumentType(StrEnum):
@@ -88,6 +91,31 @@ class JobRequest(Wire):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class Trace(Wire):
+    """Where a job came from, as the trigger stamps it: kept with the job in its root promise."""
+
+    correlation_id: str
+    accepted_at: int  # epoch ms, the trigger's clock
+
+
+class ExtractedField(Wire):
+    """A field read from the document, with the line it was read from, so a person can check."""
+
+    value: str | list[str]  # a list for a contract's parties
+    evidence: str
+    page: int = Field(ge=1)
+
+
+class Analysis(Wire):
+    """What an analyzer makes of a document's text (the heuristic one, or an LLM)."""
+
+    document_type: Literal["invoice", "receipt", "contract", "other"]
+    fields: dict[str, ExtractedField]  # only those found
+    summary: str
+    analyzer: str  # "heuristic", or "llm:<model>"
+    fallback_reason: str | None = None  # why the LLM's answer was not used, if it was not
+
+
 class ApprovalDecision(Wire):
     """``POST /jobs/{jobId}/approval``: a reviewer's decision on a job awaiting approval."""
 
@@ -124,13 +152,20 @@ class StepStatus(Wire):
     worker: str | None = None  # the worker of the latest attempt
 
 
+class JobFailure(Wire):
+    """Why a job ended without a result."""
+
+    reason: str = Field(examples=["not_found"])  # a documented code (docs/openapi.yaml)
+    message: str = Field(examples=["https://example.com/doc.pdf answered 404"])
+
+
 class JobStatus(Wire):
     job_id: str
     status: JobStatusName
     step: StepName | None = None
     steps: list[StepStatus]
     result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    error: JobFailure | None = None
     created_at: datetime | None = None  # accepted
     correlation_id: str | None = None  # from the request that started it, in every log line
     # Set when the job needs a worker and no live worker has had it for a while (none running,

@@ -19,7 +19,7 @@ def job_status(
 ) -> JobStatusName:
     """The job status for the root promise's state (a crashed worker is still processing).
 
-    ``reason`` is the rejected workflow's "<reason>: …" prefix: a job the workflow ended on
+    ``reason`` is the rejected workflow's ``JobFailure.reason``: a job the workflow ended on
     purpose (rejected by its reviewer, timed out, canceled) is not a failure.
     """
     try:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from resonate.resonate import Resonate
 from resonate.types import PromiseRecord
 
-from .models import JobStatusName, StepName
+from .models import JobFailure, JobStatusName, StepName
 from .status import job_status
 from .workflow import steps_of
 
@@ -43,27 +44,30 @@ class WorkflowRecords:
         return self.approval is not None and self.approval.state == "pending"
 
     @property
-    def error(self) -> dict[str, str] | None:
-        """An unsuccessful job's ``{"reason", "message"}``.
+    def error(self) -> JobFailure | None:
+        """Why an unsuccessful job ended.
 
-        The workflow rejects with "<reason>: <message>"; a root the server ended (its deadline)
-        carries no message, so its state is the reason.
+        The workflow rejects with a ``JobFailure`` (``ReasonedError``). An error nobody expected
+        (a bug) leaves only its text: ``internal_error``; a root the server ended (its deadline,
+        a cancel) carries nothing: its state is the reason.
         """
-        if not self.root.state.startswith("rejected"):
+        state = self.root.state
+        if not state.startswith("rejected"):
             return None
         data = self.root.value.data
         text = data.get("message", "") if isinstance(data, dict) else str(data or "")
-        reason, sep, message = text.partition(": ")
-        if not sep or " " in reason:
-            reason, message = self.root.state, text or self.root.state
-        return {"reason": reason, "message": message}
+        try:
+            return JobFailure.model_validate_json(text)
+        except ValidationError:
+            reason = "internal_error" if state == "rejected" else state
+            return JobFailure(reason=reason, message=text or state)
 
     @property
     def status(self) -> JobStatusName:
         error = self.error
         return job_status(
             self.root.state,
-            reason=error["reason"] if error else None,
+            reason=error.reason if error else None,
             awaiting_approval=self.awaiting_approval,
         )
 

@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -147,7 +147,6 @@ STATUS_STYLES = {
     JobStatusName.DONE: "green",
 } | dict.fromkeys(UNSUCCESSFUL_ENDINGS, "red")
 STEP_STYLES = {"pending": "dim", "running": "cyan", "done": "green", "failed": "red"}
-LEVEL_STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -300,70 +299,6 @@ def action_line(answer: dict[str, Any]) -> str:
     return f"{job_id}: {said} (docflow status {job_id} --watch)"
 
 
-# --- a job's log lines, from the local stack's log files -----------------------------------------
-
-
-@dataclass(frozen=True)
-class LogLine:
-    time: datetime
-    process: str  # the stack process whose log it is: worker, gateway, sqs-poller, ...
-    record: dict[str, Any]  # the JSON record as logged
-
-    def as_json(self) -> dict[str, Any]:
-        return {"process": self.process, **self.record}
-
-
-def job_log_line(process: str, line: str, job_id: str) -> LogLine | None:
-    """``line`` as a LogLine if it is a JSON record of ``job_id`` with a timestamp, else None."""
-    if job_id not in line:  # cheap: most lines are other jobs' or not JSON at all
-        return None
-    try:
-        record = json.loads(line)
-        moment = parse_time(record["timestamp"]) if record.get("jobId") == job_id else None
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
-    return LogLine(moment, process, record) if moment else None
-
-
-@dataclass
-class JobLogReader:
-    """A job's lines from every ``*.log`` in ``log_dir``; each read returns only new ones."""
-
-    log_dir: Path
-    job_id: str
-    offsets: dict[Path, int] = field(default_factory=dict)
-
-    def read_new(self) -> list[LogLine]:
-        found = [line for path in sorted(self.log_dir.glob("*.log")) for line in self._read(path)]
-        return sorted(found, key=lambda line: line.time)  # stable: a file's order among equals
-
-    def _read(self, path: Path) -> list[LogLine]:
-        offset = self.offsets.get(path, 0)
-        if path.stat().st_size < offset:  # truncated: it starts over
-            offset = 0
-        with path.open("rb") as log:
-            log.seek(offset)
-            chunk = log.read()
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
-        self.offsets[path] = offset + len(complete)
-        lines = complete.decode(errors="replace").splitlines()
-        return [found for raw in lines if (found := job_log_line(path.stem, raw, self.job_id))]
-
-
-def format_log_line(line: LogLine, now: datetime) -> Text:
-    """``time process level message [step, attempt N]``."""
-    record = line.record
-    level = str(record.get("level", ""))
-    text = Text(f"{clock(line.time, now, millis=True)}  {line.process:<10} ")
-    text.append(f"{level:<8}", style=LEVEL_STYLES.get(level, ""))
-    text.append(str(record.get("message", "")))
-    where = [str(record["step"])] if "step" in record else []
-    where += [f"attempt {record['attempt']}"] if "attempt" in record else []
-    if where:
-        text.append(f"  [{', '.join(where)}]", style="dim")
-    return text
-
-
 # --- commands -----------------------------------------------------------------------------------
 
 
@@ -376,9 +311,8 @@ HELP = """A job's life from a terminal, through the API (the local stack's gatew
 
 \b
   docflow submit FILE_OR_URL [--wait]      docflow status JOB [--watch]
-  docflow jobs [--status S] [--limit N]    docflow logs JOB [--follow]
+  docflow jobs [--status S] [--limit N]    docflow cancel JOB
   docflow approve JOB --reviewer R         docflow reject JOB --reviewer R --comment C
-  docflow cancel JOB
 
 Every command takes --json. Exit codes: 0 done (or still running), 1 the job ended failed,
 rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing answers.
@@ -718,45 +652,6 @@ def show_action(answer: dict[str, Any], as_json: bool) -> None:
         print_json(answer)
     else:
         typer.echo(action_line(answer))
-
-
-@command
-def logs(
-    job_id: JobId,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="keep printing new lines until Ctrl-C")
-    ] = False,
-    state_dir: Annotated[
-        Path,
-        typer.Option(envvar="DOCFLOW_STATE_DIR", help="the local stack's state directory"),
-    ] = Path(".docflow"),
-    as_json: AsJson = False,
-) -> None:
-    """A job's log lines from every process of the local stack.
-
-    JSON lines with the job's jobId, merged by their timestamps."""
-    log_dir = state_dir / "logs"
-    if not log_dir.is_dir():
-        msg = f"no {log_dir} directory: is the local stack running from here? (make up)"
-        raise typer.BadParameter(msg, param_hint="--state-dir")
-    reader = JobLogReader(log_dir, job_id)
-    first = reader.read_new()
-    if not first and not follow:
-        typer.echo(f"no log lines for {job_id} in {log_dir}", err=True)
-    show_log_lines(first, as_json)
-    while follow:
-        time.sleep(POLL_SECONDS)
-        show_log_lines(reader.read_new(), as_json)
-
-
-def show_log_lines(lines: list[LogLine], as_json: bool) -> None:
-    if as_json:
-        for line in lines:
-            typer.echo(json.dumps(line.as_json()))
-        return
-    console, moment = stdout(), utc_now()
-    for line in lines:
-        console.print(format_log_line(line, moment), soft_wrap=True)
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ GROUP = "notifier"
 DEAD_LETTERS = f"{NOTIFICATION_STREAM}:dead"
 STALE_AFTER_MS = 60_000
 MAX_BACKOFF_SECONDS = 60.0
+REDIS_BACKOFF = Backoff(first_seconds=1.0, max_seconds=MAX_BACKOFF_SECONDS, jitter=0.5)
 CONCURRENCY = 16
 
 
@@ -57,6 +58,7 @@ class Consumer:
         self.http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
+        self.failed_connections = 0
 
     async def close(self) -> None:
         for task in list(self.in_flight.values()):
@@ -66,16 +68,16 @@ class Consumer:
 
     async def run_forever(self) -> None:
         """Consume until cancelled, riding out Redis outages."""
-        pause = 1.0
         while True:
             try:
                 await self.run()
             except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
+                self.failed_connections += 1
+                pause = REDIS_BACKOFF.delay(self.failed_connections)
                 logger.warning(
                     "Redis unavailable; retrying", extra={"error": str(err), "retryIn": pause}
                 )
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_BACKOFF_SECONDS)
 
     async def run(self) -> None:
         try:
@@ -83,6 +85,7 @@ class Consumer:
         except redis.ResponseError as err:
             if "BUSYGROUP" not in str(err):
                 raise
+        self.failed_connections = 0  # Redis answered: the next outage backs off from the start
         logger.info(
             "notifier consuming", extra={"stream": NOTIFICATION_STREAM, "consumer": self.name}
         )

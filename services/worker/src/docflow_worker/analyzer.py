@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Protocol
+
+from docflow_shared.models import Analysis, ExtractedField
 
 KEYWORDS = {
     "invoice": ["invoice", "bill to", "amount due", "invoice number", "due date", "vat"],
@@ -27,18 +29,23 @@ MONTHS = {m: i for i, m in enumerate(
 AMOUNT = r"(?P<cur>[$€£¥]|\b[A-Z]{3}\b)?[ \t]?(?P<num>\d{1,3}(?:[,. ]\d{3})*(?:[.,]\d{2})|\d+(?:[.,]\d{2})?)[ \t]?(?P<cur2>\b[A-Z]{3}\b|[$€£¥])?"  # noqa: E501
 
 
+EVIDENCE_CHARS = 200
+
+
 class Analyzer(Protocol):
-    def analyze(self, pages: list[str], hint: str) -> dict[str, Any]: ...
+    def analyze(self, pages: list[str], hint: str) -> Analysis: ...
 
 
 @dataclass(frozen=True)
 class Found:
-    value: Any
+    value: str | list[str]
     snippet: str
     page: int
 
-    def as_field(self) -> dict[str, Any]:
-        return {"value": self.value, "evidence": self.snippet.strip()[:200], "page": self.page}
+    def as_field(self) -> ExtractedField:
+        return ExtractedField(
+            value=self.value, evidence=self.snippet.strip()[:EVIDENCE_CHARS], page=self.page
+        )
 
 
 def _search(
@@ -99,7 +106,7 @@ DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{4}|[A-Za-z]{3,9}\.? \d{
 class HeuristicAnalyzer:
     """Keyword classification and labelled-value extraction; no network, same input same output."""
 
-    def analyze(self, pages: list[str], hint: str) -> dict[str, Any]:
+    def analyze(self, pages: list[str], hint: str) -> Analysis:
         text = "\n".join(pages)
         document_type = hint if hint in KEYWORDS or hint == "other" else self.classify(text)
         fields = {
@@ -107,12 +114,12 @@ class HeuristicAnalyzer:
             "receipt": self._receipt,
             "contract": self._contract,
         }.get(document_type, lambda _p: {})(pages)
-        return {
-            "documentType": document_type,
-            "fields": {name: found.as_field() for name, found in fields.items() if found},
-            "summary": summarize(text),
-            "analyzer": "heuristic",
-        }
+        return Analysis(
+            document_type=document_type,
+            fields={name: found.as_field() for name, found in fields.items() if found},
+            summary=summarize(text),
+            analyzer="heuristic",
+        )
 
     @staticmethod
     def classify(text: str) -> str:

@@ -1,6 +1,6 @@
 """An analyzer backed by any OpenAI-compatible chat-completions endpoint (``DOCFLOW_LLM_*``).
 
-The model must answer JSON that follows :class:`Analysis`'s schema (asked for with
+The model must answer JSON that follows :class:`Answer`'s schema (asked for with
 ``response_format: json_schema``, then validated with the same model, so a wrong shape is an
 error, not a result). 429 and 5xx answers are retried with backoff, honouring ``Retry-After``.
 A long document is analysed in chunks of pages and the answers merged. When the endpoint cannot
@@ -15,14 +15,14 @@ import time
 from typing import Any, Literal
 
 import httpx
+from docflow_shared.models import Analysis, ExtractedField
 from docflow_shared.retry import Backoff, is_transient, retry_after_seconds
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .analyzer import HeuristicAnalyzer
+from .analyzer import EVIDENCE_CHARS, HeuristicAnalyzer
 from .observability import logger
 
 CHUNK_CHARS = 12_000  # per request; pages are never split
-EVIDENCE_CHARS = 200  # as the heuristic analyzer's
 SUMMARY_CHARS = 1000
 MAX_ATTEMPTS = 4
 BACKOFF = Backoff(first_seconds=1.0, max_seconds=30.0)
@@ -42,7 +42,7 @@ SYSTEM_PROMPT = (
 # keywords, so the limits are checked by validators, which the schema does not show.
 
 
-class ExtractedField(BaseModel):
+class AnsweredField(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: str | list[str]  # a list for a contract's parties
@@ -60,18 +60,18 @@ class ExtractedField(BaseModel):
 class Fields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    vendor: ExtractedField | None
-    merchant: ExtractedField | None
-    number: ExtractedField | None
-    date: ExtractedField | None
-    total: ExtractedField | None
-    currency: ExtractedField | None
-    parties: ExtractedField | None
-    term: ExtractedField | None
-    fees: ExtractedField | None
+    vendor: AnsweredField | None
+    merchant: AnsweredField | None
+    number: AnsweredField | None
+    date: AnsweredField | None
+    total: AnsweredField | None
+    currency: AnsweredField | None
+    parties: AnsweredField | None
+    term: AnsweredField | None
+    fees: AnsweredField | None
 
 
-class Analysis(BaseModel):
+class Answer(BaseModel):
     """What the model answers, in the wire's names."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -80,15 +80,15 @@ class Analysis(BaseModel):
     fields: Fields
     summary: str
 
-    def as_result(self) -> dict[str, Any]:
-        """The analyzer's result: found fields only, evidence and summary kept short."""
-        found = {
-            name: {**field.model_dump(), "evidence": field.evidence.strip()[:EVIDENCE_CHARS]}
+    def found(self) -> dict[str, ExtractedField]:
+        """The fields the model found, evidence kept short."""
+        return {
+            name: ExtractedField(
+                value=field.value, evidence=field.evidence.strip()[:EVIDENCE_CHARS], page=field.page
+            )
             for name, field in self.fields
             if field is not None
         }
-        return {"documentType": self.document_type, "fields": found,
-                "summary": self.summary[:SUMMARY_CHARS]}  # fmt: skip
 
 
 class LLMUnavailable(Exception):
@@ -105,17 +105,18 @@ class LLMAnalyzer:
         self.timeout = timeout_seconds
         self.fallback = HeuristicAnalyzer()
 
-    def analyze(self, pages: list[str], hint: str) -> dict[str, Any]:
+    def analyze(self, pages: list[str], hint: str) -> Analysis:
         try:
             with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
                 answers = [self._ask(client, chunk, hint) for chunk in chunks(pages)]
         except LLMUnavailable as err:
             logger.warning("LLM analyzer unavailable; using the heuristic one", extra={
                 "reason": str(err)})  # fmt: skip
-            return {**self.fallback.analyze(pages, hint), "fallbackReason": str(err)}
-        return {**merge(answers), "analyzer": f"llm:{self.model}"}
+            fallback = self.fallback.analyze(pages, hint)
+            return fallback.model_copy(update={"fallback_reason": str(err)})
+        return merge(answers, analyzer=f"llm:{self.model}")
 
-    def _ask(self, client: httpx.Client, chunk: list[tuple[int, str]], hint: str) -> Analysis:
+    def _ask(self, client: httpx.Client, chunk: list[tuple[int, str]], hint: str) -> Answer:
         text = "\n".join(f"--- page {number} ---\n{page}" for number, page in chunk)
         if hint in ("invoice", "receipt", "contract", "other"):
             text = f"(The sender says this is a {hint}.)\n{text}"
@@ -131,14 +132,14 @@ class LLMAnalyzer:
                 "json_schema": {
                     "name": "analysis",
                     "strict": True,
-                    "schema": Analysis.model_json_schema(by_alias=True),
+                    "schema": Answer.model_json_schema(by_alias=True),
                 },
             },
         }
         answer = self._post(client, body)
         try:
             content = answer["choices"][0]["message"]["content"]
-            return Analysis.model_validate(json.loads(content))
+            return Answer.model_validate(json.loads(content))
         except ValidationError as err:
             # Where and what, never the values: they may quote the document.
             problems = "; ".join(
@@ -184,13 +185,13 @@ def chunks(pages: list[str], limit: int = CHUNK_CHARS) -> list[list[tuple[int, s
     return groups
 
 
-def merge(answers: list[Analysis]) -> dict[str, Any]:
+def merge(answers: list[Answer], analyzer: str) -> Analysis:
     """One result from a document's chunks: the first chunk's type (it has the title page),
     each field from the first chunk that found it, the summaries joined."""
-    results = [answer.as_result() for answer in answers]
-    fields: dict[str, Any] = {}
-    for result in results:
-        for name, found in result["fields"].items():
+    fields: dict[str, ExtractedField] = {}
+    for answer in answers:
+        for name, found in answer.found().items():
             fields.setdefault(name, found)
-    summary = " ".join(r["summary"] for r in results if r["summary"])[:SUMMARY_CHARS]
-    return {"documentType": results[0]["documentType"], "fields": fields, "summary": summary}
+    summary = " ".join(a.summary for a in answers if a.summary)[:SUMMARY_CHARS]
+    return Analysis(document_type=answers[0].document_type, fields=fields, summary=summary,
+                    analyzer=analyzer)  # fmt: skip

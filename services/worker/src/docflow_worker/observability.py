@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from .domain import Job
 
 SERVICE = "docflow-worker"
 #: Who ran a step, in logs and in the progress record: host and process.
@@ -41,8 +42,8 @@ def step_finished(step: str, seconds: float, attempts: int, outcome: str) -> Non
     metric("StepAttempts", MetricUnit.Count, attempts, step=step, outcome=outcome)
 
 
-def job_finished(job: dict[str, Any], outcome: str) -> None:
+def job_finished(job: Job, outcome: str) -> None:
     """Time from acceptance (the trigger's clock) to the job's end, by outcome."""
-    if accepted_at := job.get("acceptedAt"):
-        seconds = max(0.0, time.time() - accepted_at / 1000)
+    if job.accepted_at:
+        seconds = max(0.0, time.time() - job.accepted_at / 1000)
         metric("JobDuration", MetricUnit.Seconds, seconds, outcome=outcome)

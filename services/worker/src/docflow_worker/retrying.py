@@ -19,12 +19,14 @@ sends the task's heartbeats.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_type_hints
 
 from docflow_shared.errors import InvalidDocument, JobEnded
 from docflow_shared.observability import log_keys
+from docflow_shared.progress import page_batch_name
 from docflow_shared.retry import Backoff
 from docflow_shared.workflow import EXTRACT_PAGES_NAME
 from resonate.context import Context
@@ -32,6 +34,7 @@ from resonate.context import Context
 from . import observability
 from .dal import progress
 from .dal.signals import JobSignals
+from .domain import Job
 from .endings import announce_failure, end_job
 from .observability import logger
 
@@ -89,27 +92,32 @@ class Pacing:
 pacing = Pacing()
 
 
-async def ensure_job_continues(ctx: Context, job: dict[str, Any]) -> None:
+async def ensure_job_continues(ctx: Context, job: Job) -> None:
     """End the job here if it was canceled or its deadline passed (``JobEnded``)."""
-    if await ctx.get_dependency(JobSignals).cancel_requested(job["jobId"]):
+    if await ctx.get_dependency(JobSignals).cancel_requested(job.job_id):
         await asyncio.to_thread(end_job, job, "canceled", "canceled on request")
-    if time.time() * 1000 >= job["deadlineAt"]:
+    if time.time() * 1000 >= job.deadline_at:
         await asyncio.to_thread(end_job, job, "timed_out", "the job's deadline passed")
 
 
 def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """Wrap a plain step ``fn(job, *inputs)`` as a durable-step body for ``ctx.run``."""
+    """Wrap a plain step ``fn(job, *inputs)`` as a durable-step body for ``ctx.run``.
+
+    The wrapper shows Resonate the step's own signature: a replay rebuilds the step's result,
+    and a remote call (a page batch) its arguments, from those annotations, so the workflow
+    gets the same model on the first run and after a crash.
+    """
     step = fn.__name__
 
-    async def run(ctx: Context, job: dict[str, Any], *inputs: Any) -> Any:
+    async def run(ctx: Context, job: Job, *inputs: Any) -> Any:
         if drain.draining:
             # This worker is leaving: park instead of starting. The task's lease lapses and
             # another worker resumes the workflow exactly here.
             await asyncio.Future()
         drain.enter()
         try:
-            with log_keys(logger, jobId=job["jobId"], step=step,
-                          correlation_id=job.get("correlationId")):  # fmt: skip
+            with log_keys(logger, jobId=job.job_id, step=step,
+                          correlation_id=job.correlation_id):  # fmt: skip
                 await ensure_job_continues(ctx, job)
                 async with progress.alive(job):
                     return await _run_with_retries(fn, step, job, inputs)
@@ -118,11 +126,18 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
     run.__name__ = step
     run.__qualname__ = step
+    hints = get_type_hints(fn)
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = [p.replace(annotation=hints.get(p.name, Any))
+                  for p in inspect.signature(fn).parameters.values()]  # fmt: skip
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [context, *parameters], return_annotation=hints.get("return", Any)
+    )
     return run
 
 
 async def _run_with_retries(
-    fn: Callable[..., Any], step: str, job: dict[str, Any], inputs: tuple[Any, ...]
+    fn: Callable[..., Any], step: str, job: Job, inputs: tuple[Any, ...]
 ) -> Any:
     delay = pacing.step_delay_seconds
     started = time.monotonic()
@@ -131,8 +146,7 @@ async def _run_with_retries(
         attempt += 1
         with log_keys(logger, attempt=attempt):
             logger.info("step started")
-            if step != EXTRACT_PAGES_NAME:  # a page batch is not a step of the job's timeline
-                await progress.attempt_started(job, step)
+            await progress.attempt_started(job, _progress_name(step, inputs))
             try:
                 if delay:
                     await asyncio.sleep(delay)
@@ -167,7 +181,14 @@ async def _run_with_retries(
             return result
 
 
-def _finished(step: str, started: float, attempts: int, outcome: str, job: dict[str, Any]) -> None:
+def _progress_name(step: str, inputs: tuple[Any, ...]) -> str:
+    if step == EXTRACT_PAGES_NAME:
+        _document, first, last = inputs
+        return page_batch_name(first, last)
+    return step
+
+
+def _finished(step: str, started: float, attempts: int, outcome: str, job: Job) -> None:
     observability.step_finished(step, time.monotonic() - started, attempts, outcome)
     if outcome == "failed":
         observability.job_finished(job, "failed")  # a step that fails for good fails the job

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import signal
 import subprocess
@@ -12,10 +11,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+import redis
+from docflow_shared.ids import workflow_id
+from docflow_shared.progress import JobProgress, progress_key
+from docflow_shared.resonate_client import LambdaResonate
+from docflow_shared.settings import ResonateSettings
+from docflow_shared.workflow_records import read_workflow
 
 from docflow_testing.processes import BIN, ROOT, free_port
 
@@ -25,6 +30,7 @@ class LocalStack:
     state_dir: Path
     env: dict[str, str]
     printed: str = ""  # what `docflow-stack up` printed
+    _resonate: LambdaResonate | None = None
 
     @classmethod
     def up(cls, state_dir: Path, **settings: str) -> LocalStack:
@@ -89,28 +95,33 @@ class LocalStack:
     def log(self, process: str) -> str:
         return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")
 
-    def worker_records(self, job_id: str, message: str) -> list[dict[str, Any]]:
-        """The worker's JSON log records for ``job_id`` with ``message``, in order."""
-        records = []
-        for line in self.log("worker").splitlines():
-            if line.startswith("{"):
-                record = json.loads(line)
-                if record.get("message") == message and record.get("jobId") == job_id:
-                    records.append(record)
-        return records
+    def step_attempts(self, job_id: str) -> dict[str, int]:
+        """How many attempts each step of ``job_id`` that began has had, by any worker: the
+        status API's ``steps[].attempts`` (a retry, or a killed worker's attempt, counts)."""
+        steps = self.status(job_id)["steps"]
+        return {step["name"]: step["attempts"] for step in steps if step.get("attempts")}
 
-    def step_starts(self, job_id: str) -> list[str]:
-        """The workflow steps the worker started for ``job_id``, in order (page batches aside:
-        see ``batches_extracted``)."""
-        return [
-            r["step"]
-            for r in self.worker_records(job_id, "step started")
-            if r["step"] != "extract_pages"
-        ]
+    def batch_attempts(self, job_id: str) -> dict[tuple[int, int], int]:
+        """How many attempts each of extract's page batches has had: ``(first, last)``, from the
+        workers' progress record."""
+        return {pages: step.attempts for pages, step in self.progress(job_id).page_batches.items()}
 
-    def batches_extracted(self, job_id: str) -> list[tuple[int, int]]:
-        """The page batches the worker read for ``job_id``: ``(first, last)`` each time."""
-        return [(r["first"], r["last"]) for r in self.worker_records(job_id, "pages extracted")]
+    def progress(self, job_id: str) -> JobProgress:
+        """The workers' progress record of ``job_id`` (``docflow_shared.progress``)."""
+        client = redis.Redis(port=int(self.env["DOCFLOW_REDIS_PORT"]), decode_responses=True)
+        with client:
+            fields = cast("dict[str, str]", client.hgetall(progress_key(job_id)))
+            return JobProgress.from_hash(fields)
+
+    def batches_done(self, job_id: str) -> list[tuple[int, int]]:
+        """extract's page batches whose checkpoint is written, ``(first, last)``, from Resonate."""
+        if self._resonate is None:
+            url = self.resonate
+            self._resonate = LambdaResonate(lambda: ResonateSettings(resonate_url=url))
+        records = self._resonate.call(lambda client: read_workflow(client, workflow_id(job_id)))
+        done = [cast("dict[str, int]", b.value.data) for b in records.page_batches
+                if b.state == "resolved"]  # fmt: skip
+        return sorted((batch["first"], batch["last"]) for batch in done)
 
     def submit(self, job: dict[str, Any]) -> httpx.Response:
         return httpx.post(f"{self.gateway}/process-document", json=job, timeout=30)

@@ -10,6 +10,8 @@ import redis
 from docflow_shared.settings import WorkerSettings
 from docflow_shared.workflow import NOTIFICATION_STREAM
 
+from ..domain import Job
+
 # XADD and the job's "notified" marker in one atomic script: a re-run of the notify step
 # (after a crash, before its checkpoint) finds the marker and returns the first event's id.
 _APPEND_ONCE = """
@@ -26,17 +28,17 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(WorkerSettings.current().redis_url, socket_timeout=10)
 
 
-def append_once(job: dict[str, Any], event_type: str, **fields: Any) -> str:
+def append_once(job: Job, event_type: str, **fields: Any) -> str:
     """Append the job's ``event_type`` event unless one was already appended for the job; the
     stream entry id. Every event names the job, its requester, its callback and its trace."""
     event = {
         "type": event_type,
-        "jobId": job["jobId"],
-        "requesterId": job["requesterId"],
-        "callbackUrl": job.get("callbackUrl"),
-        "correlationId": job.get("correlationId"),
+        "jobId": job.job_id,
+        "requesterId": job.requester_id,
+        "callbackUrl": str(job.callback_url) if job.callback_url else None,
+        "correlationId": job.correlation_id,
         **fields,
     }
-    marker = f"docflow:notified:{job['jobId']}"
+    marker = f"docflow:notified:{job.job_id}"
     entry = _client().eval(_APPEND_ONCE, 2, NOTIFICATION_STREAM, marker, json.dumps(event))
     return entry.decode() if isinstance(entry, bytes) else str(entry)

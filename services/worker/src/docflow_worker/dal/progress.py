@@ -8,13 +8,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
 
 import redis
 from docflow_shared.progress import progress_key
 from docflow_shared.settings import WorkerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 
+from ..domain import Job
 from ..observability import WORKER_ID, logger
 
 
@@ -23,28 +23,29 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(WorkerSettings.current().redis_url, socket_timeout=2)
 
 
-def _write(job: dict[str, Any], step: str | None) -> None:
-    key = progress_key(job["jobId"])
+def _write(job: Job, step: str | None) -> None:
+    key = progress_key(job.job_id)
+    now = int(time.time() * 1000)
     try:
         with _client().pipeline() as pipe:
             if step is not None:
                 pipe.hincrby(key, f"{step}.attempts", 1)
-                pipe.hset(key, f"{step}.worker", WORKER_ID)
-            pipe.hset(key, "seenAt", int(time.time() * 1000))
+                pipe.hset(key, mapping={f"{step}.worker": WORKER_ID, f"{step}.startedAt": now})
+            pipe.hset(key, "seenAt", now)
             # Kept as long as the job may live.
-            pipe.pexpireat(key, job["deadlineAt"] + int(DEADLINE_GRACE.total_seconds() * 1000))
+            pipe.pexpireat(key, job.deadline_at + int(DEADLINE_GRACE.total_seconds() * 1000))
             pipe.execute()
     except redis.RedisError as err:
         logger.warning("progress record not written", extra={"error": str(err)})
 
 
-async def attempt_started(job: dict[str, Any], step: str) -> None:
+async def attempt_started(job: Job, step: str) -> None:
     """One more attempt of ``step``, by this worker (a retry after an error counts too)."""
     await asyncio.to_thread(_write, job, step)
 
 
 @asynccontextmanager
-async def alive(job: dict[str, Any]) -> AsyncIterator[None]:
+async def alive(job: Job) -> AsyncIterator[None]:
     """Show the job in this worker's hands until the block ends."""
     await asyncio.to_thread(_write, job, None)
     beating = asyncio.create_task(_heartbeat(job))
@@ -55,7 +56,7 @@ async def alive(job: dict[str, Any]) -> AsyncIterator[None]:
         await asyncio.to_thread(_write, job, None)
 
 
-async def _heartbeat(job: dict[str, Any]) -> None:
+async def _heartbeat(job: Job) -> None:
     while True:
         await asyncio.sleep(WorkerSettings.current().heartbeat_seconds)
         await asyncio.to_thread(_write, job, None)

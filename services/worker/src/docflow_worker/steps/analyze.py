@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from docflow_shared.models import Analysis
 from docflow_shared.settings import WorkerSettings
 
 from ..analyzer import Analyzer, HeuristicAnalyzer
 from ..dal import blobs
+from ..domain import Job, PageText, Text
 from ..llm_analyzer import LLMAnalyzer
 
 
@@ -22,6 +22,6 @@ def analyzer() -> Analyzer:
     return HeuristicAnalyzer()
 
 
-def analyze(job: dict[str, Any], text: dict[str, Any]) -> dict[str, Any]:
-    pages = [page["text"] for page in blobs.get_json(text["key"])["pages"]]
-    return analyzer().analyze(pages, job.get("type", "auto"))
+def analyze(job: Job, text: Text) -> Analysis:
+    pages = [PageText.model_validate(page).text for page in blobs.get_json(text.key)["pages"]]
+    return analyzer().analyze(pages, job.type)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
@@ -16,28 +15,29 @@ from docflow_shared.workflow import JOBS_PREFIX, blob_prefix
 
 from ..dal import blobs
 from ..documents import page_count, sniff_type
+from ..domain import Document, Job
 from ..retrying import Transient
 
 MAX_REDIRECTS = 5
 
 
-def download(job: dict[str, Any]) -> dict[str, Any]:
-    url = job["documentUrl"]
+def download(job: Job) -> Document:
+    url = job.url
     data = _fetch_s3(url) if url.startswith("s3://") else fetch_http(url)
     content_type = sniff_type(data)
     pages = page_count(data, content_type)
     limit = WorkerSettings.current().max_pages
     if pages > limit:
         raise InvalidDocument("too_large", f"the document has {pages} pages; the limit is {limit}")
-    key = blob_prefix(job["jobId"]) + "document"
+    key = blob_prefix(job.job_id) + "document"
     blobs.put_bytes(key, data, content_type)
-    return {
-        "key": key,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "contentType": content_type,
-        "bytes": len(data),
-        "pages": pages,
-    }
+    return Document(
+        key=key,
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type=content_type,
+        bytes=len(data),
+        pages=pages,
+    )
 
 
 def _fetch_s3(url: str) -> bytes:

@@ -22,6 +22,7 @@ from PIL import Image, ImageSequence
 
 from ..dal import blobs
 from ..documents import PDF, PDFIUM, TEXT, open_image, open_pdf
+from ..domain import Document, Job, PageBatch, PageText, Text
 from ..observability import logger
 
 #: A page with fewer characters than this in its text layer is treated as a scan.
@@ -42,46 +43,47 @@ def page_batches(pages: int) -> list[tuple[int, int]]:
     ]
 
 
-def extract_pages(
-    job: dict[str, Any], document: dict[str, Any], first: int, last: int
-) -> dict[str, Any]:
+def extract_pages(job: Job, document: Document, first: int, last: int) -> PageBatch:
     """The text of pages ``first``..``last``, stored as one batch file; its reference."""
-    pages = read_pages(blobs.get_bytes(document["key"]), document["contentType"], first, last)
-    key = blob_prefix(job["jobId"]) + f"text/{first:05d}-{last:05d}.json"
-    blobs.put_json(key, {"pages": pages})
+    pages = read_pages(blobs.get_bytes(document.key), document.content_type, first, last)
+    key = blob_prefix(job.job_id) + f"text/{first:05d}-{last:05d}.json"
+    blobs.put_json(key, _pages_file(pages))
     logger.info("pages extracted", extra={"first": first, "last": last})
-    return {"key": key, "first": first, "last": last}
+    return PageBatch(key=key, first=first, last=last)
 
 
-def extract(
-    job: dict[str, Any], document: dict[str, Any], batches: list[dict[str, Any]]
-) -> dict[str, Any]:
+def extract(job: Job, document: Document, batches: list[PageBatch]) -> Text:
     """Every page's text in one file, ``text.json``, from the page batches, in page order."""
-    pages = [page for batch in batches for page in blobs.get_json(batch["key"])["pages"]]
-    key = blob_prefix(job["jobId"]) + "text.json"
-    blobs.put_json(key, {"pages": pages})
-    return {
-        "key": key,
-        "pages": len(pages),
-        "chars": sum(len(p["text"]) for p in pages),
-        "ocrPages": [p["page"] for p in pages if p["method"] == "ocr"],
-    }
+    pages = [PageText.model_validate(page)
+             for batch in batches for page in blobs.get_json(batch.key)["pages"]]  # fmt: skip
+    key = blob_prefix(job.job_id) + "text.json"
+    blobs.put_json(key, _pages_file(pages))
+    return Text(
+        key=key,
+        pages=len(pages),
+        chars=sum(len(p.text) for p in pages),
+        ocr_pages=[p.page for p in pages if p.method == "ocr"],
+    )
 
 
-def read_pages(data: bytes, content_type: str, first: int, last: int) -> list[dict[str, Any]]:
+def _pages_file(pages: list[PageText]) -> dict[str, Any]:
+    return {"pages": [page.model_dump(mode="json") for page in pages]}
+
+
+def read_pages(data: bytes, content_type: str, first: int, last: int) -> list[PageText]:
     if content_type == PDF:
         return _pdf_pages(data, first, last)
     if content_type == TEXT:
-        return [{"page": 1, "method": "text", "text": data.decode("utf-8", errors="replace")}]
+        return [PageText(page=1, method="text", text=data.decode("utf-8", errors="replace"))]
     frames = ImageSequence.Iterator(open_image(data))
     return [
-        {"page": number, "method": "ocr", "text": ocr(frame.copy())}
+        PageText(page=number, method="ocr", text=ocr(frame.copy()))
         for number, frame in enumerate(frames, start=1)
         if first <= number <= last
     ]
 
 
-def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[dict[str, Any]]:
+def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[PageText]:
     with PDFIUM:
         pdf = open_pdf(data)
     try:
@@ -93,7 +95,7 @@ def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[dic
             pdf.close()
 
 
-def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
+def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> PageText:
     """One page: its text layer if it has one, else OCR of the page rendered at 300 dpi.
 
     pdfium is used under its lock; the OCR, which takes seconds, runs outside it.
@@ -106,7 +108,7 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
                 text = textpage.get_text_range().replace("\r\n", "\n")
                 textpage.close()
                 if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
-                    return {"page": index + 1, "method": "text", "text": text}
+                    return PageText(page=index + 1, method="text", text=text)
                 bitmap = page.render(scale=OCR_DPI / 72)
                 image = bitmap.to_pil().copy()  # its own memory: the bitmap is freed here
                 bitmap.close()
@@ -116,7 +118,7 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> dict[str, Any]:
         raise InvalidDocument(
             "corrupt_document", f"page {index + 1} cannot be read: {err}"
         ) from err
-    return {"page": index + 1, "method": "ocr", "text": ocr(image)}
+    return PageText(page=index + 1, method="ocr", text=ocr(image))
 
 
 def ocr(image: Image.Image) -> str:

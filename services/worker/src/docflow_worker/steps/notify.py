@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from ..dal import notifications
+from ..domain import Job, Notified
 from ..observability import job_finished
 
 
-def notify(job: dict[str, Any], result_url: str) -> dict[str, str]:
+def notify(job: Job, result_url: str) -> Notified:
     entry = notifications.append_once(job, "job.done", resultUrl=result_url)
     job_finished(job, "done")
-    return {"eventId": entry, "notifiedAt": datetime.now(UTC).isoformat()}
+    return Notified(event_id=entry, notified_at=datetime.now(UTC).isoformat())

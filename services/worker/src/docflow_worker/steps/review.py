@@ -7,35 +7,39 @@ goes on to store. Rejected, or no decision in time: the job ends here.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
+from docflow_shared.models import Analysis
 from docflow_shared.settings import WorkerSettings
 
+from ..domain import Approval, Decision, Job
 from ..endings import end_job
 
 
-def approval_required(job: dict[str, Any], analysis: dict[str, Any]) -> bool:
+def approval_required(job: Job, analysis: Analysis) -> bool:
     """Asked for by the request, or an invoice above ``DOCFLOW_APPROVAL_INVOICE_OVER``."""
-    if job.get("requireApproval"):
+    if job.require_approval:
         return True
     limit = WorkerSettings.current().approval_invoice_over
-    if limit is None or analysis.get("documentType") != "invoice":
+    total = analysis.fields.get("total")
+    if limit is None or analysis.document_type != "invoice" or total is None:
         return False
-    total = (analysis.get("fields", {}).get("total") or {}).get("value")
     try:
-        return total is not None and Decimal(str(total)) > limit
+        return Decimal(str(total.value)) > limit
     except InvalidOperation:
         return False
 
 
-def review(job: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    if decision.get("timedOut"):
+def review(job: Job, decision: Decision) -> Approval:
+    if decision.timed_out:
         seconds = WorkerSettings.current().approval_timeout_seconds
         end_job(job, "timed_out", f"no approval decision within {seconds:g} s")
-    if decision.get("canceled"):
+    if decision.canceled:
         end_job(job, "canceled", "canceled while awaiting approval")
-    reviewer = decision.get("reviewer", "?")
-    comment = decision.get("comment") or ""
-    if not decision.get("approved"):
-        end_job(job, "rejected", f"rejected by {reviewer}" + (f": {comment}" if comment else ""))
-    return {"approvedBy": reviewer, "comment": comment}
+    comment = decision.comment or ""
+    if not decision.approved:
+        end_job(
+            job,
+            "rejected",
+            f"rejected by {decision.reviewer}" + (f": {comment}" if comment else ""),
+        )
+    return Approval(approved_by=decision.reviewer, comment=comment)

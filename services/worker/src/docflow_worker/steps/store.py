@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from docflow_shared.models import Analysis
 from docflow_shared.workflow import blob_prefix
 
 from ..dal import blobs
+from ..domain import Document, Job
 
 
-def store(job: dict[str, Any], document: dict[str, Any], analysis: dict[str, Any]) -> str:
-    result = {"jobId": job["jobId"], "requesterId": job["requesterId"], "document": document,
-              "analysis": analysis}  # fmt: skip
-    return blobs.put_json(blob_prefix(job["jobId"]) + "result.json", result)
+def store(job: Job, document: Document, analysis: Analysis) -> str:
+    result = {"jobId": job.job_id, "requesterId": job.requester_id,
+              "document": document.model_dump(mode="json"),
+              "analysis": analysis.model_dump(mode="json", exclude_none=True)}  # fmt: skip
+    return blobs.put_json(blob_prefix(job.job_id) + "result.json", result)

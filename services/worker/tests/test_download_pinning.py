@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docflow_devstack.samples import invoice_pdf
+from docflow_samples import invoice_pdf
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.settings import forget_settings
 from docflow_testing.stack import FileServer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from docflow_devstack.samples import invoice_image
+from docflow_samples import invoice_image
 from docflow_worker.steps import extract
 from docflow_worker.steps.extract import ocr, parse_tsv
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docflow_devstack.samples import INVOICE_LINES
+from docflow_samples import INVOICE_LINES
 from docflow_shared.settings import forget_settings
 from docflow_testing.llm_stub import LLMStub, completion
 from docflow_worker import llm_analyzer
@@ -52,10 +52,15 @@ def make(stub: LLMStub) -> LLMAnalyzer:
     return LLMAnalyzer(stub.url, "stub-model", "sk-test", timeout_seconds=10)
 
 
+def analyzed(analyzer: LLMAnalyzer, pages: list[str], hint: str) -> dict[str, Any]:
+    """The analysis as the job's result shows it."""
+    return analyzer.analyze(pages, hint).model_dump(mode="json", exclude_none=True)
+
+
 def test_the_models_answer_is_validated_and_used(stub: LLMStub) -> None:
     stub.answer(200, completion(ANSWER))
 
-    result = make(stub).analyze([INVOICE], "auto")
+    result = analyzed(make(stub), [INVOICE], "auto")
 
     assert result == {"documentType": "invoice", "fields": {"total": TOTAL, "currency": CURRENCY},
                       "summary": SUMMARY, "analyzer": "llm:stub-model"}  # fmt: skip
@@ -77,7 +82,7 @@ def test_429_is_retried_after_the_time_it_asks_for(stub: LLMStub, pauses: list[f
     stub.answer(503, {"error": "busy"})
     stub.answer(200, completion(ANSWER))
 
-    result = make(stub).analyze([INVOICE], "auto")
+    result = analyzed(make(stub), [INVOICE], "auto")
 
     assert result["analyzer"] == "llm:stub-model"
     assert pauses == [7.0, 2.0]  # Retry-After first, then the doubling backoff
@@ -101,7 +106,7 @@ def test_without_a_valid_answer_the_heuristic_result_is_used_and_said_so(
     for status, body in script:
         stub.answer(status, body)
 
-    result = make(stub).analyze([INVOICE], "auto")
+    result = analyzed(make(stub), [INVOICE], "auto")
 
     assert result["analyzer"] == "heuristic"
     assert reason in result["fallbackReason"]
@@ -113,7 +118,7 @@ def test_an_unreachable_endpoint_falls_back(stub: LLMStub, pauses: list[float]) 
     url = stub.url
     stub.close()
 
-    result = LLMAnalyzer(url, "stub-model", None, timeout_seconds=2).analyze([INVOICE], "auto")
+    result = analyzed(LLMAnalyzer(url, "stub-model", None, timeout_seconds=2), [INVOICE], "auto")
 
     assert result["analyzer"] == "heuristic"
     assert "ConnectError" in result["fallbackReason"]
@@ -126,7 +131,7 @@ def test_a_long_document_is_analysed_in_chunks_and_merged(stub: LLMStub) -> None
     for body in (ANSWER, model_answer(vendor=vendor), ANSWER):
         stub.answer(200, completion(body))
 
-    result = make(stub).analyze(pages, "invoice")
+    result = analyzed(make(stub), pages, "invoice")
 
     assert len(stub.requests) == 3, "one request per chunk of pages"
     assert "--- page 2 ---" in stub.requests[1][1]["messages"][1]["content"]

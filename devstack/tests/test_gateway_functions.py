@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 import aiohttp
 import pytest
 from aiohttp import web
-from docflow_devstack.functions import INVOKE_PATH, ROUTES, LambdaContext
+from docflow_devstack.functions import INVOKE_PATH, ROUTES
 from docflow_devstack.gateway import load_routes, make_app
+from docflow_shared.lambda_context import LambdaContext
 from docflow_status.handlers.http import lambda_handler as status_handler
 from docflow_testing.processes import free_port
 

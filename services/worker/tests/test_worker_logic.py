@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import ipaddress
 import json
+from typing import Any
 
 import pytest
-from docflow_devstack.samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
+from docflow_samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument
+from docflow_shared.models import Analysis
 from docflow_shared.retry import Backoff
 from docflow_shared.settings import forget_settings
 from docflow_shared.url_guard import check_url, refused
 from docflow_worker import retrying
 from docflow_worker.analyzer import HeuristicAnalyzer, parse_amount, parse_date, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
+from docflow_worker.domain import Document, Job, PageBatch
+from docflow_worker.steps.download import download
+from docflow_worker.steps.extract import extract_pages
 from docflow_worker.steps.review import approval_required
+from resonate.codec import Codec, NoopEncryptor
+from resonate.durable import DurableFunction
 
 pytestmark = pytest.mark.unit
 
@@ -139,14 +147,19 @@ def test_dates_normalise_to_iso(raw: str, expected: str | None) -> None:
     assert parse_date(raw) == expected
 
 
+def analyzed(text: str, hint: str = "auto") -> dict[str, Any]:
+    """The heuristic analysis of ``text`` as the job's result shows it."""
+    return HeuristicAnalyzer().analyze([text], hint).model_dump(mode="json", exclude_none=True)
+
+
 def fields(text: str, hint: str = "auto") -> tuple[str, dict[str, object]]:
-    analysis = HeuristicAnalyzer().analyze([text], hint)
+    analysis = analyzed(text, hint)
     return analysis["documentType"], {k: v["value"] for k, v in analysis["fields"].items()}
 
 
 def test_an_invoice_is_classified_and_its_fields_extracted_with_evidence() -> None:
     text = "\n".join(INVOICE_LINES)
-    analysis = HeuristicAnalyzer().analyze([text], "auto")
+    analysis = analyzed(text)
 
     assert analysis["documentType"] == "invoice"
     assert analysis["fields"]["total"] == {
@@ -184,26 +197,33 @@ def test_the_summary_is_extractive_and_bounded() -> None:
     assert len(summarize("word " * 1000)) <= 401
 
 
-def invoice_analysis(total: str | None) -> dict[str, object]:
+def invoice_analysis(total: str | None, document_type: str = "invoice") -> Analysis:
     fields = {"total": {"value": total, "evidence": "", "page": 1}} if total else {}
-    return {"documentType": "invoice", "fields": fields}
+    return Analysis.model_validate({"documentType": document_type, "fields": fields,
+                                    "summary": "", "analyzer": "heuristic"})  # fmt: skip
+
+
+def a_job(require_approval: bool) -> Job:
+    return Job.model_validate({"jobId": "j-1", "documentUrl": "https://example.com/a.pdf",
+                               "requesterId": "alice", "requireApproval": require_approval,
+                               "deadlineAt": 2**42})  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("job", "analysis", "limit", "needed"),
+    ("asked", "analysis", "limit", "needed"),
     [
-        ({"requireApproval": True}, {"documentType": "receipt"}, None, True),
-        ({"requireApproval": False}, invoice_analysis("1230.50"), None, False),
-        ({"requireApproval": False}, invoice_analysis("1230.50"), "1000", True),
-        ({"requireApproval": False}, invoice_analysis("999.99"), "1000", False),
-        ({"requireApproval": False}, invoice_analysis(None), "1000", False),
-        ({"requireApproval": False}, {"documentType": "receipt", "fields": {}}, "0", False),
+        (True, invoice_analysis(None, "receipt"), None, True),
+        (False, invoice_analysis("1230.50"), None, False),
+        (False, invoice_analysis("1230.50"), "1000", True),
+        (False, invoice_analysis("999.99"), "1000", False),
+        (False, invoice_analysis(None), "1000", False),
+        (False, invoice_analysis("5.00", "receipt"), "0", False),
     ],
 )
 def test_approval_is_needed_when_asked_or_for_a_large_invoice(
     monkeypatch: pytest.MonkeyPatch,
-    job: dict[str, object],
-    analysis: dict[str, object],
+    asked: bool,
+    analysis: Analysis,
     limit: str | None,
     needed: bool,
 ) -> None:
@@ -211,7 +231,7 @@ def test_approval_is_needed_when_asked_or_for_a_large_invoice(
         monkeypatch.setenv("DOCFLOW_APPROVAL_INVOICE_OVER", limit)
     forget_settings()
     try:
-        assert approval_required(job, analysis) is needed
+        assert approval_required(a_job(asked), analysis) is needed
     finally:
         forget_settings()
 
@@ -220,7 +240,7 @@ def test_the_total_is_not_the_subtotal() -> None:
     text = "Northwind Traders\nINVOICE\nInvoice No. INV-7\nSubtotal: $100.00\nVAT 20%: $20.00\n"
     text += "Total due: $120.00\n"
 
-    fields = HeuristicAnalyzer().analyze([text], "auto")["fields"]
+    fields = analyzed(text)["fields"]
 
     assert (fields["total"]["value"], fields["currency"]["value"]) == ("120.00", "USD")
 
@@ -229,7 +249,7 @@ def test_the_invoice_date_is_not_the_due_date() -> None:
     text = "Globex Supplies GmbH\nINVOICE\nInvoice number INV-9\nDue date March 5, 2025\n"
     text += "Issue date 3 Feb 2025\nBalance due 1.234,56 EUR\n"
 
-    fields = HeuristicAnalyzer().analyze([text], "invoice")["fields"]
+    fields = analyzed(text, "invoice")["fields"]
 
     assert fields["date"]["value"] == "2025-02-03"
     assert (fields["total"]["value"], fields["currency"]["value"]) == ("1234.56", "EUR")
@@ -239,7 +259,7 @@ def test_an_unlabelled_date_is_taken_when_there_is_no_labelled_one() -> None:
     text = "Corner Coffee\n12 Market Square\n05/09/2023 12:30 Till 5\nFlat white $3.50\n"
     text += "TOTAL $3.50\n"
 
-    fields = HeuristicAnalyzer().analyze([text], "receipt")["fields"]
+    fields = analyzed(text, "receipt")["fields"]
 
     assert fields["date"]["value"] == "2023-09-05"
     assert fields["date"]["evidence"] == "05/09/2023 12:30 Till 5"
@@ -253,14 +273,13 @@ def test_an_unexpected_error_is_retried_and_logged_with_its_traceback(
     monkeypatch.setattr(retrying.logger.registered_handler, "stream", logged)
     calls: list[int] = []
 
-    def buggy_once(job: dict[str, object]) -> str:
+    def buggy_once(job: Job) -> str:
         calls.append(1)
         if len(calls) == 1:
             return str({}["missing"])  # a bug: KeyError
         return "stored"
 
-    job = {"jobId": "j-bug", "deadlineAt": 2**42}
-    result = asyncio.run(retrying._run_with_retries(buggy_once, "store", job, ()))
+    result = asyncio.run(retrying._run_with_retries(buggy_once, "store", a_job(False), ()))
 
     retried = [json.loads(line) for line in logged.getvalue().splitlines()
                if '"step failed, retrying"' in line]  # fmt: skip
@@ -268,3 +287,28 @@ def test_an_unexpected_error_is_retried_and_logged_with_its_traceback(
     assert len(calls) == 2
     assert retried[0]["exception_name"] == "KeyError"
     assert "Traceback" in retried[0]["exception"]
+
+
+DOCUMENT = Document(key="jobs/j-1/document", sha256="0" * 64, content_type="application/pdf",
+                    bytes=1234, pages=3)  # fmt: skip
+
+
+def test_a_replayed_step_gives_the_workflow_the_steps_model_again() -> None:
+    """A checkpoint is stored as JSON; on replay the SDK rebuilds it from the step's annotation
+    (``checkpoint`` shows the SDK the step's own signature)."""
+    codec = Codec(NoopEncryptor())
+    stored = codec.decode(codec.encode(DOCUMENT))  # as the server keeps it and a replay reads it
+
+    assert stored["contentType"] == "application/pdf", "camelCase on the wire"
+    assert DurableFunction(retrying.checkpoint(download)).coerce_result(stored) == DOCUMENT
+
+
+def test_a_page_batch_sent_to_another_worker_gets_its_models_back() -> None:
+    """``ctx.rpc`` sends a batch's arguments as JSON; the worker that runs it coerces them by
+    the annotations ``checkpoint`` shows."""
+    shown = inspect.signature(retrying.checkpoint(extract_pages))
+
+    assert [p.annotation for p in shown.parameters.values()] == [
+        inspect.Parameter.empty, Job, Document, int, int
+    ]  # fmt: skip
+    assert shown.return_annotation is PageBatch
