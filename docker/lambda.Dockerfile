@@ -12,7 +12,9 @@ ARG PACKAGE
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY . .
-RUN scripts/install-service "${PACKAGE}" --target /opt/function
+# What the base image's runtime already has is left out, as from the zip (docflow-package).
+RUN RUNTIME_PROVIDED="boto3 botocore s3transfer jmespath python-dateutil six urllib3" \
+    scripts/install-service "${PACKAGE}" --target /opt/function
 
 FROM ${LAMBDA_IMAGE}
 COPY --from=build /opt/function ${LAMBDA_TASK_ROOT}

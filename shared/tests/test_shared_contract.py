@@ -172,7 +172,7 @@ def test_settings_read_the_documented_environment_names(monkeypatch: pytest.Monk
     monkeypatch.setenv("DOCFLOW_TASK_TTL", "4.5")
     monkeypatch.setenv("DOCFLOW_API_TOKEN", "s3cret")
 
-    worker, trigger = WorkerSettings(), TriggerSettings()  # type: ignore[call-arg]
+    worker, trigger = WorkerSettings.from_environment(), TriggerSettings.from_environment()
 
     assert worker.resonate_url == "http://127.0.0.1:9"
     assert worker.url_allowlist == ["127.0.0.1", "files.internal", "10.0.0.0/8"]
@@ -222,14 +222,14 @@ def test_no_setting_is_read_from_a_dotenv_file(
     (tmp_path / ".env").write_text("DOCFLOW_WORKER_GROUP=from-a-file\n")
     monkeypatch.chdir(tmp_path)
 
-    assert TriggerSettings().worker_group == "workers"  # type: ignore[call-arg]
+    assert TriggerSettings.from_environment().worker_group == "workers"
 
 
 def test_an_empty_api_token_means_no_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     # compose.yaml passes DOCFLOW_API_TOKEN through as "" when the user set none.
     monkeypatch.setenv("DOCFLOW_API_TOKEN", "")
 
-    assert StatusSettings().api_token is None  # type: ignore[call-arg]
+    assert StatusSettings.from_environment().api_token is None
 
 
 def test_the_demo_step_delay_is_no_setting_of_any_service() -> None:

@@ -8,13 +8,15 @@ receiving tasks. Here aiohttp's default is cut to 2 s, so a worker older than th
 from __future__ import annotations
 
 import asyncio
+import os
 
 import aiohttp
 import aiohttp.client
 import pytest
-from docflow_shared.resonate_client import sender_client, worker_client
+from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import WorkerSettings
 from resonate.context import Context
+from resonate.resonate import Resonate
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +28,8 @@ async def double(_ctx: Context, value: int) -> int:
 
 
 def settings_for(url: str) -> WorkerSettings:
-    return WorkerSettings(RESONATE_URL=url, DOCFLOW_WORKER_GROUP="listeners")  # type: ignore[call-arg]
+    environment = {**os.environ, "RESONATE_URL": url, "DOCFLOW_WORKER_GROUP": "listeners"}
+    return WorkerSettings.model_validate(environment)
 
 
 def test_a_worker_older_than_aiohttps_default_timeout_still_gets_tasks(
@@ -40,7 +43,7 @@ def test_a_worker_older_than_aiohttps_default_timeout_still_gets_tasks(
         worker = worker_client(settings)
         worker.register(double, name="double")
         await asyncio.sleep(DEFAULT_TIMEOUT_SECONDS * 2)  # the listener outlives the default
-        sender = sender_client(settings)
+        sender = Resonate(url=resonate_url, sources=[], subscription_refresh_secs=0)
         await sender.options(target="listeners").rpc("listener/late", "double", 21).id()
         record = await sender.promises.get("listener/late")
         for _ in range(100):  # up to 10 s

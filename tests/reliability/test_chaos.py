@@ -21,7 +21,6 @@ is POSTed again with the same ``X-Docflow-Event-Id`` (receivers deduplicate on i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
@@ -38,9 +37,8 @@ import pytest
 from docflow_samples import invoice_pdf
 from docflow_shared.ids import workflow_id
 from docflow_shared.progress import StepProgress, page_batch_name
-from docflow_shared.resonate_client import sender_client
-from docflow_shared.settings import ResonateSettings
-from docflow_shared.workflow_records import WorkflowRecords, read_workflow
+from docflow_shared.resonate_http import ResonateHttp
+from docflow_shared.workflow_records import read_workflow
 from docflow_testing.chaos import Chaos, ExtraWorker, StackWorker, Tally, Worker
 from docflow_testing.receiver import Received, Receiver, new_secret
 from docflow_testing.stack import FileServer, LocalStack, running_stack
@@ -220,23 +218,16 @@ def step_attempts(stack: LocalStack, job_ids: list[str]) -> dict[tuple[str, str]
 def checkpoints(stack: LocalStack, job_ids: list[str]) -> dict[tuple[str, str], int]:
     """When each (job, step) promise was settled on the Resonate server (epoch ms)."""
 
-    async def read() -> list[WorkflowRecords]:
-        client = sender_client(
-            ResonateSettings(resonate_url=stack.resonate, resonate_timeout_seconds=10)
-        )
-        try:
-            return [await read_workflow(client, workflow_id(job_id)) for job_id in job_ids]
-        finally:
-            await client.stop()
-
+    client = ResonateHttp(stack.resonate, budget_seconds=10)
     settled: dict[tuple[str, str], int] = {}
-    for job_id, records in zip(job_ids, asyncio.run(read()), strict=True):
+    for job_id in job_ids:
+        records = read_workflow(client, workflow_id(job_id))
         for step, promise in zip(records.step_names, records.steps, strict=False):
             if promise.settled_at:
                 settled[job_id, str(step)] = promise.settled_at
         for batch in records.page_batches:
             if batch.state == "resolved" and batch.settled_at:
-                pages = page_batch_name(batch.value.data["first"], batch.value.data["last"])
+                pages = page_batch_name(batch.value["first"], batch.value["last"])
                 settled[job_id, pages] = batch.settled_at
     return settled
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from docflow_shared.errors import InvalidDocument
 from docflow_shared.models import JobFailure, JobStatusName, StepName, StepStateName
+from docflow_shared.resonate_http import PromiseRecord, decode_value
 from docflow_shared.workflow_records import WorkflowRecords
 from docflow_status.logic.job_status import describe
 from resonate.codec import Codec, NoopEncryptor
-from resonate.types import PromiseRecord, Value
 
 pytestmark = pytest.mark.unit
 
@@ -21,8 +21,8 @@ FAR = 2**42
 
 def promise(id: str, state: str = "pending", value: Any = None, created: int = 1_000,
             settled: int | None = None, **tags: str) -> PromiseRecord:  # fmt: skip
-    return PromiseRecord(id=id, state=state, value=Value(data=value), tags=tags,  # type: ignore[arg-type]
-                         timeout_at=FAR, created_at=created, settled_at=settled)  # fmt: skip
+    return PromiseRecord(id=id, state=state, value=value, tags=tags, timeout_at=FAR,
+                         created_at=created, settled_at=settled)  # fmt: skip
 
 
 def step(n: int, state: str = "resolved", value: Any = None) -> PromiseRecord:
@@ -66,10 +66,9 @@ def test_a_job_waiting_for_its_reviewer_shows_the_analysis_to_decide_on() -> Non
 
 
 def rejection(error: Exception) -> Any:
-    """The rejected promise's value as the status reads it: encoded by the SDK as a worker (or
-    the trigger) rejects, decoded as the status's client decodes."""
-    codec = Codec(NoopEncryptor())
-    return codec.decode(codec.encode(error))
+    """The rejected promise's value as the status reads it: encoded by the SDK as a worker
+    rejects, decoded by the status's own client."""
+    return decode_value({"data": Codec(NoopEncryptor()).encode(error).data})
 
 
 def test_a_failed_job_names_its_failed_step_and_its_reason() -> None:

@@ -4,20 +4,20 @@ waits for a decision can be decided, once. The same rules against Resonate: test
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import msgspec
 import pytest
 from docflow_shared.errors import JobConflict, JobNotFound
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import ApprovalDecision, JobRequest
+from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.workflow_records import WorkflowRecords
 from docflow_trigger.dal.workflows import StartedWorkflow
 from docflow_trigger.logic.job_actions import cancel, decide
 from docflow_trigger.logic.start_job import start_job
-from resonate.types import PromiseRecord, Value
 
 pytestmark = pytest.mark.unit
 
@@ -35,8 +35,8 @@ class MemoryStore:
                        lifetime: timedelta) -> StartedWorkflow:  # fmt: skip
         root = self.promises.setdefault(workflow_id, PromiseRecord(
             id=workflow_id, state="pending", timeout_at=FAR,
-            param=Value(data={"args": [job], "kwargs": {"trace": trace}})))  # fmt: skip
-        data = root.param.data
+            param={"args": [job], "kwargs": {"trace": trace}}))  # fmt: skip
+        data = root.param
         return StartedWorkflow(data["args"][0], data["kwargs"]["trace"])
 
     def record_failed_workflow(self, workflow_id: str, job: dict[str, Any],
@@ -70,7 +70,7 @@ class MemoryStore:
     def _settle(self, promise_id: str, state: str, value: Any) -> PromiseRecord:
         record = self.promises[promise_id]
         if record.state == "pending":
-            record = msgspec.structs.replace(record, state=state, value=Value(data=value))
+            record = dataclasses.replace(record, state=state, value=value)
             self.promises[promise_id] = record
         return record
 
@@ -110,7 +110,7 @@ def test_a_job_waiting_for_approval_is_decided_once() -> None:
     accepted = decide("inv-1", yes, store)
 
     assert accepted.action == "approved"
-    assert store.promises[approval].value.data == {"approved": True, "reviewer": "bob",
+    assert store.promises[approval].value == {"approved": True, "reviewer": "bob",
                                                   "comment": None}  # fmt: skip
     with pytest.raises(JobConflict, match="no longer waiting for approval"):
         decide("inv-1", ApprovalDecision(approved=False, reviewer="eve"), store)
@@ -132,8 +132,8 @@ def test_cancel_raises_the_signal_and_wakes_a_job_waiting_for_approval() -> None
     accepted = cancel("inv-1", store)
 
     assert accepted.action == "cancel_requested"
-    assert store.promises["doc/inv-1/cancel"].value.data == {"canceled": True}
-    assert store.promises[approval].value.data == {"canceled": True}
+    assert store.promises["doc/inv-1/cancel"].value == {"canceled": True}
+    assert store.promises[approval].value == {"canceled": True}
 
 
 def test_an_ended_job_can_be_neither_canceled_nor_decided() -> None:

@@ -1,10 +1,7 @@
-"""Resonate clients for docflow's processes.
+"""The worker's Resonate client (the front doors have their own: ``resonate_http``).
 
-The SDK's ``HttpConnection`` retries a failed connection forever (1 s → 60 s backoff). That is
-right for a worker, which should ride out a server restart, and wrong for a front door: a Lambda
-must answer 503 within its budget, and a request still retrying in the background could create
-the job minutes later behind the caller's back. :class:`BoundedHttpConnection` therefore makes
-every request finish (answer or :class:`ConnectorError`) within ``budget_seconds``.
+The SDK's ``HttpConnection`` retries a failed connection forever (1 s → 60 s backoff): right for
+a worker, which should ride out a server restart.
 
 A worker receives its tasks on one long-lived server-sent-events request. The SDK opens it with
 aiohttp's default timeout, 5 minutes in total, and its reconnect loop does not catch the plain
@@ -15,22 +12,16 @@ even the server's keep-alive) ends with a read timeout, which the loop does reco
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import aiohttp
 from resonate.connections import SSEConnection
-from resonate.error import DecodingError, ServerError
 from resonate.resonate import Resonate
-from resonate_base.error import ConnectorError
 
-from .errors import BackendRejected, BackendUnavailable, JobNotFound
-from .settings import ResonateSettings, WorkerSettings
+from .settings import WorkerSettings
 
 if TYPE_CHECKING:
     from resonate.retry import RetryPolicy
@@ -55,70 +46,6 @@ class TaskListener(SSEConnection):
         return self._session
 
 
-class BoundedHttpConnection:
-    """A ``resonate_base.connections.Network`` whose requests give up after ``budget_seconds``.
-
-    Connection failures are retried (short, growing pauses) only while the budget lasts; then
-    the caller gets a ``ConnectorError`` and nothing keeps running after it.
-    """
-
-    def __init__(self, url: str, budget_seconds: float = 2.0, auth: str | None = None) -> None:
-        self._url = url.rstrip("/")
-        self._budget = budget_seconds
-        self._auth = auth
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def send(self, req: str, headers: dict[str, str] | None = None) -> str:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if self._auth is not None:
-            all_headers["Authorization"] = f"Bearer {self._auth}"
-        deadline = time.monotonic() + self._budget
-        delay = FIRST_RETRY_DELAY
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                msg = f"Resonate at {self._url} did not answer within {self._budget:g} s"
-                raise ConnectorError(TimeoutError(msg))
-            try:
-                async with asyncio.timeout(remaining):
-                    async with self._client().post(
-                        f"{self._url}/", data=req, headers=all_headers
-                    ) as resp:
-                        return await resp.text()
-            except aiohttp.ClientError:
-                # Refused, reset, or a pooled connection the server closed (it restarted).
-                # Sending again is safe: every request a front door makes is idempotent.
-                await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-                delay *= 2
-            except TimeoutError as exc:
-                raise ConnectorError(exc) from exc
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-
-def sender_client(settings: ResonateSettings) -> Resonate:
-    """A send-only client for a front door: bounded requests, no listener, no polling loop.
-
-    Must be created inside a running event loop (the SDK starts its connections there).
-    """
-    return Resonate(
-        network=BoundedHttpConnection(settings.resonate_url, settings.resonate_timeout_seconds),
-        sources=[],
-        subscription_refresh_secs=0,
-    )
-
-
 def worker_client(settings: WorkerSettings, *, retry_policy: RetryPolicy | None = None) -> Resonate:
     """A long-running worker: joins the worker group, retries through server restarts, and
     keeps receiving tasks however long it runs (:class:`TaskListener`)."""
@@ -133,41 +60,3 @@ def worker_client(settings: WorkerSettings, *, retry_policy: RetryPolicy | None 
         ttl=timedelta(seconds=settings.task_ttl_seconds),
         retry_policy=retry_policy,
     )
-
-
-class LambdaResonate:
-    """The one Resonate client of a Lambda container, reused across warm invocations.
-
-    Lambda handlers are synchronous, the SDK is asyncio: a module-level event loop (never one
-    per request) runs each call, and the client is created lazily inside it on first use. Every
-    call finishes within the settings' budget or raises ``BackendUnavailable``.
-    """
-
-    def __init__(self, settings: Callable[[], ResonateSettings]) -> None:
-        self._settings = settings  # read at each call: tests change the environment
-        self._loop = asyncio.new_event_loop()
-        self._client: Resonate | None = None
-
-    def call[T](self, operation: Callable[[Resonate], Awaitable[T]]) -> T:
-        settings = self._settings()
-
-        async def bounded() -> T:
-            if self._client is None:
-                self._client = sender_client(settings)
-            async with asyncio.timeout(settings.resonate_timeout_seconds):
-                return await operation(self._client)
-
-        try:
-            return self._loop.run_until_complete(bounded())
-        except (ConnectorError, TimeoutError, DecodingError) as err:
-            # DecodingError: something answered that is not Resonate (a proxy's error page).
-            msg = "the workflow service is not answering; retry shortly"
-            raise BackendUnavailable(msg) from err
-        except ServerError as err:
-            if err.code == 404:
-                raise JobNotFound(err.message) from err
-            if err.code == 429 or err.code >= 500:
-                msg = f"the workflow service is failing ({err.code}); retry shortly"
-                raise BackendUnavailable(msg) from err
-            msg = f"the workflow service refused the request ({err.code}): {err.message}"
-            raise BackendRejected(msg) from err

@@ -11,11 +11,19 @@ the local stack reads ``.env`` into the environment it gives its processes.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from .models import MAX_DEADLINE_SECONDS
 
@@ -27,7 +35,7 @@ class SettingsError(ValueError):
     variable and what is wrong with it (never its value)."""
 
     @classmethod
-    def of(cls, model: type[BaseSettings], err: ValidationError) -> SettingsError:
+    def of(cls, model: type[BaseModel], err: ValidationError) -> SettingsError:
         problems = []
         for problem in err.errors(include_url=False, include_input=False):
             variable = ".".join(str(part) for part in problem["loc"]) or "?"
@@ -36,8 +44,20 @@ class SettingsError(ValueError):
         return cls(f"{model.__name__}: " + "; ".join(problems))
 
 
-class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+class ServiceSettings(BaseModel):
+    """Settings are the environment, validated: each field names its variable (its alias).
+
+    A plain pydantic model over ``os.environ``, not pydantic-settings, which imports argparse,
+    dotenv and a CLI source parser on every Lambda cold start (~12 ms) for nothing used here.
+    """
+
+    # defer_build: a process validates one of these models; building the others' validators
+    # at import would cost every Lambda cold start for nothing.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls.model_validate(dict(os.environ))
 
     @classmethod
     def current(cls) -> Self:
@@ -45,7 +65,7 @@ class ServiceSettings(BaseSettings):
         every missing or bad variable."""
         if cls not in _loaded:
             try:
-                _loaded[cls] = cls()
+                _loaded[cls] = cls.from_environment()
             except ValidationError as err:
                 raise SettingsError.of(cls, err) from None
         settings: Self = _loaded[cls]
@@ -78,9 +98,7 @@ class OutboundSettings(ServiceSettings):
     """What every process that fetches or posts to URLs it is given reads."""
 
     # Comma-separated hosts or CIDRs the URL guard lets through (e.g. "127.0.0.1").
-    url_allowlist: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="DOCFLOW_URL_ALLOWLIST"
-    )
+    url_allowlist: list[str] = Field(default_factory=list, validation_alias="DOCFLOW_URL_ALLOWLIST")
 
     @field_validator("url_allowlist", mode="before")
     @classmethod

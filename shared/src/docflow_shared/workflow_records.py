@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from resonate.resonate import Resonate
-from resonate.types import PromiseRecord
 
 from .models import JobFailure, JobStatusName, StepName
+from .resonate_http import PromiseRecord, ResonateHttp
 from .status import job_status
 from .workflow import steps_of
 
@@ -54,7 +53,7 @@ class WorkflowRecords:
         state = self.root.state
         if not state.startswith("rejected"):
             return None
-        data = self.root.value.data
+        data = self.root.value
         text = data.get("message", "") if isinstance(data, dict) else str(data or "")
         try:
             return JobFailure.model_validate_json(text)
@@ -76,13 +75,13 @@ def _sequence(record: PromiseRecord) -> int:
     return int(record.id.rsplit(":", 1)[1])
 
 
-async def read_workflow(client: Resonate, workflow_id: str) -> WorkflowRecords:
+def read_workflow(client: ResonateHttp, workflow_id: str) -> WorkflowRecords:
     """The root and its children (the server's 404 for a missing root propagates).
 
     Other children (the approval timer, a detached workflow) are not the job's progress.
     """
-    root = await client.promises.get(workflow_id)
-    page = await client.promises.search(None, {"resonate:parent": workflow_id}, CHILDREN_PAGE, None)
+    root = client.get(workflow_id)
+    page = client.search(None, {"resonate:parent": workflow_id}, CHILDREN_PAGE, None)
     children = [p for p in page.promises if p.id != workflow_id]
     steps = sorted((p for p in children if p.tags.get("resonate:scope") == "local"), key=_sequence)
     approvals = [p for p in children if p.tags.get("resonate:external") == "true"]

@@ -18,8 +18,7 @@ import pytest
 import redis
 from docflow_shared.ids import workflow_id
 from docflow_shared.progress import JobProgress, progress_key
-from docflow_shared.resonate_client import LambdaResonate
-from docflow_shared.settings import ResonateSettings
+from docflow_shared.resonate_http import ResonateHttp
 from docflow_shared.workflow_records import read_workflow
 
 from docflow_testing.processes import BIN, ROOT, free_port
@@ -30,7 +29,6 @@ class LocalStack:
     state_dir: Path
     env: dict[str, str]
     printed: str = ""  # what `docflow-stack up` printed
-    _resonate: LambdaResonate | None = None
 
     @classmethod
     def up(cls, state_dir: Path, **settings: str) -> LocalStack:
@@ -115,11 +113,8 @@ class LocalStack:
 
     def batches_done(self, job_id: str) -> list[tuple[int, int]]:
         """extract's page batches whose checkpoint is written, ``(first, last)``, from Resonate."""
-        if self._resonate is None:
-            url = self.resonate
-            self._resonate = LambdaResonate(lambda: ResonateSettings(resonate_url=url))
-        records = self._resonate.call(lambda client: read_workflow(client, workflow_id(job_id)))
-        done = [cast("dict[str, int]", b.value.data) for b in records.page_batches
+        records = read_workflow(ResonateHttp(self.resonate, 10), workflow_id(job_id))
+        done = [cast("dict[str, int]", b.value) for b in records.page_batches
                 if b.state == "resolved"]  # fmt: skip
         return sorted((batch["first"], batch["last"]) for batch in done)
 

@@ -4,47 +4,47 @@ record from Redis (attempts, workers, heartbeats: see ``docflow_shared.progress`
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import redis
 from docflow_shared.progress import JobProgress, progress_key
-from docflow_shared.resonate_client import LambdaResonate
+from docflow_shared.resonate_http import ContainerClient, PromiseRecord
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import JOB_KIND, KIND_TAG
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
-from resonate.resonate import Resonate
-from resonate.types import PromiseRecord
 
 from ..observability import logger
 
-resonate = LambdaResonate(StatusSettings.current)
+if TYPE_CHECKING:
+    import redis
+
+resonate = ContainerClient(StatusSettings.current)
 PAGE = 100
 
 
 def workflow_records(workflow_id: str) -> WorkflowRecords:
     """The root promise and its children (``JobNotFound`` if there is no root)."""
-    return resonate.call(lambda client: read_workflow(client, workflow_id))
+    with resonate.operation() as client:
+        return read_workflow(client, workflow_id)
 
 
 def job_roots(state: str | None, scan_limit: int) -> list[PromiseRecord]:
     """Jobs' root promises (in ``state``, if given), at most ``scan_limit`` of them."""
-
-    async def scan(client: Resonate) -> list[PromiseRecord]:
-        roots: list[PromiseRecord] = []
-        cursor = None
+    roots: list[PromiseRecord] = []
+    cursor = None
+    with resonate.operation() as client:
         while len(roots) < scan_limit:
-            page = await client.promises.search(state, {KIND_TAG: JOB_KIND}, PAGE, cursor)
+            page = client.search(state, {KIND_TAG: JOB_KIND}, PAGE, cursor)
             roots += page.promises
             cursor = page.cursor
             if not cursor:
                 break
-        return roots[:scan_limit]
-
-    return resonate.call(scan)
+    return roots[:scan_limit]
 
 
 @lru_cache(maxsize=1)
 def _redis() -> redis.Redis | None:
+    import redis  # here: a request that is refused, or finds no job, never needs it (~70 ms)
+
     url = StatusSettings.current().redis_url
     # A short timeout: without the record the status is still right, only less detailed.
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
@@ -57,9 +57,11 @@ def job_progress(job_id: str) -> JobProgress | None:
     client = _redis()
     if client is None:
         return None
+    from redis import RedisError
+
     try:
         # decode_responses=True: the hash's names and values are text.
         return JobProgress.from_hash(cast("dict[str, str]", client.hgetall(progress_key(job_id))))
-    except redis.RedisError as err:
+    except RedisError as err:
         logger.warning("progress record unavailable", extra={"error": str(err)})
         return None

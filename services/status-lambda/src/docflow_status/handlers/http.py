@@ -13,7 +13,7 @@ from docflow_shared.models import JobList, JobStatus, JobStatusName
 from docflow_shared.settings import StatusSettings
 
 from ..logic.job_status import get_job_status, list_jobs
-from ..observability import logger, tracer
+from ..observability import logger
 
 StatusSettings.current()  # at init: a missing or bad variable stops the function, named
 app = new_resolver(logger)
@@ -25,7 +25,6 @@ app = new_resolver(logger)
     operation_id="getJobStatus",
     responses=openapi_responses(200, "the job", JobStatus, 400, 401, 404, 422, 502, 503),
 )
-@tracer.capture_method
 def job_status(job_id: Annotated[str, Path(alias="jobId")]) -> Response[str]:
     logger.append_keys(jobId=job_id)
     status = get_job_status(job_id)
@@ -38,7 +37,6 @@ def job_status(job_id: Annotated[str, Path(alias="jobId")]) -> Response[str]:
     operation_id="listJobs",
     responses=openapi_responses(200, "the jobs", JobList, 401, 422, 502, 503),
 )
-@tracer.capture_method
 def jobs(
     status: Annotated[JobStatusName | None, Query(description="only jobs in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="at most this many jobs")] = 20,
@@ -48,6 +46,5 @@ def jobs(
 
 
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context, logger, StatusSettings.current().api_token)

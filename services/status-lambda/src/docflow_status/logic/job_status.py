@@ -17,10 +17,10 @@ from docflow_shared.models import (
     StepStatus,
 )
 from docflow_shared.progress import JobProgress
+from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import CORRELATION_TAG
 from docflow_shared.workflow_records import WorkflowRecords
-from resonate.types import PromiseRecord
 
 from ..dal.workflows import job_progress, job_roots, workflow_records
 
@@ -151,7 +151,7 @@ def _result(records: WorkflowRecords, status: JobStatusName) -> dict[str, Any] |
 
 
 def _json_object(promise: PromiseRecord) -> dict[str, Any] | None:
-    data = promise.value.data
+    data = promise.value
     return data if isinstance(data, dict) else None
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from docflow_shared.resonate_client import LambdaResonate
+from docflow_shared.resonate_http import ContainerClient, PromiseRecord, ResonateHttp, rejection
 from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import (
     CORRELATION_TAG,
@@ -17,10 +17,8 @@ from docflow_shared.workflow import (
     WORKFLOW_NAME,
 )
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
-from resonate.resonate import Resonate, default_resolve_target
-from resonate.types import PromiseRecord, TaskData, Value
 
-resonate = LambdaResonate(TriggerSettings.current)
+resonate = ContainerClient(TriggerSettings.current)
 
 
 @dataclass(frozen=True)
@@ -49,14 +47,11 @@ def start_workflow(
         "resonate:branch": workflow_id,
         "resonate:parent": workflow_id,
         "resonate:scope": "global",
-        "resonate:target": default_resolve_target(group),
+        "resonate:target": worker_group_target(group),
         **_job_tags(trace),
     }
-
-    async def start(client: Resonate) -> StartedWorkflow:
-        return _started(await _create_root(client, workflow_id, job, trace, lifetime, tags))
-
-    return resonate.call(start)
+    with resonate.operation() as client:
+        return _started(_create_root(client, workflow_id, job, trace, lifetime, tags))
 
 
 def record_failed_workflow(
@@ -69,58 +64,61 @@ def record_failed_workflow(
     """Record a job that cannot start as failed with ``error``: a root promise like
     ``start_workflow``'s (so the job is listed and has a status) but routed to no worker, and
     rejected at once. Safe to repeat; a root that a worker runs is never touched."""
-
-    async def record(client: Resonate) -> StartedWorkflow:
-        root = await _create_root(client, workflow_id, job, trace, lifetime, _job_tags(trace))
+    with resonate.operation() as client:
+        root = _create_root(client, workflow_id, job, trace, lifetime, _job_tags(trace))
         if root.state == "pending" and "resonate:target" not in root.tags:
-            await client.promises.reject(workflow_id, Value(data=error))
+            client.settle(workflow_id, "rejected", rejection(error))
         return _started(root)
 
-    return resonate.call(record)
+
+def worker_group_target(group: str) -> str:
+    """Where the server delivers a workflow's task: any worker of ``group`` (the SDK's
+    ``default_resolve_target``)."""
+    return f"poll://any@{group}"
 
 
 def _job_tags(trace: dict[str, Any]) -> dict[str, str]:
     return {KIND_TAG: JOB_KIND, CORRELATION_TAG: trace["correlationId"]}
 
 
-async def _create_root(
-    client: Resonate,
+def _create_root(
+    client: ResonateHttp,
     workflow_id: str,
     job: dict[str, Any],
     trace: dict[str, Any],
     lifetime: timedelta,
     tags: dict[str, str],
 ) -> PromiseRecord:
-    call = TaskData(func=WORKFLOW_NAME, args=(job,), kwargs={TRACE_ARGUMENT: trace})
     timeout_at = int(time.time() * 1000 + lifetime.total_seconds() * 1000)
-    return await client.promises.create(workflow_id, timeout_at, Value(data=call), tags)
+    return client.create(workflow_id, timeout_at, workflow_call(job, trace), tags)
+
+
+def workflow_call(job: dict[str, Any], trace: dict[str, Any]) -> dict[str, Any]:
+    """The root promise's param: the call a worker runs, as the SDK's ``TaskData`` encodes it."""
+    return {"args": [job], "kwargs": {TRACE_ARGUMENT: trace}, "func": WORKFLOW_NAME,
+            "version": 1}  # fmt: skip
 
 
 def _started(root: PromiseRecord) -> StartedWorkflow:
-    data = root.param.data if isinstance(root.param.data, dict) else {}
+    data = root.param if isinstance(root.param, dict) else {}
     args, kwargs = data.get("args") or [None], data.get("kwargs") or {}
     return StartedWorkflow(args[0], kwargs.get(TRACE_ARGUMENT))
 
 
 def workflow_records(workflow_id: str) -> WorkflowRecords:
     """The root promise and its children (``JobNotFound`` if there is no root)."""
-    return resonate.call(lambda client: read_workflow(client, workflow_id))
+    with resonate.operation() as client:
+        return read_workflow(client, workflow_id)
 
 
 def resolve(promise_id: str, value: dict[str, Any]) -> PromiseRecord:
     """Resolve a pending promise with ``value``; a settled one comes back unchanged."""
-
-    async def settle(client: Resonate) -> PromiseRecord:
-        return await client.promises.resolve(promise_id, Value(data=value))
-
-    return resonate.call(settle)
+    with resonate.operation() as client:
+        return client.settle(promise_id, "resolved", value)
 
 
 def raise_signal(promise_id: str, timeout_at: int, value: dict[str, Any]) -> PromiseRecord:
     """Create the promise ``promise_id`` (once) and resolve it with ``value``."""
-
-    async def signal(client: Resonate) -> PromiseRecord:
-        await client.promises.create(promise_id, timeout_at, Value(data=None), {})
-        return await client.promises.resolve(promise_id, Value(data=value))
-
-    return resonate.call(signal)
+    with resonate.operation() as client:
+        client.create(promise_id, timeout_at, None, {})
+        return client.settle(promise_id, "resolved", value)

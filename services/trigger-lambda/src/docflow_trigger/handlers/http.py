@@ -21,7 +21,7 @@ from docflow_shared.settings import TriggerSettings
 
 from ..logic.job_actions import cancel, decide
 from ..logic.start_job import start_job
-from ..observability import count_started, logger, metrics, tracer
+from ..observability import count_started, logger, metrics
 
 TriggerSettings.current()  # at init: a missing or bad variable stops the function, named
 app = new_resolver(logger)
@@ -37,7 +37,6 @@ app = new_resolver(logger)
         202, "accepted: the workflow exists", Accepted, 400, 401, 409, 413, 415, 422, 502, 503
     ),
 )
-@tracer.capture_method
 def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
     logger.append_keys(jobId=job.job_id)
     started = start_job(job, logger.get_correlation_id() or "")
@@ -67,7 +66,6 @@ JobId = Annotated[str, Path(alias="jobId")]
         202, "decided: the job resumes", JobActionAccepted, 400, 401, 404, 409, 413, 415, 422, 503
     ),
 )
-@tracer.capture_method
 def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Response[str]:
     logger.append_keys(jobId=job_id)
     return accepted(decide(job_id, decision))
@@ -81,7 +79,6 @@ def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Re
         202, "cancel requested", JobActionAccepted, 400, 401, 404, 409, 503
     ),
 )
-@tracer.capture_method
 def cancel_job(job_id: JobId) -> Response[str]:
     logger.append_keys(jobId=job_id)
     return accepted(cancel(job_id))
@@ -98,7 +95,6 @@ def accepted(action: JobActionAccepted) -> Response[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     answer = resolve(app, event, context, logger, TriggerSettings.current().api_token)

@@ -25,7 +25,7 @@ from docflow_shared.settings import TriggerSettings
 
 from ..logic.inbox import start_inbox_job
 from ..logic.start_job import start_job
-from ..observability import count_started, logger, metrics, tracer
+from ..observability import count_started, logger, metrics
 
 CORRELATION_ATTRIBUTE = "correlationId"
 
@@ -38,7 +38,6 @@ TriggerSettings.current()  # at init: a missing or bad variable stops the functi
 processor = BatchProcessor(event_type=EventType.SQS, model=QueueMessage)
 
 
-@tracer.capture_method
 def start_queued_job(record: QueueMessage) -> None:
     # The sender's correlationId message attribute, or else the message's own id.
     sent = record.messageAttributes.get(CORRELATION_ATTRIBUTE)
@@ -63,7 +62,6 @@ def start_queued_job(record: QueueMessage) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

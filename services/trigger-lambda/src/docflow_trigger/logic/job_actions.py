@@ -29,7 +29,7 @@ def decide(
     if approval.state != "pending":
         raise JobConflict(f"job {job_id} is no longer waiting for approval ({approval.state})")
     value = decision.model_dump(mode="json", by_alias=True)
-    if store.resolve(approval.id, value).value.data != value:
+    if store.resolve(approval.id, value).value != value:
         raise JobConflict(f"job {job_id} was decided by another request first")
     action = "approved" if decision.approved else "rejected"
     return JobActionAccepted(job_id=job_id, action=action, status_url=f"/status/{job_id}")

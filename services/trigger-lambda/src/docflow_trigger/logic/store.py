@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Protocol
 
+from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.workflow_records import WorkflowRecords
-from resonate.types import PromiseRecord
 
 from ..dal.workflows import StartedWorkflow
 

@@ -1,0 +1,86 @@
+"""The trigger starts a workflow as the SDK's ``rpc`` does (plus docflow's tags), with its own
+small client (``docflow_shared.resonate_http``): the workers cannot tell the two apart, and a job
+started either way is the same job to the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from docflow_shared.settings import forget_settings
+from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
+from resonate.resonate import Resonate
+from resonate.types import PromiseRecord
+
+pytestmark = pytest.mark.integration
+
+JOB = {"jobId": "same", "requesterId": "ada"}
+TRACE = {"correlationId": "req-1", "acceptedAt": 1}
+
+
+@pytest.fixture(autouse=True)
+def settings(resonate_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("RESONATE_URL", resonate_url)
+    forget_settings()
+    yield
+    forget_settings()
+
+
+def by_sdk(
+    url: str, promise_id: str, job: dict[str, str], trace: dict[str, object], *also: str
+) -> list[PromiseRecord]:
+    """``rpc`` the workflow as the SDK does; then the records of ``promise_id`` and ``also``."""
+
+    async def run() -> list[PromiseRecord]:
+        client = Resonate(url=url, sources=[], subscription_refresh_secs=0)
+        try:
+            rpc = client.options(target="workers", timeout=timedelta(hours=1))
+            await rpc.rpc(promise_id, WORKFLOW_NAME, job, trace=trace).id()
+            return [await client.promises.get(p) for p in (promise_id, *also)]
+        finally:
+            await client.stop()
+
+    return asyncio.run(run())
+
+
+def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
+    resonate_url: str,
+) -> None:
+    """The trigger creates the root promise itself (``rpc`` cannot add tags): what it creates
+    must be what ``rpc`` creates, or the workers would not run it the same way."""
+    started = start_workflow("doc/ours", JOB, TRACE, timedelta(hours=1))
+
+    sdks, ours = by_sdk(resonate_url, "doc/sdks", JOB, TRACE, "doc/ours")
+
+    assert started == StartedWorkflow(JOB, TRACE)
+    assert ours.param.data == sdks.param.data
+    assert ours.state == sdks.state == "pending"
+    lineage = {"resonate:origin", "resonate:branch", "resonate:parent"}
+    assert {k: v for k, v in ours.tags.items() if k not in lineage} == {
+        **{k: v for k, v in sdks.tags.items() if k not in lineage},
+        "docflow:kind": "job",
+        "docflow:correlationId": "req-1",
+    }
+    assert {ours.tags[k] for k in lineage} == {"doc/ours"}
+    assert abs(ours.timeout_at - sdks.timeout_at) < 60_000
+
+
+def test_a_job_the_sdk_started_is_the_one_the_trigger_finds(resonate_url: str) -> None:
+    first_trace = {"correlationId": "sdk-first", "acceptedAt": 1}
+    by_sdk(resonate_url, "doc/both", JOB, first_trace)
+
+    again = start_workflow("doc/both", JOB, TRACE, timedelta(hours=1))
+
+    assert again == StartedWorkflow(JOB, first_trace), "deduplicated: the first one stays"
+
+
+def test_a_job_the_trigger_started_is_the_one_the_sdk_finds(resonate_url: str) -> None:
+    start_workflow("doc/both-2", JOB, TRACE, timedelta(hours=1))
+
+    (sdks,) = by_sdk(resonate_url, "doc/both-2", {"jobId": "other"}, {"correlationId": "x"})
+
+    assert sdks.param.data["args"] == [JOB]
+    assert sdks.param.data["kwargs"] == {"trace": TRACE}
