@@ -19,6 +19,7 @@ from docflow_shared.errors import BackendUnavailable, JobNotFound
 from docflow_shared.resonate_http import PROTOCOL_VERSION, ResonateHttp, decode_value, rejection
 from docflow_testing.processes import free_port, resonate_server
 from docflow_testing.protocol import call
+from docflow_testing.proxy import CountingProxy
 from resonate.codec import Codec, NoopEncryptor
 from resonate.resonate import Resonate
 from resonate.types import Value
@@ -203,60 +204,6 @@ def test_the_servers_answers_come_back_as_records_and_errors(resonate_url: str) 
     assert "doc/rec-1" in [p.id for p in found.promises]
     with pytest.raises(JobNotFound):
         client.get("doc/none")
-
-
-class CountingProxy:
-    """A TCP relay in front of a server: counts the connections clients open through it, and
-    can drop them all (as a server or load balancer closes idle ones)."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.accepted = 0
-        self.open: list[socket.socket] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def drop_all(self) -> None:
-        for sock in self.open:
-            sock.close()
-        self.open.clear()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self.listener.accept()
-            self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                sock.close()
-
-
-def test_one_connection_serves_invocations_20_seconds_apart(resonate_url: str) -> None:
-    """A warm Lambda invoked less often than every 15 s (aiohttp's keep-alive) still reuses its
-    connection: no new TCP (or TLS) handshake per request."""
-    proxy = CountingProxy(int(resonate_url.rsplit(":", 1)[1]))
-    client = ResonateHttp(proxy.url, 5)
-
-    client.create("doc/warm", 2**42, None, {})
-    time.sleep(20)
-    client.get("doc/warm")
-
-    assert proxy.accepted == 1
 
 
 def test_a_connection_closed_while_idle_is_replaced_at_once(resonate_url: str) -> None:

@@ -2,10 +2,10 @@
 
 Each HTTP request becomes the event API Gateway would send, is handed to the route's function,
 and the function's answer becomes the HTTP response. Routes are those of the SAM template. A
-function is its ``lambda_handler`` imported into this process (``make up``), or, with
-``--function NAME=URL``, a Lambda container's runtime interface emulator (compose). Each function
-runs on its own single thread, like one warm Lambda container: the handlers keep a module-level
-event loop and client. ``GET /`` is the jobs page (:mod:`.jobs_page`), a browser view of the
+function runs in a pool of execution environments, processes that each import its
+``lambda_handler`` once (``make up``; :mod:`.environments`), or, with ``--function NAME=URL``, in
+a Lambda container behind its runtime interface emulator (compose), one request at a time, as
+the emulator serves them. ``GET /`` is the jobs page (:mod:`.jobs_page`), a browser view of the
 same API.
 """
 
@@ -20,14 +20,15 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.models import ErrorBody
 from docflow_shared.observability import json_logging
 
-from .functions import ROUTES, Handler, local_function, remote_function
+from .environments import Environments, concurrency
+from .functions import ROUTES, Handler, remote_function
 from .jobs_page import page_response
 from .openapi import openapi_document
 
@@ -36,13 +37,30 @@ log = logging.getLogger("docflow.gateway")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
 
 
+class Function(Protocol):
+    async def invoke(self, event: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class Container:
+    """A function in a Lambda container (compose): its emulator serves one request at a time."""
+
+    def __init__(self, function_name: str, handler: Handler) -> None:
+        self.function_name, self.handler = function_name, handler
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix=function_name)
+
+    async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        context = LambdaContext(self.function_name)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.thread, self.handler, event, context
+        )
+
+
 @dataclass
 class Route:
     method: str
     template: str
     function_name: str
-    handler: Handler
-    executor: ThreadPoolExecutor
+    function: Function
     pattern: re.Pattern[str]
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
@@ -53,20 +71,21 @@ class Route:
 def load_routes(
     extra: list[tuple[str, str, str]] | None = None, function_urls: dict[str, str] | None = None
 ) -> list[Route]:
-    """The routes; a function named in ``function_urls`` is invoked in its container."""
+    """The routes; a function named in ``function_urls`` is invoked in its container, any other
+    in its own environments (one per function, shared by its routes: one deployed function)."""
     routes = []
-    # One thread per function, shared by its routes: its handler's event loop is not reentrant.
-    executors: dict[str, ThreadPoolExecutor] = {}
+    functions: dict[str, Function] = {}  # by handler: the routes of one function share it
     for method, template, target in [*ROUTES, *(extra or [])]:
         function_name = target.partition(":")[0].split(".")[0].replace("_", "-")
-        url = (function_urls or {}).get(function_name)
-        handler = remote_function(url) if url else local_function(target)
+        if target not in functions:
+            url = (function_urls or {}).get(function_name)
+            functions[target] = (
+                Container(function_name, remote_function(url))
+                if url
+                else Environments(function_name, target, concurrency())
+            )
         pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
-        if function_name not in executors:
-            executors[function_name] = ThreadPoolExecutor(1, thread_name_prefix=function_name)
-        routes.append(
-            Route(method, template, function_name, handler, executors[function_name], pattern)
-        )
+        routes.append(Route(method, template, function_name, functions[target], pattern))
     return routes
 
 
@@ -154,12 +173,9 @@ def make_app(routes: list[Route]) -> web.Application:
             if params is None:
                 continue
             event = to_event(request, body, route, params)
-            context = LambdaContext(route.function_name)
             started = time.perf_counter()
             try:
-                result = await asyncio.get_running_loop().run_in_executor(
-                    route.executor, route.handler, event, context
-                )
+                result = await route.function.invoke(event)
             except Exception:
                 log.exception("%s raised", route.function_name)
                 return error(502, "bad_gateway", "the function failed; see its log")
@@ -171,7 +187,19 @@ def make_app(routes: list[Route]) -> web.Application:
             return error(405, "method_not_allowed", f"use {', '.join(allowed)} on {request.path}")
         return error(404, "not_found", f"no route for {request.method} {request.path}")
 
+    async def provision(_app: web.Application) -> None:
+        for function in {id(r.function): r.function for r in routes}.values():
+            if isinstance(function, Environments):
+                function.provision()
+
+    async def stop(_app: web.Application) -> None:
+        for function in {id(r.function): r.function for r in routes}.values():
+            if isinstance(function, Environments):
+                function.stop()
+
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.on_startup.append(provision)
+    app.on_cleanup.append(stop)
     # [\s\S]: a path with an encoded newline is routed too (".*" stops at it).
     app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)
     return app

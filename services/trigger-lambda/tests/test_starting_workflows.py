@@ -5,12 +5,14 @@ started either way is the same job to the other."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from docflow_shared.settings import forget_settings
 from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_testing.proxy import CountingProxy
 from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
 from resonate.resonate import Resonate
 from resonate.types import PromiseRecord
@@ -84,3 +86,19 @@ def test_a_job_the_trigger_started_is_the_one_the_sdk_finds(resonate_url: str) -
 
     assert sdks.param.data["args"] == [JOB]
     assert sdks.param.data["kwargs"] == {"trace": TRACE}
+
+
+def test_one_connection_serves_invocations_20_seconds_apart(
+    resonate_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm container invoked less often than every 15 s (aiohttp's keep-alive, with the SDK)
+    still reuses its connection to Resonate: no new TCP (or TLS) handshake per request."""
+    proxy = CountingProxy(int(resonate_url.rsplit(":", 1)[1]))
+    monkeypatch.setenv("RESONATE_URL", proxy.url)
+    forget_settings()
+
+    start_workflow("doc/warm-1", JOB, TRACE, timedelta(hours=1))
+    time.sleep(20)
+    start_workflow("doc/warm-2", JOB, TRACE, timedelta(hours=1))
+
+    assert proxy.accepted == 1

@@ -43,6 +43,9 @@ class LocalStack:
             "DOCFLOW_AWS_PORT": str(free_port()),
             "DOCFLOW_URL_ALLOWLIST": "127.0.0.1",
             "DOCFLOW_TASK_TTL": "2",
+            # Two execution environments per function, not four: a test needs side-by-side
+            # requests, not a suite of stacks each able to take every core from the others.
+            "DOCFLOW_LAMBDA_CONCURRENCY": "2",
             **settings,
         }
         stack = cls(state_dir, env)

@@ -1,0 +1,123 @@
+"""The local gateway runs each function as Lambda does: in execution environments, separate
+processes that each initialise once and then serve one request at a time, as many side by side
+as ``DOCFLOW_LAMBDA_CONCURRENCY`` allows."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from docflow_testing.processes import BIN, Process, free_port, http_ok, wait_until
+
+pytestmark = pytest.mark.integration
+
+CONCURRENCY = 3
+
+
+class Barrier(ThreadingHTTPServer):
+    """Holds each request until ``parties`` of them have arrived, then lets them all through."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=30)
+        gate = self.barrier
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                try:
+                    gate.wait()
+                    self.send_response(200)
+                except threading.BrokenBarrierError:
+                    self.send_response(504)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    process = Process(
+        [str(BIN / "docflow-gateway"), "--port", str(port),
+         "--route", "POST", "/barrier", "docflow_testing.barrier_function:lambda_handler"],
+        log, env={"DOCFLOW_LAMBDA_CONCURRENCY": str(CONCURRENCY)},
+    ).start()  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/health"), 60, "the gateway")
+        yield url, log
+    finally:
+        process.kill9()
+
+
+def through(url: str, barrier: Barrier, requests: int) -> list[int]:
+    """``requests`` POSTs at once; the process each was served by."""
+    threading.Thread(target=barrier.serve_forever, daemon=True).start()
+    try:
+        with ThreadPoolExecutor(requests) as pool:
+            answers = list(pool.map(
+                lambda _: httpx.post(f"{url}/barrier", json={"barrier": barrier.url}, timeout=90),
+                range(requests),
+            ))  # fmt: skip
+    finally:
+        barrier.shutdown()
+    assert [a.status_code for a in answers] == [200] * requests, [a.text for a in answers]
+    return [int(a.json()["pid"]) for a in answers]
+
+
+def test_concurrent_requests_run_side_by_side_each_in_its_own_environment(
+    gateway: tuple[str, Path],
+) -> None:
+    url, log = gateway
+
+    # Each request waits at the barrier until all have arrived: one thread serving them in turn
+    # would never get past the first.
+    pids = through(url, Barrier(CONCURRENCY), CONCURRENCY)
+    again = through(url, Barrier(1), 1)
+
+    assert len(set(pids)) == CONCURRENCY
+    assert set(again) <= set(pids), "a warm environment serves the next request"
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    started = [r for r in records if r["message"] == "environment started"
+               and r.get("function") == "docflow-testing"]  # fmt: skip
+    assert sorted(r["pid"] for r in started) == sorted(pids), "one init per environment"
+    assert all(r["initDurationMs"] > 0 for r in started)
+
+
+def test_no_more_environments_than_the_concurrency_allows(gateway: tuple[str, Path]) -> None:
+    url, _ = gateway
+
+    # One more request than there may be environments: the last waits for a free one, so the
+    # barrier only ever sees CONCURRENCY at once, and lets them through in a group of that size.
+    barrier = Barrier(CONCURRENCY)
+    threading.Thread(target=barrier.serve_forever, daemon=True).start()
+    try:
+        with ThreadPoolExecutor(CONCURRENCY + 1) as pool:
+            first = [pool.submit(httpx.post, f"{url}/barrier", json={"barrier": barrier.url},
+                                 timeout=90) for _ in range(CONCURRENCY + 1)]  # fmt: skip
+            wait_until(lambda: sum(f.done() for f in first) == CONCURRENCY, 60, "a group")
+            wait_until(lambda: barrier.barrier.n_waiting == 1, 30, "the extra request")
+            for _ in range(CONCURRENCY - 1):  # let it through with stand-ins
+                threading.Thread(target=httpx.get, args=(barrier.url,), daemon=True).start()
+            answers = [f.result() for f in first]
+    finally:
+        barrier.shutdown()
+
+    pids = {int(a.json()["pid"]) for a in answers if a.status_code == 200}
+    assert [a.status_code for a in answers] == [200] * (CONCURRENCY + 1)
+    assert len(pids) == CONCURRENCY
