@@ -77,3 +77,13 @@ def test_a_reading_whose_words_run_down_the_page_is_not_upright() -> None:
     assert not sideways.upright
     assert not sideways.confident  # so the other orientations are tried
     assert sideways.text == "Total due $120.00 today please"  # Tesseract's order, kept
+
+
+def test_two_lines_at_the_same_height_and_size_do_not_crash_the_layout() -> None:
+    """Seen on a real PNG: Tesseract put two words of one row in two blocks, at the same height
+    and of the same size; sorting the lines then compared their word lists and raised."""
+    reading = parse_tsv(_tsv(
+        ((1, 1, 1), 100, 100, 95.0, "Total"), ((2, 1, 1), 600, 100, 95.0, "$120.00"),
+    ))  # fmt: skip
+
+    assert reading.text == "Total $120.00"

@@ -225,9 +225,10 @@ def _layout(lines: list[list[Word]]) -> list[str]:
     slope = slopes[len(slopes) // 2] if slopes else 0.0
     # Each line at its height as if the page were straight, tallest letters setting its size.
     placed = sorted(
-        (median(w.y - slope * w.x for w in line), max(w.height for w in line), line)
-        for line in lines
-    )
+        ((median(w.y - slope * w.x for w in line), max(w.height for w in line), line)
+         for line in lines),
+        key=lambda placed_line: placed_line[:2],  # never the words: two lines may tie on both
+    )  # fmt: skip
     rows: list[tuple[float, float, list[Word]]] = []
     for y, height, words in placed:
         if rows and abs(y - rows[-1][0]) < max(height, rows[-1][1]) / 2:
