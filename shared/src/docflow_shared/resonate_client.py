@@ -26,7 +26,6 @@ from .settings import WorkerSettings
 if TYPE_CHECKING:
     from resonate.retry import RetryPolicy
 
-FIRST_RETRY_DELAY = 0.05
 #: A task listener hearing nothing (no task, no keep-alive) for this long reconnects.
 LISTENER_READ_TIMEOUT_SECONDS = 60.0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 import uuid
@@ -227,11 +226,6 @@ class ResonateHttp:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-
-    def local_port(self) -> int | None:
-        """The client side's port of the kept connection (tests: is it still the same one?)."""
-        sock = self._connection.sock if self._connection else None
-        return sock.getsockname()[1] if isinstance(sock, socket.socket) else None
 
 
 class ContainerClient:
