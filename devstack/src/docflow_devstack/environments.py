@@ -15,6 +15,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -46,8 +47,23 @@ class Environment:
         )
         self.process.start()
         child.close()
+        self.ready = False
+        self._init = threading.Lock()
+
+    def wait_ready(self) -> None:
+        """Block until its init (importing the handler) is done."""
+        with self._init:
+            if self.ready:
+                return
+            try:
+                self.connection.recv()  # the child's first message: it is initialised
+            except (EOFError, OSError) as err:
+                msg = f"the execution environment failed its init ({self.process.exitcode})"
+                raise FunctionError(msg) from err
+            self.ready = True
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.wait_ready()
         try:
             self.connection.send(event)
             answer: dict[str, Any] = self.connection.recv()
@@ -73,7 +89,9 @@ class Environments:
         self.function_name, self.target, self.size = function_name, target, size
         self.started: list[Environment] = []
         self.idle: asyncio.Queue[Environment] | None = None  # made in the gateway's loop
-        self.threads = ThreadPoolExecutor(size, thread_name_prefix=function_name)
+        # One thread per environment, and one to wait for the provisioned one's init.
+        self.threads = ThreadPoolExecutor(size + 1, thread_name_prefix=function_name)
+        self.provisioned = False
 
     async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         environment = await self._acquire()
@@ -90,9 +108,13 @@ class Environments:
         self._release(environment)
         return answer
 
-    def provision(self) -> None:
-        """Start the first environment now, so the first request finds it initialised."""
-        self._queue().put_nowait(self._start())
+    async def provision(self) -> None:
+        """Start the first environment and wait for its init: the gateway is ready (``/health``)
+        once every function has one environment that can answer at once."""
+        environment = self._start()
+        self._queue().put_nowait(environment)
+        await asyncio.get_running_loop().run_in_executor(self.threads, environment.wait_ready)
+        self.provisioned = True
 
     async def _acquire(self) -> Environment:
         idle = self._queue()
@@ -126,6 +148,7 @@ def serve(connection: Connection, function_name: str, target: str) -> None:
     init_ms = (time.perf_counter() - began) * 1000
     log.info("environment started", extra={"function": function_name, "pid": os.getpid(),
                                             "initDurationMs": round(init_ms, 1)})  # fmt: skip
+    connection.send({"initDurationMs": init_ms})
     while True:
         try:
             event = connection.recv()

@@ -157,9 +157,16 @@ def error(status: int, code: str, message: str) -> web.Response:
 def make_app(routes: list[Route]) -> web.Application:
     openapi = openapi_document()
 
+    environments = [f for f in {id(r.function): r.function for r in routes}.values()
+                    if isinstance(f, Environments)]  # fmt: skip
+
     async def dispatch(request: web.Request) -> web.Response:
         if request.path == "/health":
-            return web.Response(status=200, text="ok")
+            # Healthy once each function can answer at once (its first environment has run its
+            # init): `make up` and the tests wait for this, so no first request pays an init.
+            if all(e.provisioned for e in environments):
+                return web.Response(status=200, text="ok")
+            return web.Response(status=503, text="starting the functions' environments")
         if request.path == "/openapi.json" and request.method == "GET":
             return web.json_response(openapi)
         if request.method == "GET" and (page := page_response(request.path)) is not None:
@@ -188,14 +195,14 @@ def make_app(routes: list[Route]) -> web.Application:
         return error(404, "not_found", f"no route for {request.method} {request.path}")
 
     async def provision(_app: web.Application) -> None:
-        for function in {id(r.function): r.function for r in routes}.values():
-            if isinstance(function, Environments):
-                function.provision()
+        for function in environments:
+            provisioning.add(asyncio.create_task(function.provision()))
 
     async def stop(_app: web.Application) -> None:
-        for function in {id(r.function): r.function for r in routes}.values():
-            if isinstance(function, Environments):
-                function.stop()
+        for function in environments:
+            function.stop()
+
+    provisioning: set[asyncio.Task[None]] = set()  # kept: the loop holds only weak references
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.on_startup.append(provision)
