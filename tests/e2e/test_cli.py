@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -51,6 +52,13 @@ def docflow(stack: LocalStack) -> Docflow:
         return CliRunner().invoke(app, list(args), env=env | more_env)
 
     return run
+
+
+def local_s3(stack: LocalStack) -> Any:
+    """An S3 client on the stack's moto server, as a user's AWS configuration would point it."""
+    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
+                        region_name="us-east-1", aws_access_key_id="local",
+                        aws_secret_access_key="local")  # fmt: skip
 
 
 def new_job_id(prefix: str) -> str:
@@ -270,9 +278,7 @@ def test_a_local_file_without_a_bucket_is_refused_and_nothing_is_uploaded(
 ) -> None:
     scan = tmp_path / "nowhere.pdf"
     scan.write_bytes(invoice_pdf())
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
-                      region_name="us-east-1", aws_access_key_id="local",
-                      aws_secret_access_key="local")  # fmt: skip
+    s3 = local_s3(stack)
 
     result = docflow("submit", str(scan), "--job-id", new_job_id("nobucket"))
 
@@ -296,9 +302,7 @@ def test_the_local_stacks_submit_takes_its_defaults_and_the_users_options_win(
 ) -> None:
     scan = tmp_path / "elsewhere.pdf"
     scan.write_bytes(invoice_pdf())
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{stack.env['DOCFLOW_AWS_PORT']}",
-                      region_name="us-east-1", aws_access_key_id="local",
-                      aws_secret_access_key="local")  # fmt: skip
+    s3 = local_s3(stack)
     s3.create_bucket(Bucket="elsewhere")
 
     def submit(*options: str) -> str:
