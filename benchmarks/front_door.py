@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -22,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import psutil
 from docflow_devstack.environments import concurrency as concurrency_setting
 from docflow_testing.processes import BIN, Process, free_port, http_ok, resonate_server, wait_until
 
@@ -35,6 +37,35 @@ LABELS = {
     "celery": "enqueue a Celery task (valkey)",
 }
 TARGET = 1.0  # x the Celery enqueue, p50
+# Who pays for a request: each process's CPU, by its part in the setup (the machine's cores are
+# shared by all of them, so requests/s is bounded by their sum).
+PARTS = ["load generator", "gateway", "functions", "store"]
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def cpu_by_part(gateway_pid: int, store_pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of this process, the gateway, its execution environments (by pid:
+    one started between two readings counts from its start) and the stores."""
+    gateway = psutil.Process(gateway_pid)
+    readings = {"load generator": cpu_seconds(psutil.Process()), "gateway": cpu_seconds(gateway),
+                "store": sum(cpu_seconds(psutil.Process(pid)) for pid in store_pids)}  # fmt: skip
+    for child in gateway.children(recursive=True):
+        try:
+            readings[f"functions:{child.pid}"] = cpu_seconds(child)
+        except psutil.NoSuchProcess:
+            continue
+    return readings
+
+
+def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    by_part = dict.fromkeys(PARTS, 0.0)
+    for key, value in after.items():
+        by_part[key.split(":")[0]] += value - before.get(key, 0.0)
+    return by_part
 
 
 def job_body() -> str:
@@ -78,6 +109,8 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
                  "PYTHONPATH": str(ROOT)},
         ).start()  # fmt: skip
         base = f"http://127.0.0.1:{port}"
+        # valkey and the Resonate dev server
+        stores = [p.pid for p in psutil.Process().children() if p.pid != gateway.pid]
         try:
             wait_until(lambda: http_ok(f"{base}/health"), 60, "the gateway")
             for path in PATHS.values():  # warm-up
@@ -87,10 +120,14 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
             results: dict[tuple[str, int], tuple[list[float], list[float]]] = {
                 (name, c): ([], []) for name in PATHS for c in (concurrency, 1)
             }
+            cpu = {key: dict.fromkeys(PARTS, 0.0) for key in results}  # ms per request
             for _ in range(rounds):
                 for (name, in_flight), (latencies, rates) in results.items():
                     count = requests if in_flight > 1 else requests // 4
+                    before = cpu_by_part(gateway.pid, stores)
                     measured, rate = asyncio.run(load(base + PATHS[name], count, in_flight))
+                    for part, seconds in spent(before, cpu_by_part(gateway.pid, stores)).items():
+                        cpu[name, in_flight][part] += seconds * 1000 / count / rounds
                     latencies.extend(measured)
                     rates.append(rate)
         finally:
@@ -109,6 +146,9 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
                 f"{statistics.median(rates):.0f}",
             ]
         )
+
+    cpu_rows = [[LABELS[name], *(f"{cpu[name, concurrency][part]:.2f}" for part in PARTS),
+                 f"{sum(cpu[name, concurrency].values()):.2f}"] for name in PATHS]  # fmt: skip
 
     def p50_ratio(name: str, in_flight: int, against: str) -> float:
         measured = percentile(results[name, in_flight][0], 50)
@@ -133,6 +173,11 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         "task message, which nothing makes durable or unique per job. The floor makes none. "
         f"Each function runs in up to {concurrency_setting()} execution environments (separate "
         "processes, `DOCFLOW_LAMBDA_CONCURRENCY`), as Lambda scales a function out.",
+        f"CPU ms per request at {concurrency} in flight, by process (user + system; the store is "
+        "the Resonate dev server and valkey, each route using one). Every process shares the "
+        f"machine's {os.cpu_count()} cores, so requests/s at {concurrency} in flight is bounded "
+        "by cores / total:",
+        table(["route", *PARTS, "total"], cpu_rows),
     ]
     publish(
         "Front door (trigger Lambda behind the local gateway)",

@@ -54,7 +54,8 @@ def gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "gateway.log"
     process = Process(
         [str(BIN / "docflow-gateway"), "--port", str(port),
-         "--route", "POST", "/barrier", "docflow_testing.barrier_function:lambda_handler"],
+         "--route", "POST", "/barrier", "docflow_testing.barrier_function:lambda_handler",
+         "--route", "POST", "/faulty", "docflow_testing.faulty_function:lambda_handler"],
         log, env={"DOCFLOW_LAMBDA_CONCURRENCY": str(CONCURRENCY)},
     ).start()  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -93,8 +94,9 @@ def test_concurrent_requests_run_side_by_side_each_in_its_own_environment(
     assert len(set(pids)) == CONCURRENCY
     assert set(again) <= set(pids), "a warm environment serves the next request"
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    barrier_handler = "docflow_testing.barrier_function:lambda_handler"
     started = [r for r in records if r["message"] == "environment started"
-               and r.get("function") == "docflow-testing"]  # fmt: skip
+               and r.get("handler") == barrier_handler]  # fmt: skip
     assert sorted(r["pid"] for r in started) == sorted(pids), "one init per environment"
     assert all(r["initDurationMs"] > 0 for r in started)
 
@@ -121,3 +123,25 @@ def test_no_more_environments_than_the_concurrency_allows(gateway: tuple[str, Pa
     pids = {int(a.json()["pid"]) for a in answers if a.status_code == 200}
     assert [a.status_code for a in answers] == [200] * (CONCURRENCY + 1)
     assert len(pids) == CONCURRENCY
+
+
+def test_a_failing_function_is_a_502_and_the_next_request_is_served(
+    gateway: tuple[str, Path],
+) -> None:
+    url, _ = gateway
+
+    def call(body: dict[str, str]) -> httpx.Response:
+        return httpx.post(f"{url}/faulty", json=body, timeout=60)
+
+    served_by = call({}).json()["pid"]
+    for how in ("raise", "unserialisable", "exit"):
+        answer = call({"fail": how})
+        assert answer.status_code == 502, (how, answer.text)
+        assert answer.json()["error"] == "bad_gateway"
+        after = call({})
+        assert after.status_code == 200, (how, after.text)
+        if how == "exit":  # its environment is gone: a new one serves the next request
+            assert after.json()["pid"] != served_by
+        else:  # the environment survives its function's error, as Lambda's does
+            assert after.json()["pid"] == served_by
+        served_by = after.json()["pid"]

@@ -7,18 +7,23 @@ up to ``DOCFLOW_LAMBDA_CONCURRENCY`` (4) such environments, separate processes, 
 are needed (one at once, as if provisioned): concurrent requests are not queued behind one
 thread, and one request's CPU work does not hold the others' GIL. Each environment logs its init
 as Lambda's REPORT line reports it (``Init Duration``), once, in its first line.
+
+The gateway talks to each environment over a socket pair on its event loop, without a thread
+hand-off per request (that was a third of the gateway's CPU per request). Events and answers
+cross as length-prefixed JSON, as they cross into and out of Lambda: an answer Lambda could not
+serialise fails here too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import os
-import threading
+import socket
+import struct
 import time
-from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection
 from typing import Any
 
 from docflow_shared.lambda_context import LambdaContext
@@ -31,6 +36,7 @@ log = logging.getLogger("docflow.gateway")
 DEFAULT_CONCURRENCY = 4
 # A fresh interpreter per environment (not a fork of the gateway, with its threads and loop).
 SPAWN = multiprocessing.get_context("spawn")
+FRAME_HEADER = struct.Struct("!Q")  # each message: its length, then its JSON
 
 
 def concurrency() -> int:
@@ -41,41 +47,60 @@ class Environment:
     """One process serving one function, one request at a time."""
 
     def __init__(self, function_name: str, target: str) -> None:
-        self.connection, child = SPAWN.Pipe()
+        self.ours, theirs = socket.socketpair()
         self.process = SPAWN.Process(
-            target=serve, args=(child, function_name, target), name=function_name, daemon=True
+            target=serve, args=(theirs, function_name, target), name=function_name, daemon=True
         )
-        self.process.start()
-        child.close()
-        self.ready = False
-        self._init = threading.Lock()
+        self._theirs = theirs
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.init: asyncio.Task[None] | None = None
 
-    def wait_ready(self) -> None:
-        """Block until its init (importing the handler) is done."""
-        with self._init:
-            if self.ready:
-                return
-            try:
-                self.connection.recv()  # the child's first message: it is initialised
-            except (EOFError, OSError) as err:
-                msg = f"the execution environment failed its init ({self.process.exitcode})"
-                raise FunctionError(msg) from err
-            self.ready = True
+    async def start(self) -> None:
+        """Spawn the process (off the loop: spawning takes tens of ms) and begin its init."""
+        await asyncio.get_running_loop().run_in_executor(None, self.process.start)
+        self._theirs.close()
+        self._streams = await asyncio.open_unix_connection(sock=self.ours)
+        self.init = asyncio.create_task(self._initialised())
 
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        self.wait_ready()
+    async def _initialised(self) -> None:
+        await self._receive("failed its init")  # the child's first message: it is initialised
+
+    async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.init is not None
+        assert self._streams is not None
+        await self.init
+        writer = self._streams[1]
+        writer.write(frame(event))
         try:
-            self.connection.send(event)
-            answer: dict[str, Any] = self.connection.recv()
-        except (EOFError, OSError) as err:
+            await writer.drain()
+        except OSError as err:
             msg = f"the execution environment exited ({self.process.exitcode})"
             raise FunctionError(msg) from err
+        answer: dict[str, Any] = await self._receive("exited")
         if "__error__" in answer:
             raise FunctionError(answer["__error__"])
         return answer
 
+    async def _receive(self, what: str) -> Any:
+        assert self._streams is not None
+        reader = self._streams[0]
+        try:
+            (size,) = FRAME_HEADER.unpack(await reader.readexactly(FRAME_HEADER.size))
+            return json.loads(await reader.readexactly(size))
+        except (asyncio.IncompleteReadError, OSError) as err:
+            msg = f"the execution environment {what} ({self.process.exitcode})"
+            raise FunctionError(msg) from err
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
     def stop(self) -> None:
-        self.connection.close()
+        if self._streams is not None:
+            self._streams[1].close()
+        else:
+            self.ours.close()
+        if self.process.pid is None:
+            return
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
@@ -89,45 +114,55 @@ class Environments:
         self.function_name, self.target, self.size = function_name, target, size
         self.started: list[Environment] = []
         self.idle: asyncio.Queue[Environment] | None = None  # made in the gateway's loop
-        # One thread per environment, and one to wait for the provisioned one's init.
-        self.threads = ThreadPoolExecutor(size + 1, thread_name_prefix=function_name)
         self.provisioned = False
 
     async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         environment = await self._acquire()
-        loop = asyncio.get_running_loop()
         try:
-            answer = await loop.run_in_executor(self.threads, environment.invoke, event)
+            answer = await environment.invoke(event)
         except FunctionError:
-            if not environment.process.is_alive():  # it died: the next request gets a new one
-                self.started.remove(environment)
-                environment.stop()
-                raise
-            self._release(environment)
+            self._release_or_discard(environment)
             raise
-        self._release(environment)
+        except BaseException:
+            # Cancelled mid-exchange: its answer would reach the next request. Start afresh.
+            self._discard(environment)
+            raise
+        self._queue().put_nowait(environment)
         return answer
 
     async def provision(self) -> None:
         """Start the first environment and wait for its init: the gateway is ready (``/health``)
         once every function has one environment that can answer at once."""
-        environment = self._start()
+        environment = await self._start()
         self._queue().put_nowait(environment)
-        await asyncio.get_running_loop().run_in_executor(self.threads, environment.wait_ready)
+        assert environment.init is not None
+        await environment.init
         self.provisioned = True
 
     async def _acquire(self) -> Environment:
         idle = self._queue()
         if idle.empty() and len(self.started) < self.size:
-            return self._start()
+            return await self._start()
         return await idle.get()
 
-    def _release(self, environment: Environment) -> None:
-        self._queue().put_nowait(environment)
+    def _release_or_discard(self, environment: Environment) -> None:
+        if environment.alive():
+            self._queue().put_nowait(environment)
+        else:  # it died: the next request gets a new one
+            self._discard(environment)
 
-    def _start(self) -> Environment:
+    def _discard(self, environment: Environment) -> None:
+        self.started.remove(environment)
+        environment.stop()
+
+    async def _start(self) -> Environment:
         environment = Environment(self.function_name, self.target)
-        self.started.append(environment)
+        self.started.append(environment)  # counted at once: concurrent starts stay within size
+        try:
+            await environment.start()
+        except BaseException:
+            self._discard(environment)
+            raise
         return environment
 
     def _queue(self) -> asyncio.Queue[Environment]:
@@ -140,23 +175,33 @@ class Environments:
             environment.stop()
 
 
-def serve(connection: Connection, function_name: str, target: str) -> None:
+def serve(channel: socket.socket, function_name: str, target: str) -> None:
     """An environment's life: init (import the handler), then one request after another."""
     json_logging(function_name)
     began = time.perf_counter()
     handler = local_function(target)
     init_ms = (time.perf_counter() - began) * 1000
-    log.info("environment started", extra={"function": function_name, "pid": os.getpid(),
+    log.info("environment started", extra={"function": function_name, "handler": target,
+                                            "pid": os.getpid(),
                                             "initDurationMs": round(init_ms, 1)})  # fmt: skip
-    connection.send({"initDurationMs": init_ms})
+    stream = channel.makefile("rwb")
+    stream.write(frame({"initDurationMs": init_ms}))
+    stream.flush()
     while True:
-        try:
-            event = connection.recv()
-        except (EOFError, OSError):
+        header = stream.read(FRAME_HEADER.size)
+        if len(header) < FRAME_HEADER.size:
             return  # the gateway is gone
+        (size,) = FRAME_HEADER.unpack(header)
+        event = json.loads(stream.read(size))
         try:
-            answer = handler(event, LambdaContext(function_name))
+            answer = frame(handler(event, LambdaContext(function_name)))
         except Exception as err:
             log.exception("%s raised", function_name)
-            answer = {"__error__": f"{type(err).__name__}: {err}"}
-        connection.send(answer)
+            answer = frame({"__error__": f"{type(err).__name__}: {err}"})
+        stream.write(answer)
+        stream.flush()
+
+
+def frame(message: Any) -> bytes:
+    payload = json.dumps(message, separators=(",", ":")).encode()
+    return FRAME_HEADER.pack(len(payload)) + payload
