@@ -157,11 +157,14 @@ def services(ports: Ports | None = None) -> list[Service]:
         Service(
             "worker",
             "worker (group workers)",
-            # DOCFLOW_DEMO_STEP_DELAY=S make up: every step takes S seconds more (the demo).
+            # DOCFLOW_DEMO_STEP_DELAY=S make up: every step takes S seconds more (the demo);
+            # DOCFLOW_DEMO_FAILING_STEP=STEP: that step fails as a bug would (a drill).
             [
                 str(BIN / "docflow-worker"),
                 "--demo-step-delay",
                 os.environ.get("DOCFLOW_DEMO_STEP_DELAY", "0"),
+                "--demo-failing-step",
+                os.environ.get("DOCFLOW_DEMO_FAILING_STEP", ""),
             ],
             ready_line="worker ready",
         ),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from docflow_samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
-from docflow_shared.errors import InvalidDocument
+from docflow_shared.errors import InvalidDocument, ReasonedError, StepFailed
 from docflow_shared.models import Analysis
 from docflow_shared.retry import Backoff
 from docflow_shared.settings import forget_settings
@@ -312,3 +312,43 @@ def test_a_page_batch_sent_to_another_worker_gets_its_models_back() -> None:
         inspect.Parameter.empty, Job, Document, int, int
     ]  # fmt: skip
     assert shown.return_annotation is PageBatch
+
+
+def test_a_bug_fails_the_step_after_three_attempts_with_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retrying, "STEP_BACKOFF", Backoff(first_seconds=0.0, max_seconds=0.0))
+    announced: list[ReasonedError] = []
+    monkeypatch.setattr(retrying, "announce_failure", lambda _job, error: announced.append(error))
+    calls: list[int] = []
+
+    def buggy(job: Job) -> list[object]:
+        calls.append(1)
+        return sorted([object(), object()])  # a bug: TypeError, every time
+
+    with pytest.raises(StepFailed) as failed:
+        asyncio.run(retrying._run_with_retries(buggy, "analyze", a_job(False), ()))
+
+    assert len(calls) == 3
+    assert failed.value.reason == "internal_error"
+    assert failed.value.message.startswith("analyze failed: TypeError: '<' not supported")
+    assert announced == [failed.value], "the requester is told, once"
+
+
+def test_an_outage_is_retried_well_past_the_attempts_a_bug_gets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retrying, "STEP_BACKOFF", Backoff(first_seconds=0.0, max_seconds=0.0))
+    calls: list[int] = []
+
+    def blob_store_down_for_a_while(job: Job) -> str:
+        calls.append(1)
+        if len(calls) <= 10:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return "stored"
+
+    result = asyncio.run(
+        retrying._run_with_retries(blob_store_down_for_a_while, "store", a_job(False), ())
+    )
+
+    assert (result, len(calls)) == ("stored", 11)

@@ -85,6 +85,11 @@ class InvalidDocument(ReasonedError):
     code = "invalid_document"
 
 
+class StepFailed(ReasonedError):
+    """A step that could not finish, for a reason other than its document: a bug (reason
+    ``internal_error``), an outage that did not pass, or a source that kept failing."""
+
+
 class JobEnded(ReasonedError):
     """The workflow ends the job without a result, on purpose, after notifying its requester.
 

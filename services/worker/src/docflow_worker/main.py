@@ -17,7 +17,7 @@ from resonate.retry import Never
 
 from .dal.signals import JobSignals
 from .observability import SERVICE, logger
-from .retrying import checkpoint, drain, pacing
+from .retrying import checkpoint, demo, drain
 from .steps.extract import extract_pages
 from .workflow import approval_timer, process_document
 
@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         "--demo-step-delay", type=float, default=0.0, metavar="SECONDS",
         help="local demo and tests only: every step waits this long first",
     )  # fmt: skip
+    parser.add_argument(
+        "--demo-failing-step", default=None, metavar="STEP",
+        help="drills and tests only: this step raises on every attempt, as a bug would",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     json_logging(SERVICE, logging.WARNING)  # the SDK's and libraries' lines, as JSON
     try:
@@ -70,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as err:
         logger.error("cannot start", extra={"error": str(err)})
         sys.exit(f"docflow-worker: {err}")
-    pacing.step_delay_seconds = max(0.0, args.demo_step_delay)
+    demo.step_delay_seconds = max(0.0, args.demo_step_delay)
+    demo.failing_step = args.demo_failing_step or None
     asyncio.run(serve())
 
 

@@ -6,8 +6,12 @@ off (``Never``) and retries here instead, in one place for every step:
 - ``InvalidDocument`` (404, unsupported type, corrupt PDF, ...) is permanent: no retry; the step
   fails and the workflow fails the job with that reason. ``JobEnded`` likewise ends the job.
 - ``Transient`` (the document's server timed out or answered 5xx) is retried a few times.
-- anything else (blob store or Redis down, a bug) is retried with a capped backoff for a long
-  while, so an infrastructure outage delays jobs instead of failing them.
+- an outage (``failures.is_outage``: S3, Redis or Resonate unreachable, timing out, throttling
+  or answering 5xx) is retried with a capped backoff for a long while, so it delays jobs
+  instead of failing them.
+- anything else is a bug: retried twice, in case, then the job fails at once with reason
+  ``internal_error`` (the exception's type and message; its traceback in the log), instead of
+  sitting in ``processing`` while a retry that cannot help comes round forty times.
 
 Before a step starts, the job must still be live: a requested cancel, or a passed deadline,
 ends it there (``endings``), at a step boundary, never in the middle of a step.
@@ -24,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
-from docflow_shared.errors import InvalidDocument, JobEnded
+from docflow_shared.errors import InvalidDocument, JobEnded, StepFailed
 from docflow_shared.observability import log_keys
 from docflow_shared.progress import page_batch_name
 from docflow_shared.retry import Backoff
@@ -36,10 +40,12 @@ from .dal import progress
 from .dal.signals import JobSignals
 from .domain import Job
 from .endings import announce_failure, end_job
+from .failures import is_outage
 from .observability import logger
 
-TRANSIENT_ATTEMPTS = 4
-INFRASTRUCTURE_ATTEMPTS = 40
+TRANSIENT_ATTEMPTS = 4  # the document's source
+OUTAGE_ATTEMPTS = 40  # about 35 minutes at the capped backoff
+BUG_ATTEMPTS = 3  # then the job fails within seconds (plus three runs of the step)
 STEP_BACKOFF = Backoff(first_seconds=1.0, max_seconds=60.0)
 
 
@@ -81,15 +87,22 @@ class Drain:
 drain = Drain()
 
 
-class Pacing:
-    """For the local demo and tests only: every step attempt first waits ``step_delay_seconds``
-    (watch the steps move, kill the worker mid-step). No environment variable reaches it, only
-    the command line: ``docflow-worker --demo-step-delay S``, as the local stack starts it."""
+class Demo:
+    """For the local demo, drills and tests only: every step attempt first waits
+    ``step_delay_seconds`` (watch the steps move, kill the worker mid-step), and the step named
+    ``failing_step`` raises on every attempt, as a bug would (watch a job fail fast). No
+    environment variable reaches them, only the command line (``docflow-worker
+    --demo-step-delay S --demo-failing-step STEP``), as the local stack starts it."""
 
     step_delay_seconds = 0.0
+    failing_step: str | None = None
 
 
-pacing = Pacing()
+class DemoBug(RuntimeError):
+    """What ``--demo-failing-step`` raises."""
+
+
+demo = Demo()
 
 
 async def ensure_job_continues(ctx: Context, job: Job) -> None:
@@ -139,7 +152,7 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 async def _run_with_retries(
     fn: Callable[..., Any], step: str, job: Job, inputs: tuple[Any, ...]
 ) -> Any:
-    delay = pacing.step_delay_seconds
+    delay = demo.step_delay_seconds
     started = time.monotonic()
     attempt = 0
     while True:
@@ -150,6 +163,8 @@ async def _run_with_retries(
             try:
                 if delay:
                     await asyncio.sleep(delay)
+                if step == demo.failing_step:
+                    raise DemoBug(f"{step} fails on purpose (--demo-failing-step)")
                 result = await asyncio.to_thread(fn, job, *inputs)
             except InvalidDocument as err:
                 logger.warning("step failed permanently", extra={"reason": err.reason})
@@ -160,25 +175,33 @@ async def _run_with_retries(
                 logger.info("job ended", extra={"status": ended.status})
                 raise
             except Exception as err:
-                limit = (
-                    TRANSIENT_ATTEMPTS if isinstance(err, Transient) else INFRASTRUCTURE_ATTEMPTS
-                )
+                transient, outage = isinstance(err, Transient), is_outage(err)
+                limit = (TRANSIENT_ATTEMPTS if transient
+                         else OUTAGE_ATTEMPTS if outage else BUG_ATTEMPTS)  # fmt: skip
                 if attempt >= limit:
                     logger.exception("step gave up", extra={"error": str(err)})
                     _finished(step, started, attempt, "failed", job)
-                    reason = err.reason if isinstance(err, Transient) else "internal_error"
-                    failure = InvalidDocument(reason, f"{step} kept failing: {err}")
+                    failure = _failure(step, err, attempt)
                     await asyncio.to_thread(announce_failure, job, failure)
                     raise failure from err
                 pause = STEP_BACKOFF.delay(attempt)
                 # The traceback of what nobody expected (a bug, an outage), not of a flaky source.
-                logger.warning("step failed, retrying", extra={"error": str(err), "retryIn": pause},
-                               exc_info=not isinstance(err, Transient))  # fmt: skip
+                logger.warning("step failed, retrying",
+                               extra={"error": str(err), "retryIn": pause, "outage": outage},
+                               exc_info=not transient)  # fmt: skip
                 await asyncio.sleep(pause)
                 continue
             logger.info("step done", extra={"seconds": round(time.monotonic() - started, 3)})
             _finished(step, started, attempt, "done", job)
             return result
+
+
+def _failure(step: str, error: Exception, attempts: int) -> StepFailed:
+    if isinstance(error, Transient):
+        return StepFailed(error.reason, f"{step} kept failing: {error}")
+    if is_outage(error):
+        return StepFailed("internal_error", f"{step} kept failing ({attempts} attempts): {error}")
+    return StepFailed("internal_error", f"{step} failed: {type(error).__name__}: {error}")
 
 
 def _progress_name(step: str, inputs: tuple[Any, ...]) -> str:
