@@ -1,16 +1,22 @@
-"""A bug fails its job fast. The worker here runs with ``--demo-failing-step analyze``: its
-analyze step raises on every attempt, as a bug would. The job must end ``failed`` with reason
-``internal_error`` (the exception's type and message) within a bounded time, not sit in
-``processing`` while the step is retried for half an hour as an outage is."""
+"""A bug fails its job fast, and a redrive finishes it once the fix is deployed.
+
+The stack's worker runs with ``--demo-failing-step analyze``: its analyze step raises on every
+attempt, as a bug would. The job must read ``failed`` with reason ``internal_error`` (the
+exception's type and message) within a bounded time, not sit in ``processing`` while the step
+is retried for half an hour as an outage is. Then a fixed worker (the same, without the flag)
+replaces it, and a redrive runs the job on from analyze: the steps done before it not again."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from docflow_samples import invoice_pdf
+from docflow_testing.processes import Process
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-failing-stack")]
@@ -25,15 +31,23 @@ def failing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     yield from running_stack(tmp_path_factory, "failing-stack", DOCFLOW_DEMO_FAILING_STEP="analyze")
 
 
-def test_a_step_that_raises_a_bug_fails_the_job_fast_with_internal_error(
-    failing_stack: LocalStack, files: FileServer
-) -> None:
+def submit(stack: LocalStack, files: FileServer) -> str:
     job_id = f"bug-{uuid.uuid4().hex[:8]}"
     url = files.serve(f"/{job_id}.pdf", invoice_pdf(), "application/pdf")
     job = {"jobId": job_id, "documentUrl": url, "requesterId": "bob"}
+    assert stack.submit(job).status_code == 202
+    return job_id
 
+
+def redrive(stack: LocalStack, job_id: str) -> httpx.Response:
+    return httpx.post(f"{stack.gateway}/jobs/{job_id}/redrive", timeout=30)
+
+
+def test_a_step_that_raises_a_bug_fails_the_job_fast_with_internal_error(
+    failing_stack: LocalStack, files: FileServer
+) -> None:
     submitted = time.monotonic()
-    assert failing_stack.submit(job).status_code == 202
+    job_id = submit(failing_stack, files)
     status = failing_stack.wait_finished(job_id, timeout=FAILS_WITHIN_SECONDS)
     took = time.monotonic() - submitted
 
@@ -48,3 +62,41 @@ def test_a_step_that_raises_a_bug_fails_the_job_fast_with_internal_error(
                if job_id in line and '"step gave up"' in line]  # fmt: skip
     assert gave_up
     assert all("Traceback" in line for line in gave_up), "its traceback is in the worker's log"
+
+
+def test_a_redrive_after_the_fix_finishes_the_job_from_the_failed_step(
+    failing_stack: LocalStack, files: FileServer, tmp_path: Path
+) -> None:
+    job_id = submit(failing_stack, files)
+    failed = failing_stack.wait_finished(job_id, timeout=FAILS_WITHIN_SECONDS)
+    assert (failed["status"], failed["step"], failed["redrivable"]) == ("failed", "analyze", True)
+    assert redrive(failing_stack, "no-such-job").status_code == 404
+
+    # Deploy the fix: the same worker without the failing step, in place of the broken one.
+    command = failing_stack.command()
+    fixed = command[: command.index("--demo-failing-step")]
+    worker = Process(fixed, tmp_path / "fixed-worker.log", failing_stack.environment()).start()
+    try:
+        failing_stack.kill9("worker")
+        answer = redrive(failing_stack, job_id)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["action"] == "redriven"
+        again = redrive(failing_stack, job_id)
+        assert again.status_code == 409, "a job that is running again cannot be redriven"
+
+        done = failing_stack.wait_finished(job_id, timeout=120)
+    finally:
+        worker.kill9()
+
+    assert done["status"] == "done", done
+    assert done["result"]["resultUrl"]
+    assert (done["error"], done["redrivable"]) == (None, False)
+    # Every step ran once, but analyze: its three failed attempts, and the one that succeeded.
+    attempts = failing_stack.step_attempts(job_id)
+    assert attempts == {"download": 1, "extract": 1, "analyze": 4, "store": 1, "notify": 1}
+    runs = done["runs"]
+    assert [run["run"] for run in runs] == [1, 2]
+    assert runs[0]["failedStep"] == "analyze"
+    assert runs[0]["error"]["reason"] == "internal_error"
+    assert runs[1]["failedStep"] is None
+    assert redrive(failing_stack, job_id).status_code == 409, "a done job cannot be redriven"

@@ -22,6 +22,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/process-document", "docflow_trigger.handlers.http:lambda_handler"),
     ("POST", "/jobs/{jobId}/approval", "docflow_trigger.handlers.http:lambda_handler"),
     ("POST", "/jobs/{jobId}/cancel", "docflow_trigger.handlers.http:lambda_handler"),
+    ("POST", "/jobs/{jobId}/redrive", "docflow_trigger.handlers.http:lambda_handler"),
     ("GET", "/status/{jobId}", "docflow_status.handlers.http:lambda_handler"),
     ("GET", "/jobs", "docflow_status.handlers.http:lambda_handler"),
 ]

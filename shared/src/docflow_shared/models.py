@@ -127,10 +127,11 @@ class ApprovalDecision(Wire):
 
 
 class JobActionAccepted(Wire):
-    """The answer to an approval or a cancel: what happens next, and where to watch it."""
+    """The answer to an approval, a cancel or a redrive: what happens next, and where to
+    watch it."""
 
     job_id: str
-    action: Literal["approved", "rejected", "cancel_requested"]
+    action: Literal["approved", "rejected", "cancel_requested", "redriven"]
     status_url: str
 
 
@@ -159,6 +160,17 @@ class JobFailure(Wire):
     message: str = Field(examples=["https://example.com/doc.pdf answered 404"])
 
 
+class JobRun(Wire):
+    """One run of a job: the first, or one a redrive started. A run that failed stopped at
+    ``failed_step``; the next run began there, with the steps before it already done."""
+
+    run: int = Field(ge=1)
+    started_at: datetime | None = None  # accepted, or redriven
+    failed_step: StepName | None = None
+    failed_at: datetime | None = None
+    error: JobFailure | None = None
+
+
 class JobStatus(Wire):
     job_id: str
     status: JobStatusName
@@ -166,6 +178,10 @@ class JobStatus(Wire):
     steps: list[StepStatus]
     result: dict[str, Any] | None = None
     error: JobFailure | None = None
+    # A failed job that ``POST /jobs/{jobId}/redrive`` can run again from its failed step (until
+    # its deadline); the runs so far, the first one first.
+    redrivable: bool = False
+    runs: list[JobRun] = Field(default_factory=list)
     created_at: datetime | None = None  # accepted
     correlation_id: str | None = None  # from the request that started it, in every log line
     # Set when the job needs a worker and no live worker has had it for a while (none running,

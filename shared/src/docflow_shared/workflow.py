@@ -39,10 +39,14 @@ ENDINGS = ("rejected", "timed_out", "canceled")
 #: The worker function that reads one batch of a document's pages (the workflow ``rpc``s it).
 EXTRACT_PAGES_NAME = "extract_pages"
 
-#: The approval promise's value when no reviewer decided in time (set by the approval timer).
+#: A wait's value when nothing settled it in time (set by the wait timer): an approval no
+#: reviewer decided, a failed job nobody redrove before its deadline.
 TIMED_OUT_DECISION = {"timedOut": True}
-#: The worker function that times an approval out: a detached workflow that sleeps durably.
-APPROVAL_TIMER_NAME = "approval_timer"
+#: The worker function that times a wait out: a detached workflow that sleeps durably. (Named
+#: before it timed out anything but approvals; the name stays for the timers already running.)
+WAIT_TIMER_NAME = "approval_timer"
+#: The value ``POST /jobs/{jobId}/redrive`` resolves a failed job's redrive wait with.
+REDRIVEN = "redriven"
 
 
 def cancel_signal_id(job_id: str) -> str:

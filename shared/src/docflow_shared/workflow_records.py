@@ -1,10 +1,13 @@
 """A job's durable records in Resonate, as the front doors read them: the one source of truth.
 
-The root promise ``doc/<jobId>`` carries the job and its outcome. Its direct children are the
-workflow's steps (``ctx.run``: local promises, ``<root>:<n>`` with ``n`` rising in call order),
-extract's page batches (``ctx.rpc``: remote promises any worker may run), and, for a job that
-needs approval, one external promise (``ctx.promise``) that the reviewer's decision settles and
-the detached approval timer.
+The root promise ``doc/<jobId>`` carries the job and its outcome. Its direct children, numbered
+``<root>:<n>`` in call order, are the workflow's steps (``ctx.run``: local promises), extract's
+page batches (``ctx.rpc``: remote promises any worker may run) and the waits (``ctx.promise``:
+external promises that someone else settles): for a job that needs approval, the reviewer's
+decision, right after analyze; for a step that failed (``StepFailed``), its redrive, right
+after the failure. A redrive runs the failed step again: a new child, after the wait, that
+takes the failed one's place. The detached wait timers (``<root>:d<hash>``) are children too,
+and not the job's progress.
 """
 
 from __future__ import annotations
@@ -16,17 +19,36 @@ from pydantic import ValidationError
 from .models import JobFailure, JobStatusName, StepName
 from .resonate_http import PromiseRecord, ResonateHttp
 from .status import job_status
-from .workflow import steps_of
+from .workflow import REDRIVEN, steps_of
 
-CHILDREN_PAGE = 100  # a workflow has at most nine children
+CHILDREN_PAGE = 1000  # nine steps and waits, a page batch per 8 pages, two more per redrive
+
+
+@dataclass(frozen=True)
+class RedriveWait:
+    """A failed step's wait for a redrive: ``failed`` is the step's (or page batch's) promise
+    whose failure stopped the run; ``step_index`` its place in the steps (None: a page batch)."""
+
+    wait: PromiseRecord
+    failed: PromiseRecord
+    step_index: int | None
+
+    @property
+    def redriven(self) -> bool:
+        return (
+            self.wait.state == "resolved"
+            and isinstance(self.wait.value, dict)
+            and (self.wait.value.get(REDRIVEN) is True)
+        )
 
 
 @dataclass(frozen=True)
 class WorkflowRecords:
     root: PromiseRecord
-    steps: list[PromiseRecord]  # the steps started so far, in call order
+    steps: list[PromiseRecord]  # each step begun so far, in call order (its latest run)
     approval: PromiseRecord | None
-    page_batches: list[PromiseRecord]  # extract's batches (remote children: ``ctx.rpc``)
+    page_batches: list[PromiseRecord]  # extract's batches (remote children), latest run of each
+    redrive_waits: tuple[RedriveWait, ...] = ()  # in order: one per failure a run stopped at
 
     @property
     def step_names(self) -> tuple[StepName, ...]:
@@ -38,31 +60,40 @@ class WorkflowRecords:
         index = self.step_names.index(name)
         return self.steps[index] if index < len(self.steps) else None
 
+    def failed_step(self, wait: RedriveWait) -> StepName:
+        return StepName.EXTRACT if wait.step_index is None else self.step_names[wait.step_index]
+
     @property
     def awaiting_approval(self) -> bool:
         return self.approval is not None and self.approval.state == "pending"
 
     @property
+    def awaiting_redrive(self) -> RedriveWait | None:
+        """The wait of a job that failed and may still be redriven."""
+        if self.root.state != "pending" or not self.redrive_waits:
+            return None
+        last = self.redrive_waits[-1]
+        return last if last.wait.state == "pending" else None
+
+    @property
     def error(self) -> JobFailure | None:
-        """Why an unsuccessful job ended.
+        """Why an unsuccessful job ended, or why a job that awaits a redrive failed.
 
         The workflow rejects with a ``JobFailure`` (``ReasonedError``). An error nobody expected
         (a bug) leaves only its text: ``internal_error``; a root the server ended (its deadline,
         a cancel) carries nothing: its state is the reason.
         """
-        state = self.root.state
-        if not state.startswith("rejected"):
+        waiting = self.awaiting_redrive
+        if waiting is not None:
+            return failure_of(waiting.failed)
+        if not self.root.state.startswith("rejected"):
             return None
-        data = self.root.value
-        text = data.get("message", "") if isinstance(data, dict) else str(data or "")
-        try:
-            return JobFailure.model_validate_json(text)
-        except ValidationError:
-            reason = "internal_error" if state == "rejected" else state
-            return JobFailure(reason=reason, message=text or state)
+        return failure_of(self.root)
 
     @property
     def status(self) -> JobStatusName:
+        if self.awaiting_redrive is not None:
+            return JobStatusName.FAILED
         error = self.error
         return job_status(
             self.root.state,
@@ -71,22 +102,75 @@ class WorkflowRecords:
         )
 
 
+def failure_of(promise: PromiseRecord) -> JobFailure:
+    """A rejected promise's ``JobFailure`` (the SDK keeps a rejection's ``message``)."""
+    data = promise.value
+    text = data.get("message", "") if isinstance(data, dict) else str(data or "")
+    try:
+        return JobFailure.model_validate_json(text)
+    except ValidationError:
+        reason = "internal_error" if promise.state == "rejected" else promise.state
+        return JobFailure(reason=reason, message=text or promise.state)
+
+
 def _sequence(record: PromiseRecord) -> int:
     return int(record.id.rsplit(":", 1)[1])
 
 
-def read_workflow(client: ResonateHttp, workflow_id: str) -> WorkflowRecords:
-    """The root and its children (the server's 404 for a missing root propagates).
+def _pages(batch: PromiseRecord) -> object:
+    """Which pages a batch reads (its call's last two arguments): a rerun reads the same."""
+    param = batch.param
+    args = param.get("args") if isinstance(param, dict) else None
+    return tuple(args[-2:]) if isinstance(args, list) and len(args) >= 2 else batch.id
 
-    Other children (the approval timer, a detached workflow) are not the job's progress.
-    """
+
+def workflow_records(root: PromiseRecord, children: list[PromiseRecord]) -> WorkflowRecords:
+    """The job's records from the root's children, walked in call order."""
+    numbered = sorted((p for p in children if p.id != root.id and p.id.rsplit(":", 1)[1].isdigit()),
+                      key=_sequence)  # fmt: skip
+    steps: list[PromiseRecord] = []
+    batches: dict[object, PromiseRecord] = {}
+    approval: PromiseRecord | None = None
+    waits: list[RedriveWait] = []
+    previous: PromiseRecord | None = None
+    for child in numbered:
+        if child.tags.get("resonate:external") == "true":
+            if previous is not None and _is_local(previous) and previous.state == "resolved":
+                approval = child  # right after analyze, whose result it decides on
+            else:
+                waits.append(_redrive_wait(child, previous, steps, batches))
+        elif _is_local(child):
+            if previous is not None and waits and waits[-1].wait is previous:
+                steps[-1] = child  # the failed step, run again
+            else:
+                steps.append(child)
+        elif "resonate:target" in child.tags:
+            batches[_pages(child)] = child  # a rerun takes the failed batch's place
+        previous = child
+    return WorkflowRecords(root, steps, approval, list(batches.values()), tuple(waits))
+
+
+def _is_local(promise: PromiseRecord) -> bool:
+    return promise.tags.get("resonate:scope") == "local"
+
+
+def _redrive_wait(
+    wait: PromiseRecord,
+    previous: PromiseRecord | None,
+    steps: list[PromiseRecord],
+    batches: dict[object, PromiseRecord],
+) -> RedriveWait:
+    if previous is not None and _is_local(previous):
+        return RedriveWait(wait, previous, len(steps) - 1)
+    # A page batch failed: the workflow awaits them in call order, so the first rejected one.
+    rejected = sorted((b for b in batches.values() if b.state.startswith("rejected")),
+                      key=_sequence)  # fmt: skip
+    failed = rejected[0] if rejected else (previous or wait)
+    return RedriveWait(wait, failed, None)
+
+
+def read_workflow(client: ResonateHttp, workflow_id: str) -> WorkflowRecords:
+    """The root and its children (the server's 404 for a missing root propagates)."""
     root = client.get(workflow_id)
     page = client.search(None, {"resonate:parent": workflow_id}, CHILDREN_PAGE, None)
-    children = [p for p in page.promises if p.id != workflow_id]
-    steps = sorted((p for p in children if p.tags.get("resonate:scope") == "local"), key=_sequence)
-    approvals = [p for p in children if p.tags.get("resonate:external") == "true"]
-    # A detached child (the approval timer) has a ":d<hash>" id; a page batch a numbered one.
-    batches = [
-        p for p in children if "resonate:target" in p.tags and p.id.rsplit(":", 1)[1].isdigit()
-    ]
-    return WorkflowRecords(root, steps, approvals[0] if approvals else None, batches)
+    return workflow_records(root, page.promises)

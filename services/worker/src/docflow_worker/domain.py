@@ -25,6 +25,7 @@ class Job(JobRequest):
     correlation_id: str | None = None
     accepted_at: int | None = None  # epoch ms, the trigger's clock
     deadline_at: int  # epoch ms: the root promise's timeout less the server's grace
+    run: int = 1  # the first run, or the one the n-th redrive started
 
     @classmethod
     def running(cls, request: dict[str, Any], trace: dict[str, Any], deadline_at: int) -> Job:

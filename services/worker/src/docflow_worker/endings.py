@@ -23,11 +23,13 @@ def end_job(job: Job, status: str, message: str) -> NoReturn:
 
 
 def announce_failure(job: Job, error: ReasonedError) -> None:
-    """Tell the requester their job failed for good (``job.failed``, at most once per job).
+    """Tell the requester their job failed (``job.failed``, at most once per run: a redriven
+    job may fail again, or finish after all).
 
     Best effort: the job fails with its reason whether or not the event could be written.
     """
     try:
-        notifications.append_once(job, "job.failed", reason=error.reason, message=error.message)
+        notifications.append_once(job, "job.failed", per_run=True, reason=error.reason,
+                                  message=error.message, run=job.run)  # fmt: skip
     except Exception:
         logger.exception("could not announce the failure", extra={"reason": error.reason})

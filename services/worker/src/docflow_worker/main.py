@@ -12,14 +12,14 @@ from docflow_shared.observability import json_logging
 from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import SettingsError, WorkerSettings
 from docflow_shared.url_guard import shown_url
-from docflow_shared.workflow import APPROVAL_TIMER_NAME, EXTRACT_PAGES_NAME, WORKFLOW_NAME
+from docflow_shared.workflow import EXTRACT_PAGES_NAME, WAIT_TIMER_NAME, WORKFLOW_NAME
 from resonate.retry import Never
 
 from .dal.signals import JobSignals
 from .observability import SERVICE, logger
 from .retrying import checkpoint, demo, drain
 from .steps.extract import extract_pages
-from .workflow import approval_timer, process_document
+from .workflow import process_document, wait_timer
 
 # How long SIGTERM waits for the steps in flight (a container platform's stop timeout is
 # typically 30 s), and then for the SDK to checkpoint the last result.
@@ -33,7 +33,7 @@ async def serve() -> None:
     resonate = worker_client(settings, retry_policy=Never())
     resonate.with_dependency(JobSignals(resonate.promises))
     resonate.register(process_document, name=WORKFLOW_NAME)
-    resonate.register(approval_timer, name=APPROVAL_TIMER_NAME)
+    resonate.register(wait_timer, name=WAIT_TIMER_NAME)
     resonate.register(checkpoint(extract_pages), name=EXTRACT_PAGES_NAME)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

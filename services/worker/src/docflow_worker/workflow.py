@@ -4,22 +4,31 @@ Five steps (extract fans out: its pages are read in batches, durable steps of th
 any worker may run), and for a job that needs approval a durable wait and a review step between
 analyze and store. While it waits, the workflow holds no worker: its task suspends until the
 reviewer's decision (or the wait's timeout) settles the approval promise; any worker resumes it.
+A step that fails on a bug waits the same way for a redrive (``Steps``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from docflow_shared.errors import StepFailed
 from docflow_shared.models import Analysis
 from docflow_shared.settings import WorkerSettings
-from docflow_shared.workflow import APPROVAL_TIMER_NAME, DEADLINE_GRACE, EXTRACT_PAGES_NAME
+from docflow_shared.workflow import (
+    DEADLINE_GRACE,
+    EXTRACT_PAGES_NAME,
+    REDRIVEN,
+    TIMED_OUT_DECISION,
+    WAIT_TIMER_NAME,
+)
 from resonate.context import Context
 
 from .dal.signals import JobSignals
 from .domain import Approval, Decision, Document, Job, Notified, PageBatch
-from .retrying import checkpoint
+from .retrying import checkpoint, ensure_job_continues
 from .steps.analyze import analyze
 from .steps.download import download
 from .steps.extract import extract, page_batches
@@ -27,25 +36,77 @@ from .steps.notify import notify
 from .steps.review import approval_required, review
 from .steps.store import store
 
-TIMER_SLACK = timedelta(hours=1)  # for the approval timer's last step, after its sleep
+TIMER_SLACK = timedelta(hours=1)  # for a wait timer's last step, after its sleep
 
 
 async def process_document(
     ctx: Context, request: dict[str, Any], trace: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     job = running_job(ctx, request, trace or {})
-    document = await ctx.run(checkpoint(download), job)
-    batches = [ctx.rpc(EXTRACT_PAGES_NAME, job, document, first, last)
-               for first, last in page_batches(document.pages)]  # fmt: skip
-    pages = [PageBatch.model_validate(await batch) for batch in batches]  # JSON: called by name
-    text = await ctx.run(checkpoint(extract), job, document, pages)
-    analysis = await ctx.run(checkpoint(analyze), job, text)
+    steps = Steps(ctx, job)
+    document = await steps.run(download)
+    batches = [(document, first, last) for first, last in page_batches(document.pages)]
+    pages = [PageBatch.model_validate(batch)  # JSON: called by name
+             for batch in await steps.call_each(EXTRACT_PAGES_NAME, batches)]  # fmt: skip
+    text = await steps.run(extract, document, pages)
+    analysis = await steps.run(analyze, text)
     approval = None
     if approval_required(job, analysis):
-        approval = await ctx.run(checkpoint(review), job, await reviewer_decision(ctx, job))
-    result_url = await ctx.run(checkpoint(store), job, document, analysis)
-    notified = await ctx.run(checkpoint(notify), job, result_url)
+        approval = await steps.run(review, await reviewer_decision(ctx, job))
+    result_url = await steps.run(store, document, analysis)
+    notified = await steps.run(notify, result_url)
     return job_result(result_url, document, analysis, notified, approval)
+
+
+class Steps:
+    """The job's steps as durable checkpoints: ``ctx.run``, or ``ctx.rpc`` for those any
+    worker may run.
+
+    A step that fails with ``StepFailed`` (a bug, an outage that did not pass) does not end the
+    job: the job reads ``failed`` and waits, holding no worker, for a redrive (``POST
+    /jobs/{jobId}/redrive`` once the fix is deployed). A redrive starts the next run: the
+    failed step again, the steps done before it staying done. A job not redriven by its
+    deadline fails with that failure; a canceled one ends canceled.
+    """
+
+    def __init__(self, ctx: Context, job: Job) -> None:
+        self.ctx, self.job = ctx, job
+
+    async def run(self, step: Callable[..., Any], *inputs: Any) -> Any:
+        while True:
+            try:
+                return await self.ctx.run(checkpoint(step), self.job, *inputs)
+            except StepFailed as failure:
+                await self._redriven(failure)
+
+    async def call_each(self, name: str, calls: list[tuple[Any, ...]]) -> list[Any]:
+        """The step called ``name`` once per inputs, all at once, on any workers; a redrive
+        runs each call that failed again."""
+        results: list[Any] = [None] * len(calls)
+        todo = dict(enumerate(calls))
+        while True:
+            started = {i: self.ctx.rpc(name, self.job, *inputs) for i, inputs in todo.items()}
+            failure = None
+            for i, future in started.items():
+                try:
+                    results[i] = await future
+                    del todo[i]
+                except StepFailed as failed:
+                    failure = failure or failed
+            if failure is None:
+                return results
+            await self._redriven(failure)
+
+    async def _redriven(self, failure: StepFailed) -> None:
+        """Wait until the job is redriven (a new run), or end it: canceled, or failed."""
+        seconds = max(0.0, (self.job.deadline_at - time.time() * 1000) / 1000)
+        outcome = await wait_for_someone(self.ctx, seconds)
+        if isinstance(outcome, dict) and outcome.get(REDRIVEN) is True:
+            self.job = self.job.model_copy(update={"run": self.job.run + 1})
+            return
+        if outcome != TIMED_OUT_DECISION:
+            await ensure_job_continues(self.ctx, self.job)  # canceled: it ends so
+        raise failure
 
 
 def running_job(ctx: Context, request: dict[str, Any], trace: dict[str, Any]) -> Job:
@@ -69,30 +130,34 @@ def job_result(
 
 
 async def reviewer_decision(ctx: Context, job: Job) -> Decision:
-    """Wait for the decision on the job's approval promise.
+    """Wait for the decision on the job's approval promise: ``DOCFLOW_APPROVAL_TIMEOUT`` at
+    most, or until the job's deadline if that comes first."""
+    seconds = min(WorkerSettings.current().approval_timeout_seconds,
+                  (job.deadline_at - time.time() * 1000) / 1000)  # fmt: skip
+    return Decision.model_validate(await wait_for_someone(ctx, max(0.0, seconds)))
 
-    An approval timer (a detached workflow that sleeps durably) settles the promise as timed
-    out after ``DOCFLOW_APPROVAL_TIMEOUT``, or at the job's deadline if that comes first, unless
-    a reviewer decided before. A server timer, not a promise timeout: servers differ on whether
-    they time out a promise that no task executes.
+
+async def wait_for_someone(ctx: Context, seconds: float) -> Any:
+    """The value someone (a reviewer, an operator) settles a new external promise with, or
+    ``TIMED_OUT_DECISION`` once ``seconds`` have passed.
+
+    A wait timer (a detached workflow that sleeps durably) settles the promise as timed out
+    unless someone settled it first. A server timer, not a promise timeout: servers differ on
+    whether they time out a promise that no task executes.
     """
     now = time.time() * 1000
     # The SDK's default is one day; these live as long as the job may (the server bounds both
     # by the root promise's timeout).
-    approval = ctx.promise(timeout=timedelta(milliseconds=ctx.info.timeout_at - now))
-    wait = max(
-        0.0,
-        min(WorkerSettings.current().approval_timeout_seconds, (job.deadline_at - now) / 1000),
-    )
-    timer = ctx.options(timeout=timedelta(seconds=wait) + TIMER_SLACK)
-    await timer.detached(APPROVAL_TIMER_NAME, await approval.id(), wait)
-    return Decision.model_validate(await approval)
+    waiting = ctx.promise(timeout=timedelta(milliseconds=ctx.info.timeout_at - now))
+    timer = ctx.options(timeout=timedelta(seconds=seconds) + TIMER_SLACK)
+    await timer.detached(WAIT_TIMER_NAME, await waiting.id(), seconds)
+    return await waiting
 
 
-async def approval_timer(ctx: Context, approval_id: str, seconds: float) -> None:
+async def wait_timer(ctx: Context, promise_id: str, seconds: float) -> None:
     await ctx.sleep(timedelta(seconds=seconds))
-    await ctx.run(time_out_approval, approval_id)
+    await ctx.run(time_out_wait, promise_id)
 
 
-async def time_out_approval(ctx: Context, approval_id: str) -> None:
-    await ctx.get_dependency(JobSignals).time_out_approval(approval_id)
+async def time_out_wait(ctx: Context, promise_id: str) -> None:
+    await ctx.get_dependency(JobSignals).time_out_wait(promise_id)

@@ -10,6 +10,7 @@ from typing import Any
 from docflow_shared.ids import job_id_of, require_valid_job_id, workflow_id
 from docflow_shared.models import (
     JobList,
+    JobRun,
     JobStatus,
     JobStatusName,
     StepName,
@@ -20,7 +21,7 @@ from docflow_shared.progress import JobProgress
 from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import CORRELATION_TAG
-from docflow_shared.workflow_records import WorkflowRecords
+from docflow_shared.workflow_records import WorkflowRecords, failure_of
 
 from ..dal.workflows import job_progress, job_roots, workflow_records
 
@@ -87,6 +88,8 @@ def describe(job_id: str, records: WorkflowRecords, progress: JobProgress | None
         steps=steps,
         result=_result(records, status),
         error=records.error,
+        redrivable=records.awaiting_redrive is not None,
+        runs=_runs(records, _failed_step(steps)),
         created_at=_time(root.created_at),
         correlation_id=root.tags.get(CORRELATION_TAG),
         waiting_for_worker_since=_waiting_since(records, status, progress),
@@ -115,6 +118,23 @@ def _extract(step: StepStatus, batches: list[PromiseRecord], settled: bool) -> S
     failed = settled or any(b.state.startswith("rejected") for b in batches)
     state = StepStateName.FAILED if failed else StepStateName.RUNNING
     return step.model_copy(update={"state": state, "started_at": first})
+
+
+def _runs(records: WorkflowRecords, failed_step: StepName | None) -> list[JobRun]:
+    """The first run, and one more for each redrive; each failed one with where and why."""
+    runs = [JobRun(run=1, started_at=_time(records.root.created_at))]
+    for wait in records.redrive_waits:
+        runs[-1] = runs[-1].model_copy(update={
+            "failed_step": records.failed_step(wait), "failed_at": _time(wait.wait.created_at),
+            "error": failure_of(wait.failed)})  # fmt: skip
+        if wait.redriven:
+            runs.append(JobRun(run=len(runs) + 1, started_at=_time(wait.wait.settled_at)))
+    last = runs[-1]
+    if last.failed_step is None and records.root.state.startswith("rejected") and failed_step:
+        ended = _time(records.root.settled_at)
+        update = {"failed_step": failed_step, "error": records.error, "failed_at": ended}
+        runs[-1] = last.model_copy(update=update)
+    return runs
 
 
 def _waiting_since(
@@ -163,7 +183,7 @@ def _step_state(child: PromiseRecord | None, workflow_settled: bool) -> StepStat
     return STEP_STATE[child.state]
 
 
-def _failed_step(steps: list[StepStatus]) -> str | None:
+def _failed_step(steps: list[StepStatus]) -> StepName | None:
     return next((s.name for s in steps if s.state is StepStateName.FAILED), None)
 
 

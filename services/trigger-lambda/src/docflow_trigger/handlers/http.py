@@ -1,5 +1,5 @@
-"""API Gateway (HTTP API, payload 2.0) entry point: ``POST /process-document`` and the two job
-actions, ``POST /jobs/{jobId}/approval`` and ``POST /jobs/{jobId}/cancel``.
+"""API Gateway (HTTP API, payload 2.0) entry point: ``POST /process-document`` and the job
+actions, ``POST /jobs/{jobId}/approval``, ``.../cancel`` and ``.../redrive``.
 
 No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
 """
@@ -19,7 +19,7 @@ from docflow_shared.lambda_http import (
 from docflow_shared.models import Accepted, ApprovalDecision, JobActionAccepted, JobRequest
 from docflow_shared.settings import TriggerSettings
 
-from ..logic.job_actions import cancel, decide
+from ..logic.job_actions import cancel, decide, redrive
 from ..logic.start_job import start_job
 from ..observability import count_started, logger, metrics
 
@@ -82,6 +82,23 @@ def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Re
 def cancel_job(job_id: JobId) -> Response[str]:
     logger.append_keys(jobId=job_id)
     return accepted(cancel(job_id))
+
+
+@app.post(
+    "/jobs/<jobId>/redrive",
+    summary="Run a failed job again from its failed step, once the fix is deployed",
+    operation_id="redriveJob",
+    description="A job that failed on a bug, or on an outage that did not pass, waits until its "
+    "deadline for this: a new run starts at the failed step and reuses every step done before "
+    "it. A job that is not failed, or failed for good (a document that can never be processed), "
+    "answers 409.",
+    responses=openapi_responses(
+        202, "redriven: the job runs again", JobActionAccepted, 400, 401, 404, 409, 503
+    ),
+)
+def redrive_job(job_id: JobId) -> Response[str]:
+    logger.append_keys(jobId=job_id)
+    return accepted(redrive(job_id))
 
 
 def accepted(action: JobActionAccepted) -> Response[str]:

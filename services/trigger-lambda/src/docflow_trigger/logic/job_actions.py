@@ -1,16 +1,20 @@
-"""A reviewer's decision and a cancel request: both are writes to the job's own promises.
+"""A reviewer's decision, a cancel and a redrive: all are writes to the job's own promises.
 
 The workflow waits for approval on an external promise (``ctx.promise``); resolving it with the
-decision resumes the workflow. A cancel resolves the job's cancel signal, which the workflow
-checks before each step, and also wakes a workflow that is waiting for approval.
+decision resumes the workflow. A step that failed (a bug, an outage that did not pass) waits the
+same way for a redrive: resolving that wait runs the failed step again, the steps done before it
+staying done. A cancel resolves the job's cancel signal, which the workflow checks before each
+step, and also wakes a workflow that is waiting for either.
 """
 
 from __future__ import annotations
 
+import time
+
 from docflow_shared.errors import JobConflict
 from docflow_shared.ids import require_valid_job_id, workflow_id
-from docflow_shared.models import ApprovalDecision, JobActionAccepted
-from docflow_shared.workflow import cancel_signal_id
+from docflow_shared.models import ApprovalDecision, JobActionAccepted, JobStatusName
+from docflow_shared.workflow import REDRIVEN, cancel_signal_id
 from docflow_shared.workflow_records import WorkflowRecords
 
 from ..dal import workflows
@@ -39,11 +43,32 @@ def cancel(job_id: str, store: JobStore = workflows) -> JobActionAccepted:
     """Ask the job to end ``canceled`` at its next step boundary (or now, if it is waiting)."""
     records = _live_job(job_id, "cancel", store)
     store.raise_signal(cancel_signal_id(job_id), records.root.timeout_at, {"canceled": True})
-    if records.approval is not None and records.approval.state == "pending":
-        store.resolve(records.approval.id, {"canceled": True})  # wake it: it ends at once
+    waiting = records.awaiting_redrive
+    for wait in (records.approval, waiting.wait if waiting else None):
+        if wait is not None and wait.state == "pending":
+            store.resolve(wait.id, {"canceled": True})  # wake it: it ends at once
     return JobActionAccepted(
         job_id=job_id, action="cancel_requested", status_url=f"/status/{job_id}"
     )
+
+
+def redrive(job_id: str, store: JobStore = workflows) -> JobActionAccepted:
+    """Run a failed job again from its failed step (once a fix is deployed); 409 unless it
+    failed in a way a new run can mend and its deadline has not passed."""
+    records = store.workflow_records(workflow_id(require_valid_job_id(job_id)))
+    waiting = records.awaiting_redrive
+    if waiting is None:
+        if records.status is not JobStatusName.FAILED:
+            msg = f"job {job_id} is {records.status}: only a failed job can be redriven"
+            raise JobConflict(msg)
+        reason = records.error.reason if records.error else "failed"
+        msg = (f"job {job_id} failed for good ({reason}): its document can never be processed, "
+               "or its deadline passed; submit it again")  # fmt: skip
+        raise JobConflict(msg)
+    value = {REDRIVEN: True, "requestedAt": int(time.time() * 1000)}
+    if store.resolve(waiting.wait.id, value).value != value:
+        raise JobConflict(f"job {job_id} was redriven, or canceled, by another request first")
+    return JobActionAccepted(job_id=job_id, action="redriven", status_url=f"/status/{job_id}")
 
 
 def _live_job(job_id: str, verb: str, store: JobStore) -> WorkflowRecords:

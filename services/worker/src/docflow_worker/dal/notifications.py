@@ -1,4 +1,5 @@
-"""The notification stream (Redis-compatible): one event per finished job, at most once."""
+"""The notification stream (Redis-compatible): one event per finished job, at most once; and
+one per failed run of a job that may be redriven (then finish after all)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(WorkerSettings.current().redis_url, socket_timeout=10)
 
 
-def append_once(job: Job, event_type: str, **fields: Any) -> str:
-    """Append the job's ``event_type`` event unless one was already appended for the job; the
-    stream entry id. Every event names the job, its requester, its callback and its trace."""
+def append_once(job: Job, event_type: str, *, per_run: bool = False, **fields: Any) -> str:
+    """Append the job's ``event_type`` event unless one was already appended for the job (for
+    the job's current run, ``per_run``); the stream entry id. Every event names the job, its
+    requester, its callback and its trace."""
     event = {
         "type": event_type,
         "jobId": job.job_id,
@@ -39,6 +41,6 @@ def append_once(job: Job, event_type: str, **fields: Any) -> str:
         "correlationId": job.correlation_id,
         **fields,
     }
-    marker = f"docflow:notified:{job.job_id}"
+    marker = f"docflow:notified:{job.job_id}" + (f":run{job.run}" if per_run else "")
     entry = _client().eval(_APPEND_ONCE, 2, NOTIFICATION_STREAM, marker, json.dumps(event))
     return entry.decode() if isinstance(entry, bytes) else str(entry)

@@ -23,6 +23,7 @@ class JobSignals:
             raise
         return signal.state == "resolved"
 
-    async def time_out_approval(self, approval_id: str) -> None:
-        """Settle a still-pending approval as "no decision in time" (a decided one stays)."""
-        await self.promises.resolve(approval_id, Value(data=TIMED_OUT_DECISION))
+    async def time_out_wait(self, promise_id: str) -> None:
+        """Settle a still-pending wait (an approval, a redrive) as "nothing in time" (a
+        settled one stays as it is)."""
+        await self.promises.resolve(promise_id, Value(data=TIMED_OUT_DECISION))
