@@ -15,15 +15,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from docflow_cli.cli import app
 from docflow_samples import invoice_pdf
 from docflow_testing.processes import Process
 from docflow_testing.stack import FileServer, LocalStack, running_stack
+from typer.testing import CliRunner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-failing-stack")]
 
 # Three attempts of analyze, 1 s and 2 s apart, after download and extract: seconds. The bound
 # leaves room for a loaded machine; an outage's retries (about 35 minutes) would blow it.
 FAILS_WITHIN_SECONDS = 60
+DEADLINE_SECONDS = 20  # a job that may wait for a redrive this long after it was accepted
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +34,10 @@ def failing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
     yield from running_stack(tmp_path_factory, "failing-stack", DOCFLOW_DEMO_FAILING_STEP="analyze")
 
 
-def submit(stack: LocalStack, files: FileServer) -> str:
+def submit(stack: LocalStack, files: FileServer, **fields: object) -> str:
     job_id = f"bug-{uuid.uuid4().hex[:8]}"
     url = files.serve(f"/{job_id}.pdf", invoice_pdf(), "application/pdf")
-    job = {"jobId": job_id, "documentUrl": url, "requesterId": "bob"}
+    job = {"jobId": job_id, "documentUrl": url, "requesterId": "bob", **fields}
     assert stack.submit(job).status_code == 202
     return job_id
 
@@ -64,6 +67,24 @@ def test_a_step_that_raises_a_bug_fails_the_job_fast_with_internal_error(
     assert all("Traceback" in line for line in gave_up), "its traceback is in the worker's log"
 
 
+def test_a_failed_job_nobody_redrives_fails_for_good_at_its_deadline(
+    failing_stack: LocalStack, files: FileServer
+) -> None:
+    job_id = submit(failing_stack, files, deadlineSeconds=DEADLINE_SECONDS)
+    assert failing_stack.wait_finished(job_id, timeout=FAILS_WITHIN_SECONDS)["redrivable"]
+
+    deadline = time.monotonic() + DEADLINE_SECONDS + 30
+    while (status := failing_stack.status(job_id))["redrivable"]:
+        assert time.monotonic() < deadline, f"still redrivable after its deadline: {status}"
+        time.sleep(0.5)
+
+    assert (status["status"], status["error"]["reason"]) == ("failed", "internal_error")
+    assert status["runs"][0]["failedStep"] == "analyze"
+    refused = redrive(failing_stack, job_id)
+    assert refused.status_code == 409
+    assert "failed for good (internal_error)" in refused.json()["message"]
+
+
 def test_a_redrive_after_the_fix_finishes_the_job_from_the_failed_step(
     failing_stack: LocalStack, files: FileServer, tmp_path: Path
 ) -> None:
@@ -78,9 +99,10 @@ def test_a_redrive_after_the_fix_finishes_the_job_from_the_failed_step(
     worker = Process(fixed, tmp_path / "fixed-worker.log", failing_stack.environment()).start()
     try:
         failing_stack.kill9("worker")
-        answer = redrive(failing_stack, job_id)
-        assert answer.status_code == 202, answer.text
-        assert answer.json()["action"] == "redriven"
+        said = CliRunner().invoke(app, ["redrive", job_id],
+                                  env={"DOCFLOW_GATEWAY": failing_stack.gateway})  # fmt: skip
+        assert said.exit_code == 0, said.output
+        assert said.stdout.startswith(f"{job_id}: redriven: it runs again from its failed step")
         again = redrive(failing_stack, job_id)
         assert again.status_code == 409, "a job that is running again cannot be redriven"
 

@@ -12,11 +12,13 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from docflow_samples import invoice_pdf
+from docflow_testing.processes import Process
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
@@ -245,3 +247,31 @@ def test_a_job_whose_worker_died_shows_a_warning_until_a_worker_takes_it(
     wait_for_status(card, "done")
     expect(warning).to_have_count(0)
     expect(download.locator('[data-field="attempts"]')).to_have_text("2")
+
+
+def test_an_operator_redrives_a_failed_job_from_the_page_once_the_fix_is_deployed(
+    page: Page, api: httpx.Client, page_stack: LocalStack, invoice: str, tmp_path: Path
+) -> None:
+    # The stack's worker replaced by one whose analyze step fails as a bug would.
+    command = [*page_stack.command(), "--demo-failing-step", "analyze"]
+    environment = page_stack.environment()
+    page_stack.kill9("worker")
+    broken = Process(command, tmp_path / "broken-worker.log", environment).start()
+    try:
+        job_id = submit(api, invoice, "page-redrive")
+        card = card_of(page, job_id)
+        wait_for_status(card, "failed")
+        expect(card.locator('[data-field="error-reason"]')).to_have_text("internal_error")
+        expect(card.locator('[data-field="redrive-message"]')).to_contain_text("from analyze")
+    finally:
+        broken.kill9()
+    page_stack.run("up")  # the fix deployed: the stack's own worker again
+
+    card.locator('[data-action="redrive"]').click()
+
+    expect(card.locator('[data-field="redrive-message"]')).to_have_text(
+        "Redriven: it runs again from analyze."
+    )
+    wait_for_status(card, "done")
+    status = api.get(f"/status/{job_id}").json()
+    assert [run["failedStep"] for run in status["runs"]] == ["analyze", None]

@@ -114,6 +114,17 @@ def test_an_ended_job_shows_its_reason_and_a_done_one_its_result() -> None:
     assert json.loads(rendered(outcome_view(done))) == {"documentType": "invoice"}
 
 
+def test_a_failed_job_that_can_be_redriven_says_how() -> None:
+    error = {"reason": "internal_error", "message": "analyze failed: TypeError: boom"}
+    failed = wire_status(status="failed", step="analyze", error=error, redrivable=True)
+    for_good = wire_status(status="failed", step="analyze", error=error)
+
+    assert rendered(outcome_view(failed)).splitlines()[1] == (
+        "once the fix is deployed: docflow redrive inv-7 (it runs again from analyze)"
+    )
+    assert "redrive" not in rendered(outcome_view(for_good))
+
+
 def test_an_api_refusal_is_one_line_with_its_message_code_and_fields() -> None:
     invalid = ErrorBody(
         error="validation_error",

@@ -163,8 +163,7 @@ def services(ports: Ports | None = None) -> list[Service]:
                 str(BIN / "docflow-worker"),
                 "--demo-step-delay",
                 os.environ.get("DOCFLOW_DEMO_STEP_DELAY", "0"),
-                "--demo-failing-step",
-                os.environ.get("DOCFLOW_DEMO_FAILING_STEP", ""),
+                *demo_failing_step(),
             ],
             ready_line="worker ready",
         ),
@@ -189,6 +188,12 @@ def services(ports: Ports | None = None) -> list[Service]:
             health_path="/health",
         ),
     ]
+
+
+def demo_failing_step() -> list[str]:
+    """The drill's flag, when ``DOCFLOW_DEMO_FAILING_STEP`` names a step."""
+    step = os.environ.get("DOCFLOW_DEMO_FAILING_STEP")
+    return ["--demo-failing-step", step] if step else []
 
 
 def pid_file(name: str) -> Path:

@@ -3,13 +3,14 @@ is on, each step's state, the result or the error, and a job recorded as failed 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
-from docflow_shared.errors import InvalidDocument
+from docflow_shared.errors import InvalidDocument, StepFailed
 from docflow_shared.models import JobFailure, JobStatusName, StepName, StepStateName
 from docflow_shared.resonate_http import PromiseRecord, decode_value
-from docflow_shared.workflow_records import WorkflowRecords
+from docflow_shared.workflow_records import WorkflowRecords, workflow_records
 from docflow_status.logic.job_status import describe
 from resonate.codec import Codec, NoopEncryptor
 
@@ -130,3 +131,91 @@ def test_extract_is_running_from_its_first_page_batch_before_its_own_checkpoint(
     assert extract.state is StepStateName.RUNNING
     assert extract.started_at is not None
     assert extract.started_at.timestamp() == 1.7
+
+
+def failed(n: int, message: str) -> PromiseRecord:
+    """Step ``n`` that failed on a bug, its rejection written as the SDK writes it."""
+    value = rejection(StepFailed("internal_error", message))
+    return promise(f"{ROOT}:{n}", "rejected", value, 1_500 + n, 2_000 + n,
+                   **{"resonate:scope": "local"})  # fmt: skip
+
+
+def wait(n: int, state: str = "pending", value: Any = None) -> PromiseRecord:
+    """The workflow's ``n``-th child, an external promise: an approval or a redrive wait."""
+    settled = 3_000 + n if state != "pending" else None
+    return promise(f"{ROOT}:{n}", state, value, 2_500 + n, settled,
+                   **{"resonate:external": "true"})  # fmt: skip
+
+
+def batch(n: int, first: int, last: int, state: str = "resolved") -> PromiseRecord:
+    record = promise(f"{ROOT}:{n}", state, {"key": "k", "first": first, "last": last}, 1_500 + n,
+                     2_000 + n, **{"resonate:target": "poll://any@workers"})  # fmt: skip
+    return dataclasses.replace(record, param={"func": "extract_pages",
+                                              "args": [{}, {}, first, last]})  # fmt: skip
+
+
+def children(*records: PromiseRecord) -> list[PromiseRecord]:
+    for record in records:
+        assert record.tags.setdefault("resonate:parent", ROOT) == ROOT
+    return list(records)
+
+
+def test_a_job_whose_step_failed_on_a_bug_is_failed_and_may_be_redriven() -> None:
+    records = workflow_records(promise(ROOT), children(step(1), step(2), failed(3, "boom"),
+                                                       wait(4)))  # fmt: skip
+
+    status = describe("inv-1", records, None)
+
+    assert (status.status, status.step, status.redrivable) == ("failed", "analyze", True)
+    assert status.error == JobFailure(reason="internal_error", message="boom")
+    assert states(records) == [("download", "done"), ("extract", "done"),
+                               ("analyze", "failed"), ("store", "pending"),
+                               ("notify", "pending")]  # fmt: skip
+    assert [(r.run, r.failed_step) for r in status.runs] == [(1, StepName.ANALYZE)]
+
+
+def test_a_redriven_job_runs_the_failed_step_again_and_may_then_wait_for_approval() -> None:
+    redriven = wait(4, "resolved", {"redriven": True, "requestedAt": 1})
+    records = workflow_records(promise(ROOT), children(
+        step(1), step(2), failed(3, "boom"), redriven, step(6), wait(7)))  # fmt: skip
+
+    status = describe("inv-1", records, None)
+
+    assert (status.status, status.step, status.redrivable) == ("awaiting_approval", "review",
+                                                               False)  # fmt: skip
+    assert records.approval is not None
+    assert records.approval.id == f"{ROOT}:7"
+    analyzed = records.step(StepName.ANALYZE)
+    assert analyzed is not None
+    assert analyzed.id == f"{ROOT}:6", "the rerun takes the failed step's place"
+    assert [(r.run, r.failed_step) for r in status.runs] == [(1, StepName.ANALYZE), (2, None)]
+    assert status.runs[1].started_at is not None
+
+
+def test_a_redrive_after_a_page_batch_failed_reads_the_failed_batch_again() -> None:
+    records = workflow_records(promise(ROOT), children(
+        step(1), batch(2, 1, 8), batch(3, 9, 12, "rejected"), wait(4)))  # fmt: skip
+    assert records.status is JobStatusName.FAILED
+    assert records.redrive_waits[0].failed.id == f"{ROOT}:3"
+    assert records.failed_step(records.redrive_waits[0]) is StepName.EXTRACT
+
+    rerun = workflow_records(promise(ROOT), children(
+        step(1), batch(2, 1, 8), batch(3, 9, 12, "rejected"),
+        wait(4, "resolved", {"redriven": True}), batch(6, 9, 12), step(7, "pending")))  # fmt: skip
+
+    assert sorted(b.id for b in rerun.page_batches) == [f"{ROOT}:2", f"{ROOT}:6"]
+    assert describe("inv-1", rerun, None).status is JobStatusName.PROCESSING
+    assert states(rerun)[:2] == [("download", "done"), ("extract", "running")]
+
+
+def test_a_job_not_redriven_by_its_deadline_failed_for_good_with_its_step_failure() -> None:
+    ending = '{"reason":"internal_error","message":"boom"}'
+    root = promise(ROOT, "rejected", {"__type": "error", "message": ending}, settled=9_000)
+    records = workflow_records(root, children(step(1), step(2), failed(3, "boom"),
+                                              wait(4, "resolved", {"timedOut": True})))  # fmt: skip
+
+    status = describe("inv-1", records, None)
+
+    assert (status.status, status.step, status.redrivable) == ("failed", "analyze", False)
+    assert status.error == JobFailure(reason="internal_error", message="boom")
+    assert [(r.run, r.failed_step) for r in status.runs] == [(1, StepName.ANALYZE)]

@@ -1,6 +1,7 @@
 """The trigger's rules against an in-memory store (its ``JobStore`` Protocol): a job starts once
-however often it is sent, a reused id with another request is a conflict, and only a job that
-waits for a decision can be decided, once. The same rules against Resonate: tests/e2e."""
+however often it is sent, a reused id with another request is a conflict, only a job that
+waits for a decision can be decided, once, and only a failed job that waits for a redrive can
+be redriven, once. The same rules against Resonate: tests/e2e."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from docflow_shared.errors import JobConflict, JobNotFound
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import ApprovalDecision, JobRequest
 from docflow_shared.resonate_http import PromiseRecord
-from docflow_shared.workflow_records import WorkflowRecords
+from docflow_shared.workflow_records import WorkflowRecords, workflow_records
 from docflow_trigger.dal.workflows import StartedWorkflow
-from docflow_trigger.logic.job_actions import cancel, decide
+from docflow_trigger.logic.job_actions import cancel, decide, redrive
 from docflow_trigger.logic.start_job import start_job
 
 pytestmark = pytest.mark.unit
@@ -29,7 +30,6 @@ class MemoryStore:
     """Promises in a dict, with Resonate's rules: create-if-absent, settle-once."""
 
     promises: dict[str, PromiseRecord] = field(default_factory=dict)
-    approvals: dict[str, str] = field(default_factory=dict)  # workflow id -> approval id
 
     def start_workflow(self, workflow_id: str, job: dict[str, Any], trace: dict[str, Any],
                        lifetime: timedelta) -> StartedWorkflow:  # fmt: skip
@@ -49,8 +49,9 @@ class MemoryStore:
     def workflow_records(self, workflow_id: str) -> WorkflowRecords:
         if workflow_id not in self.promises:
             raise JobNotFound(f"promise {workflow_id} not found")
-        approval = self.promises.get(self.approvals.get(workflow_id, ""))
-        return WorkflowRecords(self.promises[workflow_id], [], approval, [])
+        children = [p for p in self.promises.values()
+                    if p.tags.get("resonate:parent") == workflow_id]  # fmt: skip
+        return workflow_records(self.promises[workflow_id], children)
 
     def resolve(self, promise_id: str, value: dict[str, Any]) -> PromiseRecord:
         return self._settle(promise_id, "resolved", value)
@@ -61,11 +62,28 @@ class MemoryStore:
                                                            timeout_at=timeout_at))  # fmt: skip
         return self.resolve(promise_id, value)
 
+    def child(self, job_id: str, n: int, state: str, external: bool = False,
+              value: Any = None) -> str:  # fmt: skip
+        """The workflow's ``n``-th child: a step (``ctx.run``) or a wait (``ctx.promise``)."""
+        root = workflow_id(job_id)
+        kind = {"resonate:external": "true"} if external else {"resonate:scope": "local"}
+        self.promises[f"{root}:{n}"] = PromiseRecord(
+            id=f"{root}:{n}", state=state, timeout_at=FAR, value=value,
+            tags={"resonate:parent": root, **kind})  # fmt: skip
+        return f"{root}:{n}"
+
     def await_approval(self, job_id: str) -> str:
-        approval = f"{workflow_id(job_id)}:4"
-        self.promises[approval] = PromiseRecord(id=approval, state="pending", timeout_at=FAR)
-        self.approvals[workflow_id(job_id)] = approval
-        return approval
+        for n in (1, 2, 3):  # download, extract and analyze done
+            self.child(job_id, n, "resolved")
+        return self.child(job_id, 4, "pending", external=True)
+
+    def fail_analyze(self, job_id: str) -> str:
+        """analyze failed (a bug): the job waits for a redrive."""
+        self.child(job_id, 1, "resolved")
+        self.child(job_id, 2, "resolved")
+        failure = '{"reason":"internal_error","message":"analyze failed: TypeError: boom"}'
+        self.child(job_id, 3, "rejected", value={"__type": "error", "message": failure})
+        return self.child(job_id, 4, "pending", external=True)
 
     def _settle(self, promise_id: str, state: str, value: Any) -> PromiseRecord:
         record = self.promises[promise_id]
@@ -150,3 +168,49 @@ def test_an_ended_job_can_be_neither_canceled_nor_decided() -> None:
 def test_an_unknown_job_is_not_found() -> None:
     with pytest.raises(JobNotFound):
         cancel("nobody", MemoryStore())
+
+
+def test_a_failed_job_waiting_for_a_redrive_is_redriven_once() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+    wait = store.fail_analyze("inv-1")
+    records = store.workflow_records("doc/inv-1")
+    assert (records.status, records.error.reason if records.error else None) == (
+        "failed", "internal_error")  # fmt: skip
+
+    accepted = redrive("inv-1", store)
+
+    assert accepted.action == "redriven"
+    assert store.promises[wait].value["redriven"] is True
+    with pytest.raises(JobConflict, match="is processing: only a failed job"):
+        redrive("inv-1", store)
+
+
+@pytest.mark.parametrize("ending", ["waiting", "done", "failed for good"])
+def test_only_a_job_that_waits_for_a_redrive_can_be_redriven(ending: str) -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+    if ending == "done":
+        store.resolve("doc/inv-1", {"resultUrl": "s3://x"})
+    elif ending == "failed for good":
+        store._settle("doc/inv-1", "rejected",
+                      {"message": '{"reason":"not_found","message":"404"}'})  # fmt: skip
+    else:
+        store.await_approval("inv-1")
+
+    expected = {"waiting": "is awaiting_approval", "done": "is done",
+                "failed for good": r"failed for good \(not_found\)"}[ending]  # fmt: skip
+    with pytest.raises(JobConflict, match=expected):
+        redrive("inv-1", store)
+
+
+def test_cancel_wakes_a_failed_job_waiting_for_a_redrive() -> None:
+    store = MemoryStore()
+    start_job(job(), "request-1", store)
+    wait = store.fail_analyze("inv-1")
+
+    cancel("inv-1", store)
+
+    assert store.promises[wait].value == {"canceled": True}
+    with pytest.raises(JobConflict, match="is processing: only a failed job"):
+        redrive("inv-1", store)

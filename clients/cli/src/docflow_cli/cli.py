@@ -238,11 +238,14 @@ def status_view(status: dict[str, Any], now: datetime) -> Group:
 
 
 def outcome_view(status: dict[str, Any]) -> Group:
-    """What the job came to: its error, what a reviewer can do, its result."""
+    """What the job came to: its error, what a reviewer or an operator can do, its result."""
     parts: list[RenderableType] = []
     if error := status.get("error"):
         reason, message = error.get("reason", "error"), error.get("message", "")
         parts.append(Text(f"{status['status']}: {reason}: {message}", style="red"))
+    if status.get("redrivable"):
+        parts.append(Text(f"once the fix is deployed: docflow redrive {status['jobId']} "
+                          f"(it runs again from {status.get('step')})"))  # fmt: skip
     if status["status"] == JobStatusName.AWAITING_APPROVAL:
         job_id = status["jobId"]
         parts.append(
@@ -290,6 +293,7 @@ ACTION_SENTENCES = {
     "approved": "approved: it resumes with store and notify",
     "rejected": "rejected: it ends rejected, nothing is stored",
     "cancel_requested": "cancel requested: it ends canceled at its next step boundary",
+    "redriven": "redriven: it runs again from its failed step",
 }
 
 
@@ -313,6 +317,7 @@ HELP = """A job's life from a terminal, through the API (the local stack's gatew
   docflow submit FILE_OR_URL [--wait]      docflow status JOB [--watch]
   docflow jobs [--status S] [--limit N]    docflow cancel JOB
   docflow approve JOB --reviewer R         docflow reject JOB --reviewer R --comment C
+  docflow redrive JOB
 
 Every command takes --json. Exit codes: 0 done (or still running), 1 the job ended failed,
 rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing answers.
@@ -645,6 +650,15 @@ def cancel(job_id: JobId, gateway_url: GatewayUrl = None, as_json: AsJson = Fals
 
     It ends canceled at its next step boundary, or at once if it awaits approval."""
     show_action(Api.at(gateway_url).job_action(job_id, "cancel"), as_json)
+
+
+@command
+def redrive(job_id: JobId, gateway_url: GatewayUrl = None, as_json: AsJson = False) -> None:
+    """Run a failed job again from its failed step, once the fix is deployed.
+
+    The steps done before it are not run again. Only a job that failed on a bug, or on an
+    outage that did not pass, and whose deadline has not passed, can be redriven."""
+    show_action(Api.at(gateway_url).job_action(job_id, "redrive"), as_json)
 
 
 def show_action(answer: dict[str, Any], as_json: bool) -> None:

@@ -8,8 +8,8 @@ const LIMIT = 50;
 const TOKEN_KEY = "docflow.apiToken"; // sessionStorage: gone when the tab closes
 const REVIEWER_KEY = "docflow.reviewer";
 
-// jobId -> {card, body, approval, shown}: cards are kept and updated in place, so a reviewer's
-// half-typed name or comment survives every refresh.
+// jobId -> {card, body, approval, redrive, shown}: cards are kept and updated in place, so a
+// reviewer's half-typed name or comment survives every refresh.
 const cards = new Map();
 let pollNumber = 0;
 let pollTimer = null;
@@ -147,6 +147,17 @@ function update(job) {
   } else if (job.status !== "awaiting_approval" && entry.approval) {
     entry.approval.remove();
     entry.approval = null;
+  }
+  // One redrive form per failed run; a sent one stays, with its answer, while the job runs again.
+  const runs = String(job.runs.length);
+  if (job.redrivable && (!entry.redrive || entry.redrive.dataset.runs !== runs)) {
+    entry.redrive?.remove();
+    entry.redrive = redriveForm(job.jobId, job.step);
+    entry.redrive.dataset.runs = runs;
+    entry.card.append(entry.redrive);
+  } else if (!job.redrivable && entry.redrive && !entry.redrive.dataset.sent) {
+    entry.redrive.remove();
+    entry.redrive = null;
   }
   return entry.card;
 }
@@ -335,6 +346,30 @@ function approvalForm(jobId) {
       approve.disabled = reject.disabled = false;
     }
   }
+}
+
+// A failed job that may run again from its failed step, once the fix is deployed.
+function redriveForm(jobId, step) {
+  const redrive = el("button", { type: "button", "data-action": "redrive" }, "Redrive");
+  const message = el("p", { class: "approval-message", "data-field": "redrive-message" },
+    `Once the fix is deployed, run it again from ${step}: the steps before it are not redone.`);
+  const form = el("form", { class: "approval", "data-field": "redrive" }, redrive, message);
+  form.addEventListener("submit", (event) => event.preventDefault());
+  redrive.addEventListener("click", async () => {
+    redrive.disabled = true;
+    message.classList.remove("refused");
+    message.textContent = "Redriving…";
+    try {
+      await api("POST", `/jobs/${jobId}/redrive`);
+      form.dataset.sent = "true";
+      message.textContent = `Redriven: it runs again from ${step}.`;
+    } catch (err) {
+      message.textContent = errorText(err);
+      message.classList.add("refused");
+      redrive.disabled = false;
+    }
+  });
+  return form;
 }
 
 function setUpToken() {
