@@ -10,7 +10,6 @@ import json
 import sqlite3
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,14 +35,6 @@ def approval_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
 @pytest.fixture(scope="module")
 def document(files: FileServer) -> str:
     return files.serve("/approval-invoice.pdf", invoice_pdf(), "application/pdf")
-
-
-def submit(stack: LocalStack, document: str, prefix: str, **fields: Any) -> str:
-    job_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    job = {"jobId": job_id, "documentUrl": document, "requesterId": "alice", **fields}
-    answer = stack.submit(job)
-    assert answer.status_code == 202, answer.text
-    return job_id
 
 
 def wait_for(stack: LocalStack, job_id: str, status: str, timeout: float = 90) -> dict[str, Any]:
@@ -72,7 +63,7 @@ def events(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
 
 
 def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, document: str) -> None:
-    job_id = submit(approval_stack, document, "approve", requireApproval=True)
+    job_id = approval_stack.start_job(document, "approve", requireApproval=True)
 
     waiting = wait_for(approval_stack, job_id, "awaiting_approval")
     # The reviewer sees the analysis to decide on, and where the job stands.
@@ -95,7 +86,7 @@ def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, docume
 def test_a_rejected_job_ends_rejected_with_the_reviewers_comment(
     approval_stack: LocalStack, document: str
 ) -> None:
-    job_id = submit(approval_stack, document, "reject", requireApproval=True)
+    job_id = approval_stack.start_job(document, "reject", requireApproval=True)
     wait_for(approval_stack, job_id, "awaiting_approval")
 
     body = {"approved": False, "reviewer": "bob", "comment": "wrong vendor"}
@@ -118,13 +109,13 @@ def test_deciding_twice_or_out_of_turn_is_a_clear_conflict(
     assert unknown.status_code == 404
     assert unknown.json()["error"] == "not_found"
 
-    plain = submit(approval_stack, document, "plain")
+    plain = approval_stack.start_job(document, "plain")
     approval_stack.wait_finished(plain)
     ended = decide(approval_stack, plain, {"approved": True, "reviewer": "bob"})
     assert ended.status_code == 409
     assert "already ended (done)" in ended.json()["message"]
 
-    job_id = submit(approval_stack, document, "twice", requireApproval=True)
+    job_id = approval_stack.start_job(document, "twice", requireApproval=True)
     wait_for(approval_stack, job_id, "awaiting_approval")
     invalid = decide(approval_stack, job_id, {"approved": "yes", "reviewer": ""})
     assert invalid.status_code == 422
@@ -138,7 +129,7 @@ def test_deciding_twice_or_out_of_turn_is_a_clear_conflict(
 def test_cancel_while_waiting_ends_the_job_at_once(
     approval_stack: LocalStack, document: str
 ) -> None:
-    job_id = submit(approval_stack, document, "cancel-wait", requireApproval=True)
+    job_id = approval_stack.start_job(document, "cancel-wait", requireApproval=True)
     wait_for(approval_stack, job_id, "awaiting_approval")
 
     answer = cancel(approval_stack, job_id)
@@ -156,7 +147,7 @@ def test_cancel_while_waiting_ends_the_job_at_once(
 
 
 def test_a_deadline_ends_a_waiting_job_timed_out(approval_stack: LocalStack, document: str) -> None:
-    job_id = submit(approval_stack, document, "deadline", requireApproval=True, deadlineSeconds=4)
+    job_id = approval_stack.start_job(document, "deadline", requireApproval=True, deadlineSeconds=4)
 
     ended = approval_stack.wait_finished(job_id, timeout=60)
 
@@ -168,7 +159,7 @@ def test_a_deadline_ends_a_waiting_job_timed_out(approval_stack: LocalStack, doc
 def test_approval_survives_worker_and_server_restarts(
     approval_stack: LocalStack, document: str
 ) -> None:
-    job_id = submit(approval_stack, document, "restart", requireApproval=True)
+    job_id = approval_stack.start_job(document, "restart", requireApproval=True)
     wait_for(approval_stack, job_id, "awaiting_approval")
 
     approval_stack.kill9("worker")
@@ -183,7 +174,7 @@ def test_approval_survives_worker_and_server_restarts(
 
 
 def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) -> None:
-    waiting = [submit(approval_stack, document, "idle", requireApproval=True) for _ in range(200)]
+    waiting = [approval_stack.start_job(document, "idle", requireApproval=True) for _ in range(200)]
     for job_id in waiting:
         wait_for(approval_stack, job_id, "awaiting_approval", timeout=300)
 
@@ -201,7 +192,7 @@ def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) 
     assert states == {"suspended": 200}
 
     # And a new job goes straight through.
-    job_id = submit(approval_stack, document, "after-idle")
+    job_id = approval_stack.start_job(document, "after-idle")
     assert approval_stack.wait_finished(job_id, timeout=60)["status"] == "done"
 
 
@@ -213,7 +204,7 @@ def short_wait_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
 def test_no_decision_in_time_ends_the_job_timed_out(
     short_wait_stack: LocalStack, document: str
 ) -> None:
-    job_id = submit(short_wait_stack, document, "no-decision", requireApproval=True)
+    job_id = short_wait_stack.start_job(document, "no-decision", requireApproval=True)
 
     ended = short_wait_stack.wait_finished(job_id, timeout=60)
 
@@ -233,7 +224,7 @@ def docflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[st
 
 def test_the_cli_approves_rejects_and_cancels(approval_stack: LocalStack, document: str) -> None:
     approved, rejected, canceled = (
-        submit(approval_stack, document, name, requireApproval=True)
+        approval_stack.start_job(document, name, requireApproval=True)
         for name in ("cli-ok", "cli-no", "cli-cancel")
     )
     for job_id in (approved, rejected, canceled):

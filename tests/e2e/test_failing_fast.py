@@ -9,7 +9,6 @@ replaces it, and a redrive runs the job on from analyze: the steps done before i
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,11 +34,8 @@ def failing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
 
 
 def submit(stack: LocalStack, files: FileServer, **fields: object) -> str:
-    job_id = f"bug-{uuid.uuid4().hex[:8]}"
-    url = files.serve(f"/{job_id}.pdf", invoice_pdf(), "application/pdf")
-    job = {"jobId": job_id, "documentUrl": url, "requesterId": "bob", **fields}
-    assert stack.submit(job).status_code == 202
-    return job_id
+    url = files.serve("/failing-invoice.pdf", invoice_pdf(), "application/pdf")
+    return stack.start_job(url, "bug", **fields)
 
 
 def redrive(stack: LocalStack, job_id: str) -> httpx.Response:

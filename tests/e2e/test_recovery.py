@@ -26,11 +26,8 @@ def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
 
 
 def submit(stack: LocalStack, files: FileServer, **fields: object) -> str:
-    job_id = f"slow-{uuid.uuid4().hex[:8]}"
-    url = files.serve(f"/{job_id}.pdf", invoice_pdf(), "application/pdf")
-    job = {"jobId": job_id, "documentUrl": url, "requesterId": "bob", **fields}
-    assert stack.submit(job).status_code == 202
-    return job_id
+    url = files.serve("/recovery-invoice.pdf", invoice_pdf(), "application/pdf")
+    return stack.start_job(url, "slow", **fields)
 
 
 def wait_for_step(stack: LocalStack, job_id: str, step: str, timeout: float = 60) -> None:

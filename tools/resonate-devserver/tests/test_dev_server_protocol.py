@@ -6,23 +6,16 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from docflow_testing.processes import free_port, resonate_server
-from docflow_testing.protocol import FAR, VERSION, call, post
+from docflow_testing.protocol import FAR, VERSION, call, post, sse_frames, unique, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_the_http_status_mirrors_the_envelope_status(resonate_url: str) -> None:
@@ -33,7 +26,7 @@ def test_the_http_status_mirrors_the_envelope_status(resonate_url: str) -> None:
 
     assert (created, again, missing) == (201, 200, 404)
     assert data["promise"]["state"] == "pending"
-    assert "not found" in error["error"]
+    assert "not found" in error
 
 
 def envelope(kind: str = "promise.get", data: Any = None, **head: str) -> str:
@@ -86,40 +79,6 @@ def test_health_ready_legacy_and_unknown_routes(resonate_url: str) -> None:
         410,
         404,
     ]
-
-
-def sse_frames(url: str, group: str, pid: str, frames: list[dict[str, Any]]) -> threading.Event:
-    """Read ``GET /poll/group/pid`` in the background, appending each data frame's JSON."""
-    connected = threading.Event()
-    host, port = url.removeprefix("http://").split(":")
-
-    def read() -> None:
-        with socket.create_connection((host, int(port)), timeout=30) as sock:
-            sock.sendall(f"GET /poll/{group}/{pid} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-            buffer = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                buffer += chunk
-                if b"\r\n\r\n" in buffer and not connected.is_set():
-                    connected.set()
-                for line in buffer.split(b"\n"):
-                    if line.startswith(b"data: "):
-                        frame = json.loads(line[6:])
-                        if frame not in frames:
-                            frames.append(frame)
-
-    threading.Thread(target=read, daemon=True).start()
-    assert connected.wait(10)
-    return connected
-
-
-def wait_for(frames: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while len(frames) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return frames
 
 
 def test_an_execute_message_reaches_a_poller_of_the_target_group(resonate_url: str) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import fields as f
+from .addresses import INVALID_LISTENER, INVALID_TARGET, is_valid_address
 from .fields import ProtocolError
 from .schema import connect
 
@@ -29,6 +30,7 @@ PENDING_RETRY_TTL = 30_000
 DEFAULT_TTL = 60_000
 SEARCH_DEFAULT_LIMIT = 100
 SEARCH_MAX_LIMIT = 1000
+TASK_STATES = ("pending", "acquired", "suspended", "halted", "fulfilled")
 
 TIMER_RETRY = 0
 TIMER_LEASE = 1
@@ -149,6 +151,7 @@ class Engine:
         handler = _HANDLERS.get(kind)
         if handler is None:
             raise ProtocolError(400, f"Unknown operation: {kind}")
+        _check_addresses(kind, req)
         with self._transaction():
             self._auto_timeout_touched(now, kind, req)
             resp: dict[str, Any] = handler(self, now, f.get(req, "corrId"), req)
@@ -251,7 +254,8 @@ class Engine:
             self._try_auto_timeout(now, f.string(req, "awaited"))
         elif kind == "task.create":
             self._try_auto_timeout(now, f.string(f.action_data(f.get(req, "action")), "id"))
-        elif kind in ("task.acquire", "task.release", "task.fulfill"):
+        elif kind in ("task.acquire", "task.release", "task.fulfill", "task.get", "task.halt",
+                      "task.continue"):  # fmt: skip
             self._try_auto_timeout(now, f.string(req, "id"))
         elif kind == "task.fence":
             self._try_auto_timeout(now, f.string(req, "id"))
@@ -469,10 +473,9 @@ class Engine:
         awaited = f.require_str(req, "awaited")
         address = f.require_str(req, "address")
         p = self._promise(awaited)
-        if p is None:
-            return _answer(
-                "promise.register_listener", corr_id, 404, error=f"promise {awaited} not found"
-            )
+        if p is None:  # server.rs:911-918
+            return _answer("promise.register_listener", corr_id, 404,
+                           error="Awaited promise not found")  # fmt: skip
         if p.state == "pending":
             self.db.execute(
                 "INSERT OR IGNORE INTO listeners(promise_id, address) VALUES (?, ?)",
@@ -761,6 +764,81 @@ class Engine:
                     self._save_task(t)
         return _answer("task.heartbeat", corr_id, 200)
 
+    # Halting and continuing a task: the real server's operator controls (server.rs:1020-1082,
+    # 2054-2263; persistence_sqlite.rs:1091-1187). A halted task is sent nothing and leased to
+    # nobody until it is continued; what it awaits settling is recorded for then.
+
+    def task_get(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        t = self._existing_task(req)
+        return _answer("task.get", corr_id, 200, task=self._task_view(t))
+
+    def task_halt(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        t = self._existing_task(req)
+        if t.state == "fulfilled":
+            raise ProtocolError(409, "Task is fulfilled")
+        if t.state != "halted":
+            t.state, t.pid, t.ttl = "halted", None, None
+            t.clear_timer()
+            self._save_task(t)
+        return _answer("task.halt", corr_id, 200)
+
+    def task_continue(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        t = self._existing_task(req)
+        p = self._promise(t.id)
+        if t.state != "halted" or p is None or p.state != "pending":
+            raise ProtocolError(409, "Task is not halted")
+        t.state = "pending"  # at the same version (persistence_sqlite.rs:1113-1156)
+        t.set_timer(TIMER_RETRY, now + self.retry_timeout)
+        self._save_task(t)
+        self._send_execute_to_target(t.id, t.version)
+        return _answer("task.continue", corr_id, 200)
+
+    def task_search(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        """Tasks by state, in id order, a page at a time (``cursor``: the last id seen)."""
+        state = f.get(req, "state")
+        if state is not None and state not in TASK_STATES:
+            expected = ", ".join(f"`{s}`" for s in TASK_STATES)
+            raise ProtocolError(
+                400, f"Invalid request: unknown variant `{state}`, expected one of {expected}"
+            )
+        limit = f.get(req, "limit")
+        if limit is None:
+            limit = SEARCH_DEFAULT_LIMIT
+        elif not f.is_int(limit) or limit < 1:
+            raise ProtocolError(400, "Limit must be a positive integer")
+        elif limit > SEARCH_MAX_LIMIT:
+            raise ProtocolError(400, "Invalid 'limit' — must be between 1 and 1000")
+        cursor = f.get(req, "cursor")
+        cursor = cursor if isinstance(cursor, str) and cursor else None
+        rows = self.db.execute(
+            "SELECT id, state, version, pid, ttl, timer_kind, timer_at FROM tasks"
+            " WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+            (state, cursor, limit + 1),
+        ).fetchall()
+        page = [self._task_view(Task(*row)) for row in rows[:limit]]
+        answer = _answer("task.search", corr_id, 200, tasks=page)
+        if len(rows) > limit:
+            answer["cursor"] = page[-1]["id"]
+        return answer
+
+    def _existing_task(self, req: Any) -> Task:
+        task_id = f.string(req, "id")
+        if not task_id:
+            raise ProtocolError(400, "Task ID is required")
+        t = self._task(task_id)
+        if t is None:
+            raise ProtocolError(404, "Task not found")
+        return t
+
+    def _task_view(self, t: Task) -> dict[str, Any]:
+        """A task as the real server shows it (types.rs:226-237): with ``resumes``, the settled
+        promises it has not seen yet."""
+        record = {k: v for k, v in t.record().items() if k != "promiseId"}
+        (record["resumes"],) = self.db.execute(
+            "SELECT COUNT(*) FROM task_resumes WHERE task_id = ?", (t.id,)
+        ).fetchone()
+        return record
+
     # ------------------------------------------------------------------ schedules
 
     def schedule_create(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
@@ -851,6 +929,28 @@ def _answer(kind: str, corr_id: Any, status: int, **data: Any) -> dict[str, Any]
     return {"kind": kind, "corrId": corr_id, "status": status, **data}
 
 
+def _check_addresses(kind: str, req: Any) -> None:
+    """Refuse an address no message could go to, before anything else (the real server checks
+    a target before its idempotency check: server.rs:582-597, 882-894, 1112-1125, 1793-1807)."""
+    if kind == "promise.register_listener":
+        address = f.string(req, "address")
+        if address and not is_valid_address(address):
+            raise ProtocolError(400, INVALID_LISTENER)
+        return
+    action = f.get(req, "action")
+    if kind == "promise.create":
+        created = req
+    elif kind == "task.create" or (
+        kind == "task.fence" and f.get(action, "kind") == "promise.create"
+    ):
+        created = f.action_data(action)
+    else:
+        return
+    target = f.get(f.get(created, "tags"), "resonate:target")
+    if target is not None and not (isinstance(target, str) and is_valid_address(target)):
+        raise ProtocolError(400, INVALID_TARGET)
+
+
 _HANDLERS = {
     "promise.get": Engine.promise_get,
     "promise.create": Engine.promise_create,
@@ -865,6 +965,10 @@ _HANDLERS = {
     "task.fence": Engine.task_fence,
     "task.suspend": Engine.task_suspend,
     "task.heartbeat": Engine.task_heartbeat,
+    "task.get": Engine.task_get,
+    "task.halt": Engine.task_halt,
+    "task.continue": Engine.task_continue,
+    "task.search": Engine.task_search,
     "schedule.create": Engine.schedule_create,
     "schedule.get": Engine.schedule_get,
     "schedule.delete": Engine.schedule_delete,

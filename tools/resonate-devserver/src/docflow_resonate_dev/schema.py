@@ -2,7 +2,8 @@
 
 Every lookup the engine makes has an index, so no operation scans all promises or tasks:
 by id (primary keys), by due deadline (``promises.expires_at``, ``tasks.timer_at``), by branch
-(preload), by awaited promise and by awaiting task (``awaiters``), by listener (``listeners``).
+(preload), by awaited promise and by awaiting task (``awaiters``), by listener (``listeners``),
+tasks by state (``task.search``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     timer_at   INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tasks_by_timer ON tasks(timer_at) WHERE timer_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state, id);  -- task.search by state
 
 CREATE TABLE IF NOT EXISTS task_resumes (
     task_id    TEXT NOT NULL,

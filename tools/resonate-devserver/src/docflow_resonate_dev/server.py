@@ -299,7 +299,9 @@ def _check_envelope(raw: Any) -> tuple[str, str, str | None]:
 
 
 def _envelope(flat: dict[str, Any]) -> web.Response:
-    data = {k: v for k, v in flat.items() if k not in ("kind", "corrId", "status")}
+    data: Any = {k: v for k, v in flat.items() if k not in ("kind", "corrId", "status")}
+    if set(data) == {"error"}:
+        data = data["error"]  # an error's data is its message (types.rs:739-741)
     status = int(flat["status"])
     body = {
         "kind": flat["kind"],

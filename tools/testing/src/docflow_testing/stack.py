@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,15 @@ class LocalStack:
 
     def submit(self, job: dict[str, Any]) -> httpx.Response:
         return httpx.post(f"{self.gateway}/process-document", json=job, timeout=30)
+
+    def start_job(self, document_url: str, prefix: str, **fields: Any) -> str:
+        """Submit a new job for ``document_url`` (requester alice, a fresh id that starts with
+        ``prefix``, and ``fields``); its id, once accepted."""
+        job_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        job = {"jobId": job_id, "documentUrl": document_url, "requesterId": "alice", **fields}
+        answer = self.submit(job)
+        assert answer.status_code == 202, answer.text
+        return job_id
 
     def status(self, job_id: str) -> dict[str, Any]:
         answer = httpx.get(f"{self.gateway}/status/{job_id}", timeout=30)
