@@ -201,3 +201,98 @@ def test_a_task_search_it_cannot_run_is_refused(
     resonate_url: str, data: dict[str, Any], message: str
 ) -> None:
     assert call(resonate_url, "task.search", **data) == (400, message)
+
+
+SCHEDULE = {"cron": "0 2 * * *", "promiseId": "nightly-{{.timestamp}}", "promiseTimeout": 60_000}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [({**SCHEDULE, "cron": "nonsense"}, "Invalid cron expression"),
+     ({**SCHEDULE, "cron": "* * * * 0"}, "Invalid cron expression"),  # days of week are 1-7
+     ({**SCHEDULE, "id": ""}, "Schedule ID is required"),
+     ({**SCHEDULE, "cron": ""}, "Cron expression is required"),
+     ({**SCHEDULE, "promiseId": ""}, "Promise ID template is required"),
+     ({**SCHEDULE, "promiseTimeout": -1}, "Promise timeout must be a non-negative integer"),
+     ({"cron": "0 2 * * *", "promiseId": "n"}, "Invalid request: missing field `promiseTimeout`")],
+)  # fmt: skip
+def test_a_schedule_that_could_not_fire_is_refused(
+    resonate_url: str, data: dict[str, Any], message: str
+) -> None:
+    # server.rs:2334-2376, types.rs:533-549
+    assert call(resonate_url, "schedule.create", **{"id": unique("s"), **data}) == (400, message)
+
+
+def test_a_schedule_is_stored_with_its_next_slot_and_kept_as_first_created(
+    resonate_url: str,
+) -> None:
+    schedule_id = unique("nightly")
+    before = int(time.time()) * 1000
+
+    created = call(resonate_url, "schedule.create", id=schedule_id, **SCHEDULE)
+    again = call(resonate_url, "schedule.create", id=schedule_id, **{**SCHEDULE, "cron": "@hourly"})
+
+    status, data = created
+    record = data["schedule"]
+    assert status == 200
+    assert set(record) == {"id", "cron", "promiseId", "promiseTimeout", "promiseParam",
+                           "promiseTags", "createdAt", "nextRunAt"}  # fmt: skip
+    assert (record["cron"], record["promiseParam"], record["promiseTags"]) == ("0 2 * * *", {}, {})
+    slot = record["nextRunAt"]
+    assert slot > before
+    assert slot % 86_400_000 == 2 * 3_600_000, "02:00 UTC"
+    assert slot - before <= 86_400_000
+    assert again == created, "the same id again: the stored schedule, unchanged"
+    assert call(resonate_url, "schedule.get", id=schedule_id) == (200, data)
+    assert call(resonate_url, "schedule.delete", id=schedule_id) == (200, {})
+    assert call(resonate_url, "schedule.get", id=schedule_id) == (404, "Schedule not found")
+    assert call(resonate_url, "schedule.delete", id=schedule_id) == (404, "Schedule not found")
+
+
+def test_schedule_search_filters_by_promise_tags_and_pages_by_id(resonate_url: str) -> None:
+    team = unique("team")
+    ids = sorted(unique("s") for _ in range(3))
+    for schedule_id in ids:
+        call(resonate_url, "schedule.create", id=schedule_id, promiseTags={"team": team},
+             **SCHEDULE)  # fmt: skip
+    call(resonate_url, "schedule.create", id=unique("s"), promiseTags={"team": "other"},
+         **SCHEDULE)  # fmt: skip
+
+    first = call(resonate_url, "schedule.search", tags={"team": team}, limit=2)[1]
+    rest = call(resonate_url, "schedule.search", tags={"team": team}, limit=2,
+                cursor=first["cursor"])[1]  # fmt: skip
+
+    assert [s["id"] for s in first["schedules"]] == ids[:2]
+    assert [s["id"] for s in rest["schedules"]] == ids[2:]
+    assert "cursor" not in rest
+    assert call(resonate_url, "schedule.search", limit=0) == (
+        400, "Limit must be a positive integer")  # fmt: skip
+
+
+def test_a_slot_past_its_promise_timeout_is_created_timed_out_and_sends_nothing(
+    server_url: str,
+) -> None:
+    group, frames = unique("grp"), []
+    sse_frames(server_url, group, "w1", frames)
+    schedule_id = unique("late")
+    call(server_url, "schedule.create", id=schedule_id, cron="* * * * * *",
+         promiseId="{{.id}}.{{.timestamp}}", promiseTimeout=0,
+         promiseTags={"resonate:target": f"poll://any@{group}"})  # fmt: skip
+
+    def fired() -> list[dict[str, Any]]:
+        page = call(server_url, "promise.search", tags={"resonate:schedule": schedule_id})[1]
+        return list(page["promises"])
+
+    deadline = time.monotonic() + 10
+    while not fired():
+        assert time.monotonic() < deadline, "no slot fired"
+        time.sleep(0.1)
+    call(server_url, "schedule.delete", id=schedule_id)
+    promise = fired()[0]
+
+    slot = int(promise["id"].rsplit(".", 1)[1])
+    assert (promise["state"], promise["timeoutAt"], promise["createdAt"]) == (
+        "rejected_timedout", slot, slot)  # fmt: skip
+    assert promise["tags"]["resonate:schedule"] == schedule_id
+    assert promise["tags"]["resonate:origin"] == promise["id"]
+    assert frames == [], "a slot already timed out runs nothing"

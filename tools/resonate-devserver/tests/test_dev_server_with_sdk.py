@@ -10,7 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from docflow_shared.resonate_http import encode_value
 from docflow_testing.processes import Process, free_port, resonate_server, wait_until
+from docflow_testing.protocol import call
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +186,49 @@ def test_heartbeats_keep_a_step_longer_than_the_lease_on_its_worker(
         for proc in (holder, server, bystander):
             if proc is not None:
                 proc.kill9()
+
+
+def scheduled(url: str, schedule_id: str) -> list[dict[str, object]]:
+    """The promises ``schedule_id`` has created so far (every slot's), in slot order."""
+    status, page = call(url, "promise.search", tags={"resonate:schedule": schedule_id},
+                        limit=1000)  # fmt: skip
+    assert status == 200, page
+    return sorted(page["promises"], key=lambda p: int(str(p["createdAt"])))
+
+
+def test_a_schedule_fires_every_slot_and_a_worker_runs_each_even_across_a_restart(
+    tmp_path: Path, effects: Path
+) -> None:
+    """The proof of issue 19: a cron every second creates its promises, a worker runs them, and
+    a restarted server fires the slots it missed, each once (a slot is in its promise's id)."""
+    server, url = fast_server(tmp_path)
+    port = int(url.rsplit(":", 1)[1])
+    worker = start_worker(url, effects, "w1")
+    call_of_three_steps = encode_value({"func": "three_steps", "args": [5], "kwargs": {},
+                                        "version": 1})  # fmt: skip
+    try:
+        created = call(url, "schedule.create", id="every-second", cron="* * * * * *",
+                       promiseId="tick-{{.id}}-{{.timestamp}}", promiseTimeout=60_000,
+                       promiseParam=call_of_three_steps,
+                       promiseTags={"resonate:target": "poll://any@workers",
+                                    "resonate:scope": "global"})  # fmt: skip
+        assert created[0] == 200, created
+        wait_until(lambda: len(scheduled(url, "every-second")) >= 3, 30, "three slots")
+        server.kill9()
+        time.sleep(3)  # slots pass while the server is down
+        server, url = fast_server(tmp_path, port)
+        wait_until(lambda: len(scheduled(url, "every-second")) >= 9, 30, "the missed slots")
+        call(url, "schedule.delete", id="every-second")
+        promises = scheduled(url, "every-second")
+        wait_until(lambda: all(p["state"] == "resolved" for p in scheduled(url, "every-second")),
+                   60, "the worker to run every slot")  # fmt: skip
+    finally:
+        worker.kill9()
+        server.kill9()
+
+    slots = [int(str(p["id"]).rsplit("-", 1)[1]) for p in promises]
+    assert slots == list(range(slots[0], slots[0] + 1000 * len(slots), 1000)), (
+        "one promise per second, none missed and none twice"
+    )
+    for promise in promises:
+        assert executions(effects, str(promise["id"])) == [(1, "w1"), (2, "w1"), (3, "w1")]

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import fields as f
 from .addresses import INVALID_LISTENER, INVALID_TARGET, is_valid_address
+from .crons import InvalidCron, next_run
 from .fields import ProtocolError
 from .schema import connect
 
@@ -29,6 +30,7 @@ PENDING_RETRY_TTL = 30_000
 #: Lease length when a request names none (ms).
 DEFAULT_TTL = 60_000
 SEARCH_DEFAULT_LIMIT = 100
+SCHEDULE_SEARCH_DEFAULT_LIMIT = 10
 SEARCH_MAX_LIMIT = 1000
 TASK_STATES = ("pending", "acquired", "suspended", "halted", "fulfilled")
 
@@ -117,6 +119,7 @@ class Engine:
         self.db: sqlite3.Connection = connect(path)
         self.retry_timeout = retry_timeout
         self.outgoing: list[Outgoing] = []
+        self.schedule_promises = 0  # slots fired since start (the real server's metric)
 
     def close(self) -> None:
         self.db.close()
@@ -158,10 +161,11 @@ class Engine:
         return resp
 
     def tick(self, now: int) -> list[Outgoing]:
-        """Time out due promises, expire lapsed leases, re-send pending tasks."""
+        """Time out due promises, expire lapsed leases, re-send pending tasks, fire schedules."""
         self.outgoing = []
         with self._transaction():
             self._tick(now)
+            self._fire_schedules(now)
         return self.outgoing
 
     # ------------------------------------------------------------------ storage
@@ -841,65 +845,144 @@ class Engine:
 
     # ------------------------------------------------------------------ schedules
 
+    # Schedules, as the real server keeps and fires them (server.rs:2267-2550,
+    # processing/processing_timeouts.rs:63-102, persistence_sqlite.rs:1226-1402).
+
     def schedule_create(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
-        schedule_id = f.require_str(req, "id")
-        tags = f.get(req, "promiseTags")
-        if not isinstance(tags, dict) or "resonate:target" not in tags:
-            return _answer(
-                "schedule.create", corr_id, 400,
-                error="promiseTags must include a resonate:target tag",
-            )  # fmt: skip
-        existing = self._schedule(schedule_id)
-        if existing is not None:
-            return _answer("schedule.create", corr_id, 200, schedule=existing)
-        cron = f.require_str(req, "cron")
-        promise_id = f.require_str(req, "promiseId")
+        schedule_id = _required(req, "id", "Schedule ID is required")
+        cron = _required(req, "cron", "Cron expression is required")
+        template = _required(req, "promiseId", "Promise ID template is required")
+        timeout = f.get(req, "promiseTimeout")
+        if timeout is None:
+            raise ProtocolError(400, "Invalid request: missing field `promiseTimeout`")
+        if not f.is_int(timeout) or timeout < 0:
+            raise ProtocolError(400, "Promise timeout must be a non-negative integer")
+        param, tags = f.get(req, "promiseParam") or {}, f.get(req, "promiseTags") or {}
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise ProtocolError(400, "Invalid request: promiseTags must map to strings")
+        try:
+            first = next_run(cron, now)
+        except InvalidCron:
+            raise ProtocolError(400, "Invalid cron expression") from None
+        # The same id again: the stored schedule, unchanged, whatever this request says.
         self.db.execute(
-            "INSERT INTO schedules(id, cron, promise_id, promise_timeout, promise_param,"
-            " promise_tags, created_at) VALUES (?,?,?,?,?,?,?)",
-            (
-                schedule_id,
-                cron,
-                promise_id,
-                f.i64(req, "promiseTimeout", 0),
-                _dump(f.get(req, "promiseParam")),
-                _dump(tags),
-                now,
-            ),
+            "INSERT OR IGNORE INTO schedules(id, cron, promise_id, promise_timeout, promise_param,"
+            " promise_tags, created_at, next_run_at) VALUES (?,?,?,?,?,?,?,?)",
+            (schedule_id, cron, template, timeout, _dump(param), _dump(tags), now, first),
         )
-        return _answer("schedule.create", corr_id, 201, schedule=self._schedule(schedule_id))
+        return _answer("schedule.create", corr_id, 200, schedule=self._schedule(schedule_id))
+
+    def schedule_get(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        schedule_id = _required(req, "id", "Schedule ID is required")
+        record = self._schedule(schedule_id)
+        if record is None:
+            raise ProtocolError(404, "Schedule not found")
+        return _answer("schedule.get", corr_id, 200, schedule=record)
+
+    def schedule_delete(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        schedule_id = _required(req, "id", "Schedule ID is required")
+        if not self.db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount:
+            raise ProtocolError(404, "Schedule not found")
+        return _answer("schedule.delete", corr_id, 200)
+
+    def schedule_search(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        """Schedules whose promise tags include ``tags``, in id order, a page at a time."""
+        tags = f.get(req, "tags") or {}
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise ProtocolError(400, "Invalid request: tags must map to strings")
+        limit = f.get(req, "limit")
+        if limit is None:
+            limit = SCHEDULE_SEARCH_DEFAULT_LIMIT
+        elif not f.is_int(limit) or limit < 1:
+            raise ProtocolError(400, "Limit must be a positive integer")
+        elif limit > SEARCH_MAX_LIMIT:
+            raise ProtocolError(400, "Invalid 'limit' — must be between 1 and 1000")
+        clauses, args = ["(?1 IS NULL OR id > ?1)"], [f.get(req, "cursor") or None]
+        for key, value in tags.items():
+            clauses.append("json_extract(promise_tags, ?) = ?")
+            args.extend([f"$.{json.dumps(key)}", value])
+        rows = self.db.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE {' AND '.join(clauses)}"  # noqa: S608
+            " ORDER BY id LIMIT ?",
+            (*args, limit + 1),
+        ).fetchall()
+        page = [_schedule_record(r) for r in rows[:limit]]
+        answer = _answer("schedule.search", corr_id, 200, schedules=page)
+        if len(rows) > limit:
+            answer["cursor"] = page[-1]["id"]
+        return answer
 
     def _schedule(self, schedule_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
-            "SELECT id, cron, promise_id, promise_timeout, promise_param, promise_tags, created_at"
-            " FROM schedules WHERE id = ?",
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE id = ?",  # noqa: S608
             (schedule_id,),
         ).fetchone()
         return None if row is None else _schedule_record(row)
 
-    def schedule_get(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
-        schedule_id = f.require_str(req, "id")
-        record = self._schedule(schedule_id)
-        if record is None:
-            return _answer("schedule.get", corr_id, 404, error=f"schedule {schedule_id} not found")
-        return _answer("schedule.get", corr_id, 200, schedule=record)
-
-    def schedule_delete(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
-        schedule_id = f.require_str(req, "id")
-        cur = self.db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
-        if cur.rowcount:
-            return _answer("schedule.delete", corr_id, 200)
-        return _answer("schedule.delete", corr_id, 404, error=f"schedule {schedule_id} not found")
-
-    def schedule_search(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
-        rows = self.db.execute(
-            "SELECT id, cron, promise_id, promise_timeout, promise_param, promise_tags, created_at"
-            " FROM schedules ORDER BY seq"
+    def _fire_schedules(self, now: int) -> None:
+        """Fire each schedule's due slot, one per schedule per sweep (after a stop, the missed
+        slots follow one sweep apart, as in the real server)."""
+        due = self.db.execute(
+            "SELECT id, cron, promise_id, promise_timeout, promise_param, promise_tags,"
+            " next_run_at FROM schedules WHERE next_run_at <= ? ORDER BY next_run_at, id",
+            (now,),
         ).fetchall()
-        return _answer(
-            "schedule.search", corr_id, 200, schedules=[_schedule_record(r) for r in rows],
-            cursor=None,
-        )  # fmt: skip
+        for schedule_id, cron, template, timeout, param, tags, slot in due:
+            try:
+                following = next_run(cron, slot or now)
+            except InvalidCron:  # stored before crons were checked: it can never fire
+                following = f.I64_MAX
+            if slot > 0:  # 0: never computed (a store from before schedules fired)
+                self._create_scheduled(schedule_id, template, slot, timeout, param, tags, now)
+                self.schedule_promises += 1
+            self.db.execute(
+                "UPDATE schedules SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at)"
+                " WHERE id = ?",
+                (following, slot or None, schedule_id),
+            )
+
+    def _create_scheduled(
+        self, schedule_id: str, template: str, slot: int, timeout: int, param: str, tags: str,
+        now: int,
+    ) -> None:  # fmt: skip
+        """The slot's promise (and, with a target, its task), created once: a slot fired again
+        finds it. Its id from the template; its deadline ``promiseTimeout`` after the slot."""
+        promise_id = template.replace("{{.id}}", schedule_id).replace("{{.timestamp}}", str(slot))
+        if self._promise(promise_id) is not None:
+            return
+        lineage = {"resonate:schedule": schedule_id, "resonate:origin": promise_id,
+                   "resonate:branch": promise_id, "resonate:parent": promise_id,
+                   "resonate:prefix": promise_id}  # fmt: skip
+        all_tags = {**json.loads(tags), **lineage}
+        timeout_at = f.saturating_add(slot, timeout)
+        address = all_tags.get("resonate:target")
+        if now >= timeout_at:
+            p = Promise(promise_id, timeout_state(all_tags), json.loads(param), None, all_tags,
+                        timeout_at, slot, timeout_at)  # fmt: skip
+            self._insert_promise(p, None)
+            if address is not None:
+                self._save_task(Task(id=promise_id, state="fulfilled", version=0))
+            return
+        pending = json.loads(param), None, all_tags, timeout_at, slot, None
+        self._insert_promise(Promise(promise_id, "pending", *pending), timeout_at)
+        if address is not None:
+            t = Task(id=promise_id, state="pending", version=0)
+            t.set_timer(TIMER_RETRY, slot + self.retry_timeout)
+            self._save_task(t)
+            self._send_execute(address, promise_id, 0)
+
+
+_SCHEDULE_COLUMNS = (
+    "id, cron, promise_id, promise_timeout, promise_param, promise_tags, created_at,"
+    " next_run_at, last_run_at"
+)
+
+
+def _required(req: Any, key: str, message: str) -> str:
+    value = f.get(req, key)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(400, message)
+    return value
 
 
 def _promise_from_row(row: tuple[Any, ...]) -> Promise:
@@ -911,18 +994,14 @@ def _promise_from_row(row: tuple[Any, ...]) -> Promise:
 
 
 def _schedule_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    sid, cron, promise_id, promise_timeout, param, tags, created_at = row
-    return {
-        "id": sid,
-        "cron": cron,
-        "promiseId": promise_id,
-        "promiseTimeout": promise_timeout,
-        "promiseParam": json.loads(param),
-        "promiseTags": json.loads(tags),
-        "createdAt": created_at,
-        "nextRunAt": 0,
-        "lastRunAt": None,
-    }
+    """A schedule as the real server shows it (types.rs:240-258)."""
+    sid, cron, promise_id, timeout, param, tags, created_at, next_run_at, last_run_at = row
+    record = {"id": sid, "cron": cron, "promiseId": promise_id, "promiseTimeout": timeout,
+              "promiseParam": json.loads(param), "promiseTags": json.loads(tags),
+              "createdAt": created_at, "nextRunAt": next_run_at}  # fmt: skip
+    if last_run_at is not None:
+        record["lastRunAt"] = last_run_at
+    return record
 
 
 def _answer(kind: str, corr_id: Any, status: int, **data: Any) -> dict[str, Any]:

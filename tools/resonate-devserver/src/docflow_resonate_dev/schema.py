@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Stores of an older version this server brings up to date: version -> its statements.
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE schedules ADD COLUMN next_run_at INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE schedules ADD COLUMN last_run_at INTEGER",
+    ],
+}
 
 DDL = """
 CREATE TABLE IF NOT EXISTS promises (
@@ -66,15 +73,18 @@ CREATE TABLE IF NOT EXISTS listeners (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS schedules (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order: search order
-    id              TEXT NOT NULL UNIQUE,
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,             -- search order
     cron            TEXT NOT NULL,
-    promise_id      TEXT NOT NULL,
+    promise_id      TEXT NOT NULL,                    -- a template: {{.id}}, {{.timestamp}}
     promise_timeout INTEGER NOT NULL,
     promise_param   TEXT NOT NULL,
     promise_tags    TEXT NOT NULL,
-    created_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL,
+    next_run_at     INTEGER NOT NULL DEFAULT 0,       -- the slot it fires next
+    last_run_at     INTEGER
 );
+CREATE INDEX IF NOT EXISTS schedules_by_next_run ON schedules(next_run_at);
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -103,6 +113,12 @@ def connect(path: str) -> sqlite3.Connection:
         if has_meta
         else None
     )
+    if stored is not None and int(stored[0]) in MIGRATIONS:
+        for statement in MIGRATIONS[int(stored[0])]:
+            conn.execute(statement)
+        version = str(SCHEMA_VERSION)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+        stored = (version,)
     if stored is not None and int(stored[0]) != SCHEMA_VERSION:
         msg = (
             f"store {path} has schema version {stored[0]}, this server needs {SCHEMA_VERSION}: "
