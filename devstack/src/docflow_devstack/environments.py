@@ -54,6 +54,7 @@ class Environment:
         self._theirs = theirs
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.init: asyncio.Task[None] | None = None
+        self.gone = False  # its end of the channel closed: the process is exiting, or exited
 
     async def start(self) -> None:
         """Spawn the process (off the loop: spawning takes tens of ms) and begin its init."""
@@ -74,6 +75,7 @@ class Environment:
         try:
             await writer.drain()
         except OSError as err:
+            self.gone = True
             msg = f"the execution environment exited ({self.process.exitcode})"
             raise FunctionError(msg) from err
         answer: dict[str, Any] = await self._receive("exited")
@@ -88,11 +90,13 @@ class Environment:
             (size,) = FRAME_HEADER.unpack(await reader.readexactly(FRAME_HEADER.size))
             return json.loads(await reader.readexactly(size))
         except (asyncio.IncompleteReadError, OSError) as err:
+            self.gone = True
             msg = f"the execution environment {what} ({self.process.exitcode})"
             raise FunctionError(msg) from err
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        # Its channel closes before the process is reaped: is_alive() alone may say True.
+        return not self.gone and self.process.is_alive()
 
     def stop(self) -> None:
         if self._streams is not None:

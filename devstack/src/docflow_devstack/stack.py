@@ -65,6 +65,9 @@ def _port(name: str, default: int) -> int:
 class Ports:
     gateway: int = field(default_factory=lambda: _port("DOCFLOW_GATEWAY_PORT", 3000))
     resonate: int = field(default_factory=lambda: _port("RESONATE_SERVER__PORT", 8001))
+    resonate_metrics: int = field(
+        default_factory=lambda: _port("RESONATE_OBSERVABILITY__METRICS_PORT", 9090)
+    )
     notifier: int = field(default_factory=lambda: _port("DOCFLOW_NOTIFIER_PORT", 8080))
     redis: int = field(default_factory=lambda: _port("DOCFLOW_REDIS_PORT", 6379))
     aws: int = field(default_factory=lambda: _port("DOCFLOW_AWS_PORT", 4566))
@@ -150,6 +153,8 @@ def services(ports: Ports | None = None) -> list[Service]:
                 store,
                 "--tasks-retry-timeout",
                 str(TASKS_RETRY_TIMEOUT_MS),
+                "--observability-metrics-port",
+                str(ports.resonate_metrics),
             ],
             port=ports.resonate,
             health_path="/ready",
@@ -411,6 +416,9 @@ def print_urls(stack: list[Service], ports: Ports, env: dict[str, str]) -> None:
     print()
     for service in stack:
         print(f"  {service.description:<24} {service.url}")
+    if any(service.name == "resonate" for service in stack):
+        metrics = f"http://127.0.0.1:{ports.resonate_metrics}/metrics"
+        print(f"  {'Resonate metrics':<24} {metrics}")
     auth = (" -H 'Authorization: Bearer $DOCFLOW_API_TOKEN'"
             if env.get("DOCFLOW_API_TOKEN") else "")  # fmt: skip
     cli, stack_cli = os.path.relpath(BIN / "docflow"), os.path.relpath(BIN / "docflow-stack")

@@ -4,14 +4,18 @@ of the real server it matches (resonatehq/resonate v0.9.8, ``src/``)."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from docflow_testing.processes import resonate_server
-from docflow_testing.protocol import FAR, call, sse_frames, unique, wait_for
+from docflow_testing.processes import free_port, resonate_server
+from docflow_testing.protocol import FAR, VERSION, call, sse_frames, unique, wait_for
+from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.integration
 
@@ -296,3 +300,83 @@ def test_a_slot_past_its_promise_timeout_is_created_timed_out_and_sends_nothing(
     assert promise["tags"]["resonate:schedule"] == schedule_id
     assert promise["tags"]["resonate:origin"] == promise["id"]
     assert frames == [], "a slot already timed out runs nothing"
+
+
+UI_ORIGIN = "http://127.0.0.1:5173"  # where the Resonate web UI is served from
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A server with its metrics port and CORS for one origin: (its URL, its metrics URL)."""
+    base: Path = tmp_path_factory.mktemp("observed")
+    metrics_port = free_port()
+    server, url = resonate_server(
+        str(base / "resonate.db"), base / "server.log", None,
+        "--observability-metrics-port", str(metrics_port),
+        "--server-cors-allow-origin", UI_ORIGIN,
+    )  # fmt: skip
+    yield url, f"http://127.0.0.1:{metrics_port}/metrics"
+    server.kill9()
+
+
+def samples(metrics_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape, parsed by Prometheus's own parser: (name, labels) -> value."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as answer:  # noqa: S310 - loopback
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+
+
+def test_the_metrics_count_requests_messages_and_scheduled_promises(
+    observed: tuple[str, str],
+) -> None:
+    url, metrics_url = observed
+    created = ("resonate_request_total", (("kind", "promise.create"), ("status", "201")))
+    executes = ("resonate_messages_total", (("kind", "execute"),))
+    timed = ("resonate_request_duration_seconds_count", (("kind", "promise.create"),))
+    scheduled = ("resonate_schedule_promises_total", ())
+    before = samples(metrics_url)
+
+    for _ in range(3):
+        call(url, "promise.create", id=unique("p"), timeoutAt=FAR,
+             tags={"resonate:target": "poll://any@nobody"})  # fmt: skip
+    schedule_id = unique("s")
+    call(url, "schedule.create", id=schedule_id, cron="* * * * * *", promiseId="{{.timestamp}}",
+         promiseTimeout=1000)  # fmt: skip
+    time.sleep(2.5)
+    call(url, "schedule.delete", id=schedule_id)
+    after = samples(metrics_url)
+
+    assert after[created] - before.get(created, 0) == 3
+    assert after[timed] - before.get(timed, 0) == 3
+    assert after[executes] - before.get(executes, 0) >= 3
+    assert after[scheduled] - before[scheduled] >= 1
+
+
+def test_the_resonate_web_ui_may_call_the_api_from_its_origin(observed: tuple[str, str]) -> None:
+    # main.rs:433-457 (tower-http CorsLayer): a preflight is answered at once
+    url, _ = observed
+
+    def preflight(origin: str) -> Any:
+        request = urllib.request.Request(f"{url}/", method="OPTIONS", headers={  # noqa: S310
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            return answer.status, answer.headers
+
+    status, headers = preflight(UI_ORIGIN)
+    other_status, other = preflight("http://127.0.0.1:1")
+
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == UI_ORIGIN
+    assert "POST" in headers["Access-Control-Allow-Methods"].split(",")
+    assert "content-type" in headers["Access-Control-Allow-Headers"].split(",")
+    assert (other_status, other["Access-Control-Allow-Origin"]) == (200, None)
+    envelope = json.dumps({"kind": "promise.get", "head": {"corrId": "c", "version": VERSION},
+                           "data": {"id": "missing"}}).encode()  # fmt: skip
+    request = urllib.request.Request(f"{url}/", data=envelope, method="POST",  # noqa: S310
+                                     headers={"Origin": UI_ORIGIN})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback
+    assert missing.value.headers["Access-Control-Allow-Origin"] == UI_ORIGIN

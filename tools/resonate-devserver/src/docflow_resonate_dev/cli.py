@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 from pathlib import Path
 
 from .logs import json_logging
+from .push import PushConfig
 from .server import ServerConfig, serve
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
@@ -25,6 +27,35 @@ LEVELS_BY_NAME = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": loggin
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _env_list(name: str) -> list[str]:
+    """A list variable as the real server's config reads it (a JSON array), or one value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return []
+    if raw.startswith("["):
+        return [str(item) for item in json.loads(raw)]
+    return [raw]
+
+
+def _push_arguments(sub: argparse.ArgumentParser) -> None:
+    """HTTP push to ``http(s)://`` targets (serverless functions), as the real server's flags."""
+    prefix = "RESONATE_TRANSPORTS__HTTP_PUSH__"
+    sub.add_argument("--transports-http-push-concurrency", type=int,
+                     default=int(_env(f"{prefix}CONCURRENCY", "256")),
+                     help="pushes in flight at once")  # fmt: skip
+    sub.add_argument("--transports-http-push-connect-timeout", type=int,
+                     default=int(_env(f"{prefix}CONNECT_TIMEOUT", "10000")), help="ms")  # fmt: skip
+    sub.add_argument("--transports-http-push-request-timeout", type=int,
+                     default=int(_env(f"{prefix}REQUEST_TIMEOUT", "180000")),
+                     help="ms for a whole push: above a function's run time")  # fmt: skip
+    sub.add_argument("--transports-http-push-auth-mode",
+                     default=_env(f"{prefix}AUTH__MODE", "none"),
+                     help="none, or bearer (send the token)")  # fmt: skip
+    sub.add_argument("--transports-http-push-auth-token", default=_env(f"{prefix}AUTH__TOKEN", ""))
+    sub.add_argument("--transports-http-push-auth-header",
+                     default=_env(f"{prefix}AUTH__HEADER", "Authorization"))  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[str, ServerConfig, str]:
@@ -54,9 +85,24 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, ServerConfig, str]:
             "--timeouts-poll-interval",
             type=int,
             default=int(_env("RESONATE_TIMEOUTS__POLL_INTERVAL", "1000")),
-            help="ms between sweeps for due promise timeouts and lapsed leases",
+            help="ms between sweeps for due promise timeouts, lapsed leases and schedules",
+        )
+        _push_arguments(sub)
+        sub.add_argument(
+            "--observability-metrics-port",
+            type=int,
+            default=int(_env("RESONATE_OBSERVABILITY__METRICS_PORT", "9090")),
+            help="serve GET /metrics (Prometheus) on this port; 0: not at all",
+        )
+        sub.add_argument(
+            "--server-cors-allow-origin",
+            action="append",
+            default=_env_list("RESONATE_SERVER__CORS__ALLOW_ORIGINS"),
+            help="an origin the browser may call the API from (repeat it; * for any)",
         )
     args = parser.parse_args(argv)
+    if args.transports_http_push_auth_mode not in ("none", "bearer"):
+        parser.error("--transports-http-push-auth-mode: none or bearer (gcp is not here)")
     path = args.storage_sqlite_path or ":memory:"
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +113,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, ServerConfig, str]:
         sqlite_path=path,
         retry_timeout_ms=args.tasks_retry_timeout,
         poll_interval_ms=args.timeouts_poll_interval,
+        push=PushConfig(
+            concurrency=max(1, args.transports_http_push_concurrency),
+            connect_timeout_ms=args.transports_http_push_connect_timeout,
+            request_timeout_ms=args.transports_http_push_request_timeout,
+            # As in the real server, the token counts only in bearer mode (cli.rs:292-313).
+            auth_token=(args.transports_http_push_auth_token or "")
+            if args.transports_http_push_auth_mode == "bearer"
+            else None,
+            auth_header=args.transports_http_push_auth_header,
+        ),
+        metrics_port=args.observability_metrics_port,
+        cors_origins=tuple(args.server_cors_allow_origin),
     )
     return args.command, config, args.level
 

@@ -19,7 +19,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,8 @@ from aiohttp import web
 
 from .engine import Engine, Outgoing
 from .fields import ProtocolError
+from .metrics import Metrics
+from .push import HttpPush, PushConfig
 
 log = logging.getLogger("docflow.resonate")
 
@@ -50,6 +52,9 @@ class ServerConfig:
     sqlite_path: str = ":memory:"
     retry_timeout_ms: int = 30_000
     poll_interval_ms: int = 1_000
+    push: PushConfig = field(default_factory=PushConfig)
+    metrics_port: int = 0  # 0: none (the command line's default is the real server's, 9090)
+    cors_origins: tuple[str, ...] = ()  # "*": any
 
     @property
     def server_url(self) -> str:
@@ -149,12 +154,16 @@ class ResonateServer:
         self.config = config
         self.engine = Engine(config.sqlite_path, retry_timeout=config.retry_timeout_ms)
         self.listeners = Listeners()
+        self.metrics = Metrics()
+        self.push = HttpPush(config.push, self.metrics.delivered)
         self._ticker: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ app
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_log_requests])
+        middlewares = [cors(self.config.cors_origins)] if self.config.cors_origins else []
+        app = web.Application(client_max_size=MAX_BODY_BYTES,
+                              middlewares=[*middlewares, _log_requests])  # fmt: skip
         app.router.add_post("/", self.handle_envelope)
         app.router.add_get("/poll/{group}/{id}", self.handle_poll)
         app.router.add_get("/health", self.handle_health)
@@ -170,6 +179,7 @@ class ResonateServer:
 
     async def _shutdown(self, _app: web.Application) -> None:
         self.listeners.close_all()
+        await self.push.close()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -182,7 +192,9 @@ class ResonateServer:
         interval = self.config.poll_interval_ms / 1000
         while True:
             try:
+                fired = self.engine.schedule_promises
                 self.deliver(self.engine.tick(now_ms()))
+                self.metrics.schedule_promises.inc(self.engine.schedule_promises - fired)
                 self.listeners.drop_stale()
             except Exception:  # keep sweeping: one bad row must not stop every timer
                 log.exception("timeout sweep failed")
@@ -190,10 +202,14 @@ class ResonateServer:
 
     def deliver(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:
-            head = {"serverUrl": self.config.server_url} if out.message["kind"] == "execute" else {}
+            kind = out.message["kind"]
+            self.metrics.messages.labels(kind).inc()
+            head = {"serverUrl": self.config.server_url} if kind == "execute" else {}
             payload = json.dumps({**out.message, "head": head}, separators=(",", ":"))
-            if not self.listeners.deliver(out.address, payload):
-                log.debug("no listener for %s; dropped %s", out.address, out.message["kind"])
+            if out.address.startswith(("http://", "https://")):
+                self.push.send(out.address, payload)
+            elif not self.listeners.deliver(out.address, payload):
+                log.debug("no listener for %s; dropped %s", out.address, kind)
 
     # ------------------------------------------------------------------ handlers
 
@@ -213,6 +229,13 @@ class ResonateServer:
             return _envelope_error(400, kind, corr_id, problem)
 
         flat = {**raw["data"], "kind": kind, "corrId": corr_id}
+        started = time.perf_counter()
+        response = self._apply(kind, corr_id, flat)
+        self.metrics.requests.labels(kind, str(response.status)).inc()
+        self.metrics.durations.labels(kind).observe(time.perf_counter() - started)
+        return response
+
+    def _apply(self, kind: str, corr_id: str, flat: dict[str, Any]) -> web.Response:
         try:
             answer = self.engine.apply(now_ms(), flat)
         except ProtocolError as exc:
@@ -334,6 +357,54 @@ async def _log_requests(request: web.Request, handler: Any) -> web.StreamRespons
     return response
 
 
+CORS_METHODS = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
+CORS_HEADERS = "origin,content-length,content-type,authorization"
+CORS_VARY = "origin, access-control-request-method, access-control-request-headers"
+
+
+def cors(origins: tuple[str, ...]) -> Any:
+    """CORS as the real server's ``--server-cors-allow-origin`` (main.rs:433-457, tower-http):
+    a listed origin is echoed back, ``*`` allows any; every ``OPTIONS`` is a preflight, answered
+    200 at once; the Resonate web UI reads the API from its own origin so."""
+    anyone = "*" in origins
+
+    @web.middleware
+    async def allow(request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = request.headers.get("Origin", "")
+        allowed = "*" if anyone else (origin if origin in origins else None)
+        if request.method == "OPTIONS":
+            response: web.StreamResponse = web.Response(status=200)
+            response.headers["Access-Control-Allow-Methods"] = "*" if anyone else CORS_METHODS
+            response.headers["Access-Control-Allow-Headers"] = "*" if anyone else CORS_HEADERS
+        else:
+            response = await handler(request)
+            if anyone:
+                response.headers["Access-Control-Expose-Headers"] = "*"
+        response.headers["Vary"] = CORS_VARY
+        if allowed is not None:
+            response.headers["Access-Control-Allow-Origin"] = allowed
+        return response
+
+    return allow
+
+
+async def serve_metrics(server: ResonateServer) -> web.AppRunner | None:
+    """The metrics port; like the real server, one that cannot be bound is logged, not fatal."""
+    config = server.config
+    if not config.metrics_port:
+        return None
+    runner = web.AppRunner(server.metrics.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.host, config.metrics_port).start()
+    except OSError as exc:
+        log.warning("Failed to bind metrics port %s: %s", config.metrics_port, exc)
+        await runner.cleanup()
+        return None
+    log.info("metrics on http://%s:%s/metrics", config.host, config.metrics_port)
+    return runner
+
+
 async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     """Run until cancelled (or SIGTERM/SIGINT, when started from the CLI)."""
     server = ResonateServer(config)
@@ -357,9 +428,12 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
         config.server_url,
         config.sqlite_path,
     )
+    metrics = await serve_metrics(server)
     if ready is not None:
         ready.set()
     try:
         await asyncio.Event().wait()
     finally:
+        if metrics is not None:
+            await metrics.cleanup()
         await runner.cleanup()

@@ -137,6 +137,8 @@ def resonate_server(
             store,
             "--timeouts-poll-interval",
             "100",
+            "--observability-metrics-port",  # none, unless ``extra`` asks for it
+            "0",
             *extra,
         ],
         log_path,

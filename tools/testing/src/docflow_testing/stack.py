@@ -39,6 +39,7 @@ class LocalStack:
             "DOCFLOW_RUNTIME": "native",  # the processes under test, even where Docker runs
             "DOCFLOW_GATEWAY_PORT": str(free_port()),
             "RESONATE_SERVER__PORT": str(free_port()),
+            "RESONATE_OBSERVABILITY__METRICS_PORT": str(free_port()),
             "DOCFLOW_NOTIFIER_PORT": str(free_port()),
             "DOCFLOW_REDIS_PORT": str(free_port()),
             "DOCFLOW_AWS_PORT": str(free_port()),
