@@ -5,7 +5,10 @@ as ``DOCFLOW_LAMBDA_CONCURRENCY`` allows."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -145,3 +148,31 @@ def test_a_failing_function_is_a_502_and_the_next_request_is_served(
         else:  # the environment survives its function's error, as Lambda's does
             assert after.json()["pid"] == served_by
         served_by = after.json()["pid"]
+
+
+def test_a_stopped_gateway_stops_its_environments_at_once(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    process = Process(
+        [str(BIN / "docflow-gateway"), "--port", str(port),
+         "--route", "POST", "/barrier", "docflow_testing.barrier_function:lambda_handler"],
+        log, env={"DOCFLOW_LAMBDA_CONCURRENCY": "1"},
+    ).start()  # fmt: skip
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/health"), 60, "the gateway")
+        records = [json.loads(line) for line in log.read_text().splitlines() if line[:1] == "{"]
+        environments = [r["pid"] for r in records if r["message"] == "environment started"]
+
+        stopped = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)  # as docflow-stack down stops it
+        assert process.popen is not None
+        process.popen.wait(timeout=30)
+        took = time.monotonic() - stopped
+    finally:
+        process.kill9()
+
+    # Each environment reads the end of its channel and exits: no waiting out a timeout.
+    assert took < 5, f"the gateway took {took:.1f} s to stop"
+    assert environments
+    for pid in environments:
+        wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10, f"environment {pid}")

@@ -17,6 +17,7 @@ serialise fails here too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -98,14 +99,20 @@ class Environment:
         # Its channel closes before the process is reaped: is_alive() alone may say True.
         return not self.gone and self.process.is_alive()
 
-    def stop(self) -> None:
+    def hang_up(self) -> None:
+        """Close its channel at once: the process reads its end and exits (``reap`` waits)."""
+        with contextlib.suppress(OSError):
+            self.ours.shutdown(socket.SHUT_RDWR)  # now, not when the loop gets round to it
         if self._streams is not None:
             self._streams[1].close()
         else:
             self.ours.close()
+
+    async def reap(self) -> None:
+        """Wait for the process to exit (off the loop), killing it if it will not."""
         if self.process.pid is None:
             return
-        self.process.join(timeout=5)
+        await asyncio.get_running_loop().run_in_executor(None, self.process.join, 5)
         if self.process.is_alive():
             self.process.kill()
 
@@ -119,6 +126,7 @@ class Environments:
         self.started: list[Environment] = []
         self.idle: asyncio.Queue[Environment] | None = None  # made in the gateway's loop
         self.provisioned = False
+        self._reaping: set[asyncio.Task[None]] = set()  # kept: the loop holds weak references
 
     async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         environment = await self._acquire()
@@ -157,7 +165,10 @@ class Environments:
 
     def _discard(self, environment: Environment) -> None:
         self.started.remove(environment)
-        environment.stop()
+        environment.hang_up()
+        reaping = asyncio.get_running_loop().create_task(environment.reap())
+        self._reaping.add(reaping)
+        reaping.add_done_callback(self._reaping.discard)
 
     async def _start(self) -> Environment:
         environment = Environment(self.function_name, self.target)
@@ -174,9 +185,10 @@ class Environments:
             self.idle = asyncio.Queue()
         return self.idle
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         for environment in self.started:
-            environment.stop()
+            environment.hang_up()
+        await asyncio.gather(*(e.reap() for e in self.started), *self._reaping)
 
 
 def serve(channel: socket.socket, function_name: str, target: str) -> None:

@@ -14,19 +14,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import logging
+import os
 import re
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
 from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.models import ErrorBody
 from docflow_shared.observability import json_logging
+from joserfc.jwk import KeySet, RSAKey
 
+from . import dev_issuer
+from .authorizer import Authorizer, Unauthorized, unauthorized_headers
 from .environments import Environments, concurrency
 from .functions import ROUTES, Handler, remote_function
 from .jobs_page import page_response
@@ -154,7 +161,37 @@ def error(status: int, code: str, message: str) -> web.Response:
     return web.Response(status=status, body=body, content_type="application/json")
 
 
-def make_app(routes: list[Route]) -> web.Application:
+@dataclass(frozen=True)
+class JwtAuth:
+    """``DOCFLOW_AUTH=jwt``: the authorizer every route's requests pass, and the dev issuer's
+    key when the gateway serves that issuer itself (no ``DOCFLOW_JWT_ISSUER`` given)."""
+
+    authorizer: Authorizer
+    issuer_key: RSAKey | None = None
+
+
+def jwt_auth(gateway_url: str) -> JwtAuth | None:
+    if os.environ.get("DOCFLOW_AUTH", "token") != "jwt":
+        return None  # the shared token, if DOCFLOW_API_TOKEN is set, is the functions' to check
+    audience = os.environ.get("DOCFLOW_JWT_AUDIENCE", dev_issuer.AUDIENCE)
+    issuer = os.environ.get("DOCFLOW_JWT_ISSUER")
+    if issuer:
+        return JwtAuth(Authorizer(issuer, audience, discovered_keys(issuer)))
+    key = dev_issuer.signing_key(Path(os.environ.get("DOCFLOW_STATE_DIR", ".docflow")))
+    public = KeySet([RSAKey.import_key(key.as_dict(private=False))])
+    return JwtAuth(Authorizer(dev_issuer.issuer_url(gateway_url), audience, public), key)
+
+
+def discovered_keys(issuer: str) -> KeySet:
+    """The issuer's signing keys, found as API Gateway finds them: by OIDC discovery."""
+    discovery = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+    with urllib.request.urlopen(discovery, timeout=10) as answer:  # noqa: S310 - the issuer
+        jwks_uri = json.loads(answer.read())["jwks_uri"]
+    with urllib.request.urlopen(jwks_uri, timeout=10) as answer:  # noqa: S310
+        return KeySet.import_key_set(json.loads(answer.read()))
+
+
+def make_app(routes: list[Route], auth: JwtAuth | None = None) -> web.Application:
     openapi = openapi_document()
 
     environments = [f for f in {id(r.function): r.function for r in routes}.values()
@@ -180,6 +217,13 @@ def make_app(routes: list[Route]) -> web.Application:
             if params is None:
                 continue
             event = to_event(request, body, route, params)
+            if auth is not None:
+                try:
+                    identity = auth.authorizer.authorize(request.headers.get("Authorization"))
+                except Unauthorized as why:  # API Gateway's answer; no function sees the request
+                    return web.json_response({"message": "Unauthorized"}, status=401,
+                                             headers=unauthorized_headers(str(why)))  # fmt: skip
+                event["requestContext"]["authorizer"] = {"jwt": identity}
             started = time.perf_counter()
             try:
                 result = await route.function.invoke(event)
@@ -199,14 +243,15 @@ def make_app(routes: list[Route]) -> web.Application:
             provisioning.add(asyncio.create_task(function.provision()))
 
     async def stop(_app: web.Application) -> None:
-        for function in environments:
-            function.stop()
+        await asyncio.gather(*(function.stop() for function in environments))
 
     provisioning: set[asyncio.Task[None]] = set()  # kept: the loop holds only weak references
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.on_startup.append(provision)
     app.on_cleanup.append(stop)
+    if auth is not None and auth.issuer_key is not None:
+        dev_issuer.routes(app, auth.issuer_key, auth.authorizer.issuer)
     # [\s\S]: a path with an encoded newline is routed too (".*" stops at it).
     app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)
     return app
@@ -237,7 +282,12 @@ def main(argv: list[str] | None = None) -> None:
     routes = load_routes([tuple(route) for route in args.route], function_urls)
     log.info("local API gateway on http://%s:%s: %s", args.host, args.port,
              ", ".join(f"{r.method} {r.template}" for r in routes))  # fmt: skip
-    web.run_app(make_app(routes), host=args.host, port=args.port, access_log=None, print=None)
+    auth = jwt_auth(f"http://{args.host}:{args.port}")
+    if auth is not None:
+        log.info("JWT authorizer: issuer %s, audience %s", auth.authorizer.issuer,
+                 auth.authorizer.audience)  # fmt: skip
+    app = make_app(routes, auth)
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

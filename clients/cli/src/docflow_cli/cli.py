@@ -132,11 +132,20 @@ class Api:
 
 
 def api_headers() -> dict[str, str]:
-    """JSON, and the bearer token when ``DOCFLOW_API_TOKEN`` is set."""
+    """JSON, and the bearer token: ``DOCFLOW_API_TOKEN`` when set, else the one ``docflow
+    login`` kept."""
     headers = {"Content-Type": "application/json"}
-    if token := os.environ.get("DOCFLOW_API_TOKEN"):
+    kept = token_file()
+    token = os.environ.get("DOCFLOW_API_TOKEN") or (kept.read_text().strip() if kept.exists()
+                                                     else None)  # fmt: skip
+    if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+def token_file() -> Path:
+    """Where ``docflow login`` keeps its token: beside the local stack's state."""
+    return Path(os.environ.get("DOCFLOW_STATE_DIR", ".docflow")) / "token"
 
 
 # --- formatting: plain functions of a status (dict as on the wire) and the time now --------------
@@ -317,7 +326,7 @@ HELP = """A job's life from a terminal, through the API (the local stack's gatew
   docflow submit FILE_OR_URL [--wait]      docflow status JOB [--watch]
   docflow jobs [--status S] [--limit N]    docflow cancel JOB
   docflow approve JOB --reviewer R         docflow reject JOB --reviewer R --comment C
-  docflow redrive JOB
+  docflow redrive JOB                      docflow login --as USER [--role R]
 
 Every command takes --json. Exit codes: 0 done (or still running), 1 the job ended failed,
 rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing answers.
@@ -650,6 +659,27 @@ def cancel(job_id: JobId, gateway_url: GatewayUrl = None, as_json: AsJson = Fals
 
     It ends canceled at its next step boundary, or at once if it awaits approval."""
     show_action(Api.at(gateway_url).job_action(job_id, "cancel"), as_json)
+
+
+@command
+def login(
+    user: Annotated[str, typer.Option("--as", help="who you are (the token's sub)")],
+    role: Annotated[list[str] | None, typer.Option(help="a group of yours, e.g. reviewer")] = None,
+    gateway_url: GatewayUrl = None,
+) -> None:
+    """Get a token from the local stack's dev issuer (DOCFLOW_AUTH=jwt make up) and keep it.
+
+    Every later command sends it. For a deployment, put your identity provider's token in
+    DOCFLOW_API_TOKEN instead."""
+    api = Api.at(gateway_url)
+    answer = api.call("POST", "/dev-issuer/token", {"sub": user, "groups": role or []})
+    kept = token_file()
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.touch(mode=0o600)
+    kept.write_text(answer["token"])
+    until = datetime.fromtimestamp(answer["expiresAt"]).strftime("%H:%M")
+    roles = f" ({', '.join(role)})" if role else ""
+    typer.echo(f"logged in as {user}{roles} until {until}; the token is in {kept}")
 
 
 @command
