@@ -214,6 +214,7 @@ def test_a_schedule_fires_every_slot_and_a_worker_runs_each_even_across_a_restar
                                     "resonate:scope": "global"})  # fmt: skip
         assert created[0] == 200, created
         wait_until(lambda: len(scheduled(url, "every-second")) >= 3, 30, "three slots")
+        killed_at = int(time.time() * 1000)
         server.kill9()
         time.sleep(3)  # slots pass while the server is down
         server, url = fast_server(tmp_path, port)
@@ -230,5 +231,9 @@ def test_a_schedule_fires_every_slot_and_a_worker_runs_each_even_across_a_restar
     assert slots == list(range(slots[0], slots[0] + 1000 * len(slots), 1000)), (
         "one promise per second, none missed and none twice"
     )
-    for promise in promises:
-        assert executions(effects, str(promise["id"])) == [(1, "w1"), (2, "w1"), (3, "w1")]
+    for slot, promise in zip(slots, promises, strict=True):
+        ran = executions(effects, str(promise["id"]))
+        if slot < killed_at:  # in flight when the server died: a step may run again (at least once)
+            assert sorted(set(ran)) == [(1, "w1"), (2, "w1"), (3, "w1")], ran
+        else:
+            assert ran == [(1, "w1"), (2, "w1"), (3, "w1")]
