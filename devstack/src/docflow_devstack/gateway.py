@@ -240,7 +240,15 @@ def make_app(routes: list[Route], auth: JwtAuth | None = None) -> web.Applicatio
 
     async def provision(_app: web.Application) -> None:
         for function in environments:
-            provisioning.add(asyncio.create_task(function.provision()))
+            task = asyncio.create_task(function.provision())
+            provisioning.add(task)
+            task.add_done_callback(reported)
+
+    def reported(task: asyncio.Task[None]) -> None:
+        """A function whose first environment failed its init stays unready (/health 503), and
+        says why in the log; its next request starts another environment."""
+        if not task.cancelled() and (failure := task.exception()) is not None:
+            log.error("a function failed its init: %s", failure)
 
     async def stop(_app: web.Application) -> None:
         await asyncio.gather(*(function.stop() for function in environments))
