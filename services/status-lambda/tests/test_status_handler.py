@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from docflow_shared.ids import workflow_id
 from docflow_shared.lambda_context import LambdaContext
+from docflow_shared.resonate_http import encode_value
 from docflow_shared.settings import forget_settings
 from docflow_status.handlers.http import lambda_handler
 from docflow_testing.events import api_event
@@ -80,3 +81,44 @@ def test_a_canceled_job_shows_the_interrupted_step_as_failed_not_running(resonat
 def test_an_unknown_job_is_404_and_an_invalid_id_is_400(resonate_url: str) -> None:
     assert status_of("never-started")[0] == 404
     assert status_of("bad id")[0] == 400
+
+
+def as_caller(event: dict[str, Any], sub: str, *groups: str) -> dict[str, Any]:
+    """The event as a JWT authorizer hands it over: the caller's claims, as strings."""
+    claims = {"sub": sub, "cognito:groups": "[" + " ".join(groups) + "]"}
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return event
+
+
+def job_of(resonate_url: str, requester: str) -> str:
+    """A job requested by ``requester``, as the trigger starts it (its request in the root)."""
+    job_id = f"own-{uuid.uuid4().hex[:8]}"
+    request = {"func": "process_document", "args": [{"jobId": job_id, "requesterId": requester}],
+               "kwargs": {}, "version": 1}  # fmt: skip
+    call(resonate_url, "promise.create", id=workflow_id(job_id), timeoutAt=FAR,
+         param=encode_value(request), tags={"docflow:kind": "job"})  # fmt: skip
+    return job_id
+
+
+def test_a_verified_caller_sees_its_own_jobs_only_and_an_admin_all(resonate_url: str) -> None:
+    alices, bobs = job_of(resonate_url, "alice"), job_of(resonate_url, "bob")
+    context = LambdaContext("test")
+
+    def status(job_id: str, sub: str, *groups: str) -> int:
+        event = as_caller(api_event("GET", f"/status/{job_id}"), sub, *groups)
+        return int(lambda_handler(event, context)["statusCode"])
+
+    def listed(sub: str, *groups: str) -> set[str]:
+        event = as_caller(api_event("GET", "/jobs"), sub, *groups)
+        event["queryStringParameters"] = {"limit": "100"}
+        answer = lambda_handler(event, context)
+        return {job["jobId"] for job in json.loads(answer["body"])["jobs"]}
+
+    assert (status(alices, "alice"), status(bobs, "alice")) == (200, 404)
+    missing = json.loads(lambda_handler(as_caller(api_event("GET", f"/status/{bobs}"), "alice"),
+                                        context)["body"])  # fmt: skip
+    assert missing["message"] == f"no job {bobs}", "another's job does not exist, for alice"
+    assert status(bobs, "root", "admin") == 200
+    assert alices in listed("alice")
+    assert bobs not in listed("alice")
+    assert {alices, bobs} <= listed("root", "admin")

@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from docflow_shared.errors import JobConflict, JobNotFound
+from docflow_shared.errors import Forbidden, JobConflict, JobNotFound
+from docflow_shared.identity import Caller
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import ApprovalDecision, JobRequest
 from docflow_shared.resonate_http import PromiseRecord
+from docflow_shared.settings import forget_settings
 from docflow_shared.workflow_records import WorkflowRecords, workflow_records
 from docflow_trigger.dal.workflows import StartedWorkflow
 from docflow_trigger.logic.job_actions import cancel, decide, redrive
@@ -214,3 +216,27 @@ def test_cancel_wakes_a_failed_job_waiting_for_a_redrive() -> None:
     assert store.promises[wait].value == {"canceled": True}
     with pytest.raises(JobConflict, match="is processing: only a failed job"):
         redrive("inv-1", store)
+
+
+def test_a_verified_caller_starts_acts_on_and_finds_only_its_own_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RESONATE_URL", "http://127.0.0.1:9")
+    forget_settings()
+    store = MemoryStore()
+    alice, bob = Caller("alice", frozenset()), Caller("bob", frozenset())
+    admin = Caller("ops", frozenset({"admin"}))
+
+    start_job(job(requesterId="alice"), "request-1", store, caller=alice)
+    with pytest.raises(Forbidden, match="you are bob: you may not start a job as alice"):
+        start_job(job(jobId="inv-2", requesterId="alice"), "request-2", store, caller=bob)
+    start_job(job(jobId="inv-3", requesterId="alice"), "request-3", store, caller=admin)
+    store.fail_analyze("inv-1")
+
+    with pytest.raises(JobNotFound, match="no job inv-1"):
+        cancel("inv-1", store, caller=bob)
+    with pytest.raises(JobNotFound, match="no job inv-1"):
+        redrive("inv-1", store, caller=bob)
+    assert redrive("inv-1", store, caller=alice).action == "redriven"
+    assert cancel("inv-3", store, caller=admin).action == "cancel_requested"
+    forget_settings()

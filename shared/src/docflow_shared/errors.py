@@ -57,6 +57,12 @@ class Unauthorized(DocflowError):
     code = "unauthorized"
 
 
+class Forbidden(DocflowError):
+    """A verified caller asking for what is not theirs to do."""
+
+    code = "forbidden"
+
+
 class ReasonedError(DocflowError):
     """An error that ends a workflow with a reason.
 

@@ -27,6 +27,7 @@ from .errors import (
     BackendRejected,
     BackendUnavailable,
     DocflowError,
+    Forbidden,
     InvalidDocument,
     InvalidJob,
     JobConflict,
@@ -47,6 +48,7 @@ JSON_ONLY = "send the body as JSON, with 'Content-Type: application/json'"
 STATUS_BY_ERROR: dict[type[DocflowError], int] = {
     InvalidJob: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     JobNotFound: 404,
     JobConflict: 409,
     PayloadTooLarge: 413,
@@ -61,6 +63,7 @@ STATUS_BY_ERROR: dict[type[DocflowError], int] = {
 ERROR_MEANINGS = {
     400: "the request is malformed: a body that is not JSON, or an invalid jobId",
     401: "DOCFLOW_API_TOKEN is set and the bearer token is missing or wrong",
+    403: "the verified caller may not do this (start a job as another requester)",
     404: "no such job, or no such route",
     409: "the job id was already used with a different request",
     413: "the body is larger than 256 KB",

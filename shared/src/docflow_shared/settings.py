@@ -112,6 +112,12 @@ class FrontDoorSettings(ResonateSettings):
     """What both Lambda front doors (trigger and status) read."""
 
     api_token: SecretStr | None = Field(None, validation_alias="DOCFLOW_API_TOKEN")
+    # With a JWT authorizer in front: the claim that names the requester a caller acts as, the
+    # claim listing its groups, and the group that may act for any requester (docs/deploy.md).
+    requester_claim: str = Field("sub", min_length=1, validation_alias="DOCFLOW_REQUESTER_CLAIM")
+    groups_claim: str = Field("cognito:groups", min_length=1,
+                              validation_alias="DOCFLOW_GROUPS_CLAIM")  # fmt: skip
+    admin_group: str = Field("admin", min_length=1, validation_alias="DOCFLOW_ADMIN_GROUP")
 
     @field_validator("api_token", mode="before")
     @classmethod

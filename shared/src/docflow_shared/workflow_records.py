@@ -102,6 +102,14 @@ class WorkflowRecords:
         )
 
 
+def requester_of(root: PromiseRecord) -> str | None:
+    """Who asked for the job: the ``requesterId`` of the request its root promise holds."""
+    args = root.param.get("args") if isinstance(root.param, dict) else None
+    job = args[0] if isinstance(args, list) and args else None
+    requester = job.get("requesterId") if isinstance(job, dict) else None
+    return requester if isinstance(requester, str) else None
+
+
 def failure_of(promise: PromiseRecord) -> JobFailure:
     """A rejected promise's ``JobFailure`` (the SDK keeps a rejection's ``message``)."""
     data = promise.value

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from docflow_shared.identity import caller_in
 from docflow_shared.lambda_http import new_resolver, openapi_responses, resolve
 from docflow_shared.models import JobList, JobStatus, JobStatusName
 from docflow_shared.settings import StatusSettings
@@ -27,7 +28,7 @@ app = new_resolver(logger)
 )
 def job_status(job_id: Annotated[str, Path(alias="jobId")]) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    status = get_job_status(job_id)
+    status = get_job_status(job_id, caller_in(app.current_event.raw_event))
     return Response(200, "application/json", status.model_dump_json(by_alias=True))
 
 
@@ -41,7 +42,7 @@ def jobs(
     status: Annotated[JobStatusName | None, Query(description="only jobs in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="at most this many jobs")] = 20,
 ) -> Response[str]:
-    listed = list_jobs(status, limit)
+    listed = list_jobs(status, limit, caller_in(app.current_event.raw_event))
     return Response(200, "application/json", listed.model_dump_json(by_alias=True))
 
 

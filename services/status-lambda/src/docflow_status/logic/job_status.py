@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from docflow_shared.identity import Caller
 from docflow_shared.ids import job_id_of, require_valid_job_id, workflow_id
 from docflow_shared.models import (
     JobList,
@@ -21,7 +22,7 @@ from docflow_shared.progress import JobProgress
 from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import CORRELATION_TAG
-from docflow_shared.workflow_records import WorkflowRecords, failure_of
+from docflow_shared.workflow_records import WorkflowRecords, failure_of, requester_of
 
 from ..dal.workflows import job_progress, job_roots, workflow_records
 
@@ -43,14 +44,20 @@ ROOT_STATE = {
 }
 
 
-def get_job_status(job_id: str) -> JobStatus:
+def get_job_status(job_id: str, caller: Caller | None = None) -> JobStatus:
+    """The job's status; 404 for an unknown job, or (to a verified caller) another's."""
     records = workflow_records(workflow_id(require_valid_job_id(job_id)))
+    if caller is not None:
+        caller.may_see(job_id, requester_of(records.root))
     return describe(job_id, records, job_progress(job_id))
 
 
-def list_jobs(status: JobStatusName | None, limit: int) -> JobList:
-    """The ``limit`` most recent jobs (of ``status``, if given), newest first."""
+def list_jobs(status: JobStatusName | None, limit: int, caller: Caller | None = None) -> JobList:
+    """The ``limit`` most recent jobs (of ``status``, if given), newest first; a verified
+    caller's own only (an admin's: all)."""
     roots = job_roots(ROOT_STATE.get(status) if status else None, SCAN_LIMIT)
+    if caller is not None and not caller.is_admin:
+        roots = [root for root in roots if requester_of(root) == caller.subject]
     jobs: list[JobStatus] = []
     for root in sorted(roots, key=lambda r: r.created_at, reverse=True):
         job_id = job_id_of(root.id)

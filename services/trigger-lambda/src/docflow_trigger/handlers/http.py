@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from docflow_shared.identity import Caller, caller_in
 from docflow_shared.lambda_http import (
     RETRY_AFTER_SECONDS,
     new_resolver,
@@ -34,12 +35,12 @@ app = new_resolver(logger)
     description="Starts the job's durable workflow and answers at once; poll the Location. "
     "Sending the same job again answers 202 again and starts nothing new.",
     responses=openapi_responses(
-        202, "accepted: the workflow exists", Accepted, 400, 401, 409, 413, 415, 422, 502, 503
+        202, "accepted: the workflow exists", Accepted, 400, 401, 403, 409, 413, 415, 422, 502, 503
     ),
 )
 def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
     logger.append_keys(jobId=job.job_id)
-    started = start_job(job, logger.get_correlation_id() or "")
+    started = start_job(job, logger.get_correlation_id() or "", caller=caller())
     count_started(started)
     # A repeated request is answered with the correlation id the workflow carries.
     logger.set_correlation_id(started.correlation_id)
@@ -81,7 +82,7 @@ def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Re
 )
 def cancel_job(job_id: JobId) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    return accepted(cancel(job_id))
+    return accepted(cancel(job_id, caller=caller()))
 
 
 @app.post(
@@ -98,7 +99,12 @@ def cancel_job(job_id: JobId) -> Response[str]:
 )
 def redrive_job(job_id: JobId) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    return accepted(redrive(job_id))
+    return accepted(redrive(job_id, caller=caller()))
+
+
+def caller() -> Caller | None:
+    """The verified caller of this request (a JWT authorizer in front), if any."""
+    return caller_in(app.current_event.raw_event)
 
 
 def accepted(action: JobActionAccepted) -> Response[str]:

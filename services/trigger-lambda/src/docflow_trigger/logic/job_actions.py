@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 
 from docflow_shared.errors import JobConflict
+from docflow_shared.identity import Caller
 from docflow_shared.ids import require_valid_job_id, workflow_id
 from docflow_shared.models import ApprovalDecision, JobActionAccepted, JobStatusName
 from docflow_shared.workflow import REDRIVEN, cancel_signal_id
-from docflow_shared.workflow_records import WorkflowRecords
+from docflow_shared.workflow_records import WorkflowRecords, requester_of
 
 from ..dal import workflows
 from .store import JobStore
@@ -39,9 +40,11 @@ def decide(
     return JobActionAccepted(job_id=job_id, action=action, status_url=f"/status/{job_id}")
 
 
-def cancel(job_id: str, store: JobStore = workflows) -> JobActionAccepted:
+def cancel(
+    job_id: str, store: JobStore = workflows, caller: Caller | None = None
+) -> JobActionAccepted:
     """Ask the job to end ``canceled`` at its next step boundary (or now, if it is waiting)."""
-    records = _live_job(job_id, "cancel", store)
+    records = _live_job(job_id, "cancel", store, caller)
     store.raise_signal(cancel_signal_id(job_id), records.root.timeout_at, {"canceled": True})
     waiting = records.awaiting_redrive
     for wait in (records.approval, waiting.wait if waiting else None):
@@ -52,10 +55,12 @@ def cancel(job_id: str, store: JobStore = workflows) -> JobActionAccepted:
     )
 
 
-def redrive(job_id: str, store: JobStore = workflows) -> JobActionAccepted:
+def redrive(
+    job_id: str, store: JobStore = workflows, caller: Caller | None = None
+) -> JobActionAccepted:
     """Run a failed job again from its failed step (once a fix is deployed); 409 unless it
     failed in a way a new run can mend and its deadline has not passed."""
-    records = store.workflow_records(workflow_id(require_valid_job_id(job_id)))
+    records = _records(job_id, store, caller)
     waiting = records.awaiting_redrive
     if waiting is None:
         if records.status is not JobStatusName.FAILED:
@@ -71,9 +76,19 @@ def redrive(job_id: str, store: JobStore = workflows) -> JobActionAccepted:
     return JobActionAccepted(job_id=job_id, action="redriven", status_url=f"/status/{job_id}")
 
 
-def _live_job(job_id: str, verb: str, store: JobStore) -> WorkflowRecords:
-    """The job's records, if it has not ended (404 unknown, 409 ended)."""
+def _records(job_id: str, store: JobStore, caller: Caller | None) -> WorkflowRecords:
+    """The job's records; 404 for a job that is unknown, or another requester's."""
     records = store.workflow_records(workflow_id(require_valid_job_id(job_id)))
+    if caller is not None:
+        caller.may_see(job_id, requester_of(records.root))
+    return records
+
+
+def _live_job(
+    job_id: str, verb: str, store: JobStore, caller: Caller | None = None
+) -> WorkflowRecords:
+    """The job's records, if it has not ended (404 unknown, 409 ended)."""
+    records = _records(job_id, store, caller)
     if records.root.state != "pending":
         raise JobConflict(f"cannot {verb} job {job_id}: it has already ended ({records.status})")
     return records

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from docflow_shared.errors import JobConflict
+from docflow_shared.identity import Caller
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import Accepted, JobRequest
 from docflow_shared.settings import TriggerSettings
@@ -23,8 +24,13 @@ class JobStarted:
     deduplicated: bool  # the workflow existed already: this request started nothing
 
 
-def start_job(job: JobRequest, correlation_id: str, store: JobStore = workflows) -> JobStarted:
-    """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id."""
+def start_job(
+    job: JobRequest, correlation_id: str, store: JobStore = workflows, caller: Caller | None = None
+) -> JobStarted:
+    """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id,
+    ``Forbidden`` when a verified caller asks for it as another requester."""
+    if caller is not None:
+        caller.may_start_for(job.requester_id)
     sent = job.as_workflow_input()
     deadline = timedelta(
         seconds=job.deadline_seconds or TriggerSettings.current().job_timeout_seconds

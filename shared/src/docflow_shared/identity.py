@@ -1,0 +1,64 @@
+"""Who calls a front door: the verified identity API Gateway's JWT authorizer hands over.
+
+The gateway (API Gateway, or the local one with ``DOCFLOW_AUTH=jwt``) has already checked the
+token; a handler never parses one. It reads the claims under
+``requestContext.authorizer.jwt.claims`` (strings; a list as ``[a b]``). Without them (the
+shared-token or open mode) there is no caller, and every job is everyone's, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Forbidden, JobNotFound
+from .settings import FrontDoorSettings
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject: str  # the requester id it acts as (the requester claim, ``sub`` by default)
+    groups: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        """An administrator, or a trusted service, acts for any requester."""
+        return FrontDoorSettings.current().admin_group in self.groups
+
+    def may_start_for(self, requester_id: str) -> None:
+        """A job is started by its requester (or an admin): ``Forbidden`` otherwise."""
+        if requester_id != self.subject and not self.is_admin:
+            msg = f"you are {self.subject}: you may not start a job as {requester_id}"
+            raise Forbidden(msg)
+
+    def may_see(self, job_id: str, requester_id: str | None) -> None:
+        """Another requester's job does not exist, for this caller (404, not 403: its id
+        says nothing)."""
+        if requester_id != self.subject and not self.is_admin:
+            raise JobNotFound(f"no job {job_id}")
+
+
+def caller_in(event: dict[str, Any]) -> Caller | None:
+    """The caller of an API Gateway (HTTP API v2) event."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    return caller_of((authorizer.get("jwt") or {}).get("claims"))
+
+
+def caller_of(claims: dict[str, Any] | None) -> Caller | None:
+    """The caller the verified ``claims`` name; None without claims (no verified identity)."""
+    if not claims:
+        return None
+    settings = FrontDoorSettings.current()
+    subject = claims.get(settings.requester_claim)
+    if not isinstance(subject, str) or not subject:
+        raise Forbidden(f"the token has no {settings.requester_claim} claim to act as")
+    return Caller(subject, frozenset(_listed(claims.get(settings.groups_claim))))
+
+
+def _listed(value: Any) -> list[str]:
+    """A list claim as API Gateway passes it (``[a b]``), or as a JSON list."""
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    if isinstance(value, str):
+        return value.strip("[]").split()
+    return []
