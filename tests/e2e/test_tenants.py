@@ -3,6 +3,7 @@ is who its verified token says; it starts jobs as itself only, and sees and acts
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +13,11 @@ from docflow_samples import invoice_pdf
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-tenants-stack")]
+
+
+@pytest.fixture(scope="module")
+def document(files: FileServer) -> str:
+    return files.serve("/tenants-invoice.pdf", invoice_pdf(), "application/pdf")
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +36,9 @@ class Client:
         self.http = httpx.Client(base_url=stack.gateway, timeout=30,
                                  headers={"Authorization": f"Bearer {token}"})  # fmt: skip
 
-    def start(self, document: str, requester: str) -> tuple[str, httpx.Response]:
+    def start(self, document: str, requester: str, **fields: object) -> tuple[str, httpx.Response]:
         job_id = f"tenant-{uuid.uuid4().hex[:8]}"
-        job = {"jobId": job_id, "documentUrl": document, "requesterId": requester}
+        job = {"jobId": job_id, "documentUrl": document, "requesterId": requester, **fields}
         return job_id, self.http.post("/process-document", json=job)
 
     def listed(self) -> set[str]:
@@ -40,9 +46,8 @@ class Client:
 
 
 def test_each_requester_starts_sees_and_acts_on_its_own_jobs_only(
-    tenants_stack: LocalStack, files: FileServer
+    tenants_stack: LocalStack, document: str
 ) -> None:
-    document = files.serve("/tenants-invoice.pdf", invoice_pdf(), "application/pdf")
     alice, bob = Client(tenants_stack, "alice"), Client(tenants_stack, "bob")
     ops = Client(tenants_stack, "ops", "admin")
 
@@ -62,3 +67,32 @@ def test_each_requester_starts_sees_and_acts_on_its_own_jobs_only(
     assert job_id in alice.listed()
     assert job_id not in bob.listed()
     assert job_id in ops.listed()
+
+
+def test_a_reviewer_decides_on_anothers_job_in_its_own_verified_name(
+    tenants_stack: LocalStack, document: str
+) -> None:
+    alice, bob = Client(tenants_stack, "alice"), Client(tenants_stack, "bob")
+    rita = Client(tenants_stack, "rita", "reviewer")
+    job_id, started = alice.start(document, "alice", requireApproval=True)
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 90
+    while alice.http.get(f"/status/{job_id}").json()["status"] != "awaiting_approval":
+        assert time.monotonic() < deadline, "the job never waited for approval"
+        time.sleep(0.2)
+
+    def decided_by(client: Client, reviewer: str) -> httpx.Response:
+        decision = {"approved": True, "reviewer": reviewer, "comment": "checked"}
+        return client.http.post(f"/jobs/{job_id}/approval", json=decision)
+
+    assert decided_by(bob, "bob").status_code == 404, "not his job, and not a reviewer"
+    own = decided_by(alice, "alice")
+    assert (own.status_code, own.json()["error"]) == (403, "forbidden")
+    assert decided_by(rita, "alice").status_code == 403, "a reviewer decides in her own name"
+    assert rita.http.get(f"/status/{job_id}").status_code == 200, "a reviewer reads it"
+    assert decided_by(rita, "rita").status_code == 202
+
+    while (status := alice.http.get(f"/status/{job_id}").json())["status"] != "done":
+        assert time.monotonic() < deadline + 60, status
+        time.sleep(0.2)
+    assert status["result"]["approval"] == {"approvedBy": "rita", "comment": "checked"}

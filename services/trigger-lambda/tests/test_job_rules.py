@@ -6,6 +6,7 @@ be redriven, once. The same rules against Resonate: tests/e2e."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -218,14 +219,23 @@ def test_cancel_wakes_a_failed_job_waiting_for_a_redrive() -> None:
         redrive("inv-1", store)
 
 
-def test_a_verified_caller_starts_acts_on_and_finds_only_its_own_jobs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+ALICE, BOB = Caller("alice", frozenset()), Caller("bob", frozenset())
+RITA, OPS = Caller("rita", frozenset({"reviewer"})), Caller("ops", frozenset({"admin"}))
+
+
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryStore]:
+    """A fresh store, and the front doors' settings that verified callers are judged by."""
     monkeypatch.setenv("RESONATE_URL", "http://127.0.0.1:9")
     forget_settings()
-    store = MemoryStore()
-    alice, bob = Caller("alice", frozenset()), Caller("bob", frozenset())
-    admin = Caller("ops", frozenset({"admin"}))
+    yield MemoryStore()
+    forget_settings()
+
+
+def test_a_verified_caller_starts_acts_on_and_finds_only_its_own_jobs(
+    verified: MemoryStore,
+) -> None:
+    store, alice, bob, admin = verified, ALICE, BOB, OPS
 
     start_job(job(requesterId="alice"), "request-1", store, caller=alice)
     with pytest.raises(Forbidden, match="you are bob: you may not start a job as alice"):
@@ -239,4 +249,27 @@ def test_a_verified_caller_starts_acts_on_and_finds_only_its_own_jobs(
         redrive("inv-1", store, caller=bob)
     assert redrive("inv-1", store, caller=alice).action == "redriven"
     assert cancel("inv-3", store, caller=admin).action == "cancel_requested"
-    forget_settings()
+
+
+def test_a_verified_decision_is_a_reviewers_in_its_own_name_on_another_requesters_job(
+    verified: MemoryStore,
+) -> None:
+    store, alice, bob, rita = verified, ALICE, BOB, RITA
+    start_job(job(requesterId="alice"), "request-1", store)
+    start_job(job(jobId="inv-2", requesterId="rita"), "request-2", store)
+    approval = store.await_approval("inv-1")
+    store.await_approval("inv-2")
+
+    def as_(caller: Caller, reviewer: str, job_id: str = "inv-1") -> Any:
+        return decide(job_id, ApprovalDecision(approved=True, reviewer=reviewer), store, caller)
+
+    with pytest.raises(JobNotFound, match="no job inv-1"):
+        as_(bob, "bob")
+    with pytest.raises(Forbidden, match="deciding needs the reviewer role"):
+        as_(alice, "alice")
+    with pytest.raises(Forbidden, match="you are rita: you may not decide as bob"):
+        as_(rita, "bob")
+    with pytest.raises(Forbidden, match="may not decide on a job of your own"):
+        as_(rita, "rita", "inv-2")
+    assert as_(rita, "rita").action == "approved"
+    assert store.promises[approval].value["reviewer"] == "rita"

@@ -25,16 +25,32 @@ class Caller:
         """An administrator, or a trusted service, acts for any requester."""
         return FrontDoorSettings.current().admin_group in self.groups
 
+    @property
+    def is_reviewer(self) -> bool:
+        return FrontDoorSettings.current().reviewer_group in self.groups
+
+    def may_decide(self, job_id: str, requester_id: str | None, reviewer: str) -> None:
+        """A decision is a reviewer's, on someone else's job (separation of duties, unless
+        switched off), in the reviewer's own verified name."""
+        if not self.is_reviewer:
+            self.may_see(job_id, requester_id)  # a job of someone else's is not there at all
+            raise Forbidden(f"deciding needs the {FrontDoorSettings.current().reviewer_group} role")
+        if requester_id == self.subject and FrontDoorSettings.current().separate_duties:
+            raise Forbidden("you may not decide on a job of your own")
+        if reviewer != self.subject:
+            raise Forbidden(f"you are {self.subject}: you may not decide as {reviewer}")
+
     def may_start_for(self, requester_id: str) -> None:
         """A job is started by its requester (or an admin): ``Forbidden`` otherwise."""
         if requester_id != self.subject and not self.is_admin:
             msg = f"you are {self.subject}: you may not start a job as {requester_id}"
             raise Forbidden(msg)
 
-    def may_see(self, job_id: str, requester_id: str | None) -> None:
+    def may_see(self, job_id: str, requester_id: str | None, reviewing: bool = False) -> None:
         """Another requester's job does not exist, for this caller (404, not 403: its id
-        says nothing)."""
-        if requester_id != self.subject and not self.is_admin:
+        says nothing), unless it is an admin, or a reviewer reading it (``reviewing``)."""
+        own = requester_id == self.subject
+        if not (own or self.is_admin or (reviewing and self.is_reviewer)):
             raise JobNotFound(f"no job {job_id}")
 
 

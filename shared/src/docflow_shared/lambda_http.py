@@ -63,7 +63,8 @@ STATUS_BY_ERROR: dict[type[DocflowError], int] = {
 ERROR_MEANINGS = {
     400: "the request is malformed: a body that is not JSON, or an invalid jobId",
     401: "DOCFLOW_API_TOKEN is set and the bearer token is missing or wrong",
-    403: "the verified caller may not do this (start a job as another requester)",
+    403: "the verified caller may not do this (start a job as another requester, decide "
+    "without the reviewer role, or on a job of its own)",
     404: "no such job, or no such route",
     409: "the job id was already used with a different request",
     413: "the body is larger than 256 KB",

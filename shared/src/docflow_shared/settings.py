@@ -118,6 +118,9 @@ class FrontDoorSettings(ResonateSettings):
     groups_claim: str = Field("cognito:groups", min_length=1,
                               validation_alias="DOCFLOW_GROUPS_CLAIM")  # fmt: skip
     admin_group: str = Field("admin", min_length=1, validation_alias="DOCFLOW_ADMIN_GROUP")
+    # The group whose members decide on approvals, and whether one may decide on one's own job.
+    reviewer_group: str = Field("reviewer", min_length=1, validation_alias="DOCFLOW_REVIEWER_GROUP")
+    separate_duties: bool = Field(True, validation_alias="DOCFLOW_SEPARATE_DUTIES")
 
     @field_validator("api_token", mode="before")
     @classmethod

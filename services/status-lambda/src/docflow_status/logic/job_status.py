@@ -47,16 +47,16 @@ ROOT_STATE = {
 def get_job_status(job_id: str, caller: Caller | None = None) -> JobStatus:
     """The job's status; 404 for an unknown job, or (to a verified caller) another's."""
     records = workflow_records(workflow_id(require_valid_job_id(job_id)))
-    if caller is not None:
-        caller.may_see(job_id, requester_of(records.root))
+    if caller is not None:  # a reviewer reads the jobs it decides on
+        caller.may_see(job_id, requester_of(records.root), reviewing=True)
     return describe(job_id, records, job_progress(job_id))
 
 
 def list_jobs(status: JobStatusName | None, limit: int, caller: Caller | None = None) -> JobList:
     """The ``limit`` most recent jobs (of ``status``, if given), newest first; a verified
-    caller's own only (an admin's: all)."""
+    caller's own only (an admin's or a reviewer's: all)."""
     roots = job_roots(ROOT_STATE.get(status) if status else None, SCAN_LIMIT)
-    if caller is not None and not caller.is_admin:
+    if caller is not None and not (caller.is_admin or caller.is_reviewer):
         roots = [root for root in roots if requester_of(root) == caller.subject]
     jobs: list[JobStatus] = []
     for root in sorted(roots, key=lambda r: r.created_at, reverse=True):

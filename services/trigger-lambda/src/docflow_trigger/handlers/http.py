@@ -64,12 +64,23 @@ JobId = Annotated[str, Path(alias="jobId")]
     summary="Approve or reject a job that is awaiting approval",
     operation_id="decideJob",
     responses=openapi_responses(
-        202, "decided: the job resumes", JobActionAccepted, 400, 401, 404, 409, 413, 415, 422, 503
+        202,
+        "decided: the job resumes",
+        JobActionAccepted,
+        400,
+        401,
+        403,
+        404,
+        409,
+        413,
+        415,
+        422,
+        503,
     ),
 )
 def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    return accepted(decide(job_id, decision))
+    return accepted(decide(job_id, decision, caller=caller()))
 
 
 @app.post(

@@ -23,10 +23,16 @@ from .store import JobStore
 
 
 def decide(
-    job_id: str, decision: ApprovalDecision, store: JobStore = workflows
+    job_id: str,
+    decision: ApprovalDecision,
+    store: JobStore = workflows,
+    caller: Caller | None = None,
 ) -> JobActionAccepted:
-    """Settle the job's pending approval with ``decision``; 409 unless it is waiting for one."""
-    records = _live_job(job_id, "approve", store)
+    """Settle the job's pending approval with ``decision``; 409 unless it is waiting for one.
+    A verified caller decides as a reviewer, in its own name, on another's job."""
+    records = _live_job(job_id, "approve", store, caller, reviewing=True)
+    if caller is not None:
+        caller.may_decide(job_id, requester_of(records.root), decision.reviewer)
     approval = records.approval
     if approval is None:
         msg = f"job {job_id} is not waiting for approval: it needs none, or has not got there yet"
@@ -76,19 +82,21 @@ def redrive(
     return JobActionAccepted(job_id=job_id, action="redriven", status_url=f"/status/{job_id}")
 
 
-def _records(job_id: str, store: JobStore, caller: Caller | None) -> WorkflowRecords:
+def _records(
+    job_id: str, store: JobStore, caller: Caller | None, reviewing: bool = False
+) -> WorkflowRecords:
     """The job's records; 404 for a job that is unknown, or another requester's."""
     records = store.workflow_records(workflow_id(require_valid_job_id(job_id)))
     if caller is not None:
-        caller.may_see(job_id, requester_of(records.root))
+        caller.may_see(job_id, requester_of(records.root), reviewing)
     return records
 
 
 def _live_job(
-    job_id: str, verb: str, store: JobStore, caller: Caller | None = None
+    job_id: str, verb: str, store: JobStore, caller: Caller | None = None, reviewing: bool = False
 ) -> WorkflowRecords:
     """The job's records, if it has not ended (404 unknown, 409 ended)."""
-    records = _records(job_id, store, caller)
+    records = _records(job_id, store, caller, reviewing)
     if records.root.state != "pending":
         raise JobConflict(f"cannot {verb} job {job_id}: it has already ended ({records.status})")
     return records
