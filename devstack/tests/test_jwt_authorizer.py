@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from docflow_devstack.dev_issuer import AUDIENCE, sign, signing_key
-from docflow_testing.processes import BIN, Process, free_port, http_ok, wait_until
+from docflow_testing.processes import jwt_gateway
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -50,21 +50,8 @@ class Gateway:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     state = tmp_path_factory.mktemp("jwt-gateway")
-    port = free_port()
-    process = Process(
-        [str(BIN / "docflow-gateway"), "--port", str(port),
-         "--route", "GET", "/whoami", "docflow_testing.identity_function:lambda_handler"],
-        state / "gateway.log",
-        env={"DOCFLOW_AUTH": "jwt", "DOCFLOW_STATE_DIR": str(state),
-             "DOCFLOW_INVOCATIONS_FILE": str(state / "invocations"),
-             "DOCFLOW_LAMBDA_CONCURRENCY": "1"},
-    ).start()  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/health"), 60, "the gateway")
+    with jwt_gateway(state) as url:
         yield Gateway(url, signing_key(state), state / "invocations")
-    finally:
-        process.kill9()
 
 
 def b64(data: dict[str, Any]) -> str:

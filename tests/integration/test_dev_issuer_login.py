@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from docflow_cli.cli import Api, app
-from docflow_testing.processes import BIN, Process, free_port, http_ok, wait_until
+from docflow_testing.processes import jwt_gateway
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.integration
@@ -18,22 +18,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    state = tmp_path_factory.mktemp("login-gateway")
-    port = free_port()
-    process = Process(
-        [str(BIN / "docflow-gateway"), "--port", str(port),
-         "--route", "GET", "/whoami", "docflow_testing.identity_function:lambda_handler"],
-        state / "gateway.log",
-        env={"DOCFLOW_AUTH": "jwt", "DOCFLOW_STATE_DIR": str(state),
-             "DOCFLOW_INVOCATIONS_FILE": str(state / "invocations"),
-             "DOCFLOW_LAMBDA_CONCURRENCY": "1"},
-    ).start()  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/health"), 60, "the gateway")
+    with jwt_gateway(tmp_path_factory.mktemp("login-gateway")) as url:
         yield url
-    finally:
-        process.kill9()
 
 
 def test_login_keeps_a_token_the_authorizer_accepts_for_that_user(

@@ -805,13 +805,7 @@ class Engine:
             raise ProtocolError(
                 400, f"Invalid request: unknown variant `{state}`, expected one of {expected}"
             )
-        limit = f.get(req, "limit")
-        if limit is None:
-            limit = SEARCH_DEFAULT_LIMIT
-        elif not f.is_int(limit) or limit < 1:
-            raise ProtocolError(400, "Limit must be a positive integer")
-        elif limit > SEARCH_MAX_LIMIT:
-            raise ProtocolError(400, "Invalid 'limit' — must be between 1 and 1000")
+        limit = _search_limit(req, SEARCH_DEFAULT_LIMIT)
         cursor = f.get(req, "cursor")
         cursor = cursor if isinstance(cursor, str) and cursor else None
         rows = self.db.execute(
@@ -890,13 +884,7 @@ class Engine:
         tags = f.get(req, "tags") or {}
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
             raise ProtocolError(400, "Invalid request: tags must map to strings")
-        limit = f.get(req, "limit")
-        if limit is None:
-            limit = SCHEDULE_SEARCH_DEFAULT_LIMIT
-        elif not f.is_int(limit) or limit < 1:
-            raise ProtocolError(400, "Limit must be a positive integer")
-        elif limit > SEARCH_MAX_LIMIT:
-            raise ProtocolError(400, "Invalid 'limit' — must be between 1 and 1000")
+        limit = _search_limit(req, SCHEDULE_SEARCH_DEFAULT_LIMIT)
         clauses, args = ["(?1 IS NULL OR id > ?1)"], [f.get(req, "cursor") or None]
         for key, value in tags.items():
             clauses.append("json_extract(promise_tags, ?) = ?")
@@ -976,6 +964,18 @@ _SCHEDULE_COLUMNS = (
     "id, cron, promise_id, promise_timeout, promise_param, promise_tags, created_at,"
     " next_run_at, last_run_at"
 )
+
+
+def _search_limit(req: Any, default: int) -> int:
+    """A search's page size, checked as the real server checks it (server.rs:2213-2223)."""
+    limit = f.get(req, "limit")
+    if limit is None:
+        return default
+    if not f.is_int(limit) or limit < 1:
+        raise ProtocolError(400, "Limit must be a positive integer")
+    if limit > SEARCH_MAX_LIMIT:
+        raise ProtocolError(400, "Invalid 'limit' — must be between 1 and 1000")
+    return int(limit)
 
 
 def _required(req: Any, key: str, message: str) -> str:

@@ -11,7 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,3 +151,26 @@ def resonate_server(
         proc.kill9()
         raise AssertionError(f"dev server did not start:\n{proc.output()}") from None
     return proc, url
+
+
+@contextmanager
+def jwt_gateway(state: Path) -> Iterator[str]:
+    """A local gateway that authorizes with JWTs (``DOCFLOW_AUTH=jwt``; its dev issuer's key in
+    ``state``), in front of one function, ``GET /whoami``
+    (:mod:`docflow_testing.identity_function`, counting its invocations in ``state/invocations``);
+    yields its URL."""
+    port = free_port()
+    process = Process(
+        [str(BIN / "docflow-gateway"), "--port", str(port),
+         "--route", "GET", "/whoami", "docflow_testing.identity_function:lambda_handler"],
+        state / "gateway.log",
+        env={"DOCFLOW_AUTH": "jwt", "DOCFLOW_STATE_DIR": str(state),
+             "DOCFLOW_INVOCATIONS_FILE": str(state / "invocations"),
+             "DOCFLOW_LAMBDA_CONCURRENCY": "1"},
+    ).start()  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/health"), 60, "the gateway")
+        yield url
+    finally:
+        process.kill9()
