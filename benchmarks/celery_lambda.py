@@ -29,7 +29,7 @@ app = new_resolver(logger)
 @tracer.capture_method
 def enqueue(job: Annotated[JobRequest, Body()]) -> Response[str]:
     logger.append_keys(jobId=job.job_id)
-    queue.send_task("process_document", args=(job.as_workflow_input(),))
+    queue.send_task("process_document", args=(job.as_workflow_input(job.requester_id or ""),))
     metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
     logger.info("job enqueued")
     accepted = Accepted(job_id=job.job_id, status_url=f"/status/{job.job_id}")

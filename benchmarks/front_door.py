@@ -69,9 +69,11 @@ def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 
 
 def job_body() -> str:
+    """A new job of its own requester: fair use is checked (and paid for) on every start, and
+    refuses none."""
     job_id = f"bench-{uuid.uuid4().hex}"
     return json.dumps({"jobId": job_id, "documentUrl": "s3://docflow-artifacts/b.pdf",
-                       "requesterId": "bench"})  # fmt: skip
+                       "requesterId": job_id})  # fmt: skip
 
 
 async def load(url: str, requests: int, concurrency: int) -> tuple[list[float], float]:

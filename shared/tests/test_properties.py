@@ -85,7 +85,7 @@ def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
 @given(valid_requests())
 def test_a_valid_request_round_trips_through_its_workflow_input(body: dict[str, Any]) -> None:
     job = JobRequest.model_validate(body)
-    sent = job.as_workflow_input()
+    sent = job.as_workflow_input(body["requesterId"])
 
     assert json.loads(json.dumps(sent)) == sent  # plain JSON, as the root promise stores it
     assert sent["jobId"] == body["jobId"]
@@ -94,7 +94,7 @@ def test_a_valid_request_round_trips_through_its_workflow_input(body: dict[str, 
     # compares equal to the one its workflow holds (otherwise it would be a 409 conflict).
     again = JobRequest.model_validate(sent)
     assert again == job
-    assert again.as_workflow_input() == sent
+    assert again.as_workflow_input(body["requesterId"]) == sent
     assert JobRequest.model_validate_json(json.dumps(body)) == job
 
 

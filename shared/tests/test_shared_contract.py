@@ -69,7 +69,7 @@ def valid_request(**overrides: object) -> dict[str, object]:
 def test_a_job_request_reads_the_wire_names_and_fills_defaults() -> None:
     job = JobRequest.model_validate(valid_request())
 
-    assert job.as_workflow_input() == {
+    assert job.as_workflow_input("alice") == {
         "jobId": "demo-1",
         "documentUrl": "https://example.com/doc.pdf",
         "requesterId": "alice",
@@ -148,7 +148,7 @@ def test_a_job_ending_survives_the_sdks_error_round_trip() -> None:
 @pytest.mark.parametrize(
     "decision",
     [
-        {"approved": True},
+        {"reviewer": "bob"},
         {"approved": True, "reviewer": "  "},
         {"approved": "maybe", "reviewer": "bob"},
         {"approved": "yes", "reviewer": "bob"},

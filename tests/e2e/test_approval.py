@@ -15,10 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from docflow_samples import invoice_pdf
 from docflow_shared.ids import workflow_id
-from docflow_shared.workflow import NOTIFICATION_STREAM
 from docflow_testing.processes import BIN
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 
@@ -55,13 +53,6 @@ def cancel(stack: LocalStack, job_id: str) -> httpx.Response:
     return httpx.post(f"{stack.gateway}/jobs/{job_id}/cancel", timeout=30)
 
 
-def events(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
-    """The job's events on the notification stream."""
-    client = redis.Redis(port=int(stack.env["DOCFLOW_REDIS_PORT"]))
-    found = [json.loads(fields[b"event"]) for _, fields in client.xrange(NOTIFICATION_STREAM)]
-    return [event for event in found if event["jobId"] == job_id]
-
-
 def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, document: str) -> None:
     job_id = approval_stack.start_job(document, "approve", requireApproval=True)
 
@@ -80,7 +71,16 @@ def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, docume
     assert done["status"] == "done", done
     assert done["result"]["approval"] == {"approvedBy": "bob", "comment": ""}
     assert [s["state"] for s in done["steps"]] == ["done"] * 6
-    assert [e["type"] for e in events(approval_stack, job_id)] == ["job.done"]
+    # The decision's audit entry: the name the body gave (no verified caller here), from the
+    # deciding request; the requester was told of it, then of the result.
+    [entry] = done["audit"]
+    deciding = answer.headers["X-Correlation-Id"]
+    assert entry | {"at": None} == {
+        "action": "approved", "by": "bob", "verified": False, "at": None, "comment": None,
+        "correlationId": deciding}  # fmt: skip
+    audited, finished = approval_stack.notifications(job_id)
+    assert (audited["type"], audited["audit"]) == ("audit.approved", entry)
+    assert finished["type"] == "job.done"
 
 
 def test_a_rejected_job_ends_rejected_with_the_reviewers_comment(
@@ -98,7 +98,8 @@ def test_a_rejected_job_ends_rejected_with_the_reviewers_comment(
     assert ended["result"] is None
     # Nothing was stored; the requester was told.
     assert [s["state"] for s in ended["steps"]][4:] == ["pending", "pending"]
-    [event] = events(approval_stack, job_id)
+    audited, event = approval_stack.notifications(job_id)
+    assert audited["type"] == "audit.rejected"
     assert (event["type"], event["message"]) == ("job.rejected", "rejected by bob: wrong vendor")
 
 
@@ -138,7 +139,9 @@ def test_cancel_while_waiting_ends_the_job_at_once(
 
     ended = approval_stack.wait_finished(job_id, timeout=30)
     assert ended["status"] == "canceled", ended
-    assert [e["type"] for e in events(approval_stack, job_id)] == ["job.canceled"]
+    events = approval_stack.notifications(job_id)
+    assert [e["type"] for e in events] == ["audit.cancel_requested", "job.canceled"]
+    assert ended["audit"] == [events[0]["audit"]]
     # A finished job cannot be canceled, nor decided on.
     assert cancel(approval_stack, job_id).status_code == 409
     late = decide(approval_stack, job_id, {"approved": True, "reviewer": "bob"})
@@ -153,7 +156,7 @@ def test_a_deadline_ends_a_waiting_job_timed_out(approval_stack: LocalStack, doc
 
     assert ended["status"] == "timed_out", ended
     assert ended["error"]["reason"] == "timed_out"
-    assert [e["type"] for e in events(approval_stack, job_id)] == ["job.timed_out"]
+    assert [e["type"] for e in approval_stack.notifications(job_id)] == ["job.timed_out"]
 
 
 def test_approval_survives_worker_and_server_restarts(
@@ -174,7 +177,9 @@ def test_approval_survives_worker_and_server_restarts(
 
 
 def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) -> None:
-    waiting = [approval_stack.start_job(document, "idle", requireApproval=True) for _ in range(200)]
+    # 200 requesters' jobs: one requester's fair use is 100 in flight, 30 at once.
+    waiting = [approval_stack.start_job(document, "idle", requireApproval=True,
+                                        requesterId=f"tenant-{n}") for n in range(200)]  # fmt: skip
     for job_id in waiting:
         wait_for(approval_stack, job_id, "awaiting_approval", timeout=300)
 
@@ -210,7 +215,7 @@ def test_no_decision_in_time_ends_the_job_timed_out(
 
     assert ended["status"] == "timed_out", ended
     assert ended["error"] == {"reason": "timed_out", "message": "no approval decision within 3 s"}
-    [event] = events(short_wait_stack, job_id)
+    [event] = short_wait_stack.notifications(job_id)
     assert event["type"] == "job.timed_out"
     late = decide(short_wait_stack, job_id, {"approved": True, "reviewer": "bob"})
     assert late.status_code == 409

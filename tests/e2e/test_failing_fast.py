@@ -109,6 +109,10 @@ def test_a_redrive_after_the_fix_finishes_the_job_from_the_failed_step(
     assert done["status"] == "done", done
     assert done["result"]["resultUrl"]
     assert (done["error"], done["redrivable"]) == (None, False)
+    # Recorded: by nobody verified (a shared-token stack); and the requester was told.
+    assert [(e["action"], e["by"], e["verified"]) for e in done["audit"]] == [
+        ("redriven", None, False)]  # fmt: skip
+    assert "audit.redriven" in [e["type"] for e in failing_stack.notifications(job_id)]
     # Every step ran once, but analyze: its three failed attempts, and the one that succeeded.
     attempts = failing_stack.step_attempts(job_id)
     assert attempts == {"download": 1, "extract": 1, "analyze": 4, "store": 1, "notify": 1}

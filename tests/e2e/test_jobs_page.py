@@ -1,15 +1,12 @@
 """The jobs page (``GET /`` on the local gateway) in a real headless Chromium, on a real stack.
 
 The stack requires a bearer token, so every browser test also goes through the page's token
-box: the page first says the API needs a token, then shows the jobs once it has one. The browser
-is Debian's chromium (``scripts/ensure-chromium``), never one Playwright downloads, and it may
-reach loopback only.
+box: the page first says the API needs a token, then shows the jobs once it has one. The browser:
+``tests.e2e.browser``.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,24 +17,13 @@ import pytest
 from docflow_samples import invoice_pdf
 from docflow_testing.processes import Process
 from docflow_testing.stack import FileServer, LocalStack, running_stack
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.e2e.browser import chromium, loopback_only
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-jobs-page-stack")]
 
 TOKEN = "jobs-page-token"
-CHROMIUM = os.environ.get("DOCFLOW_CHROMIUM", "/usr/bin/chromium")
-# No sandbox (tests may run as root in a container); no updater, sync or other background calls.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
-NOT_LOOPBACK = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")
 WAIT_MS = 60_000
 STEPS = ["download", "extract", "analyze", "store", "notify"]
 
@@ -74,19 +60,13 @@ def invoice(files: FileServer) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run scripts/ensure-chromium (or `make browser`)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
 def page(browser: Browser, page_stack: LocalStack) -> Iterator[Page]:
     """The jobs page, given the token after it asked for one; fails on any script error."""
-    context = browser.new_context()
-    context.route(NOT_LOOPBACK, lambda route: route.abort())
+    context = loopback_only(browser)
     opened = context.new_page()
     script_errors: list[str] = []
     opened.on("pageerror", lambda err: script_errors.append(str(err)))
@@ -183,6 +163,10 @@ def test_a_reviewer_approves_a_waiting_job_from_the_page(
     expect(card.locator('[data-field="approved-by"]')).to_have_text(
         "Approved by rita: totals checked"
     )
+    # The audit trail: a name typed in the page, with a shared token, is not a verified one.
+    decided = card.locator('[data-field="audit"] li[data-action="approved"]')
+    expect(decided).to_contain_text("approved by rita · ")
+    expect(decided).not_to_contain_text("verified")
     result = api.get(f"/status/{job_id}").json()["result"]
     assert result["approval"] == {"approvedBy": "rita", "comment": "totals checked"}
 

@@ -3,16 +3,26 @@ is who its verified token says; it starts jobs as itself only, and sees and acts
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from docflow_cli.cli import app
 from docflow_samples import invoice_pdf
 from docflow_testing.stack import FileServer, LocalStack, running_stack
+from playwright.sync_api import Browser, expect
+from typer.testing import CliRunner, Result
+
+from tests.e2e.browser import chromium, loopback_only
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-tenants-stack")]
+
+WAIT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +30,19 @@ def document(files: FileServer) -> str:
     return files.serve("/tenants-invoice.pdf", invoice_pdf(), "application/pdf")
 
 
+# Fair use, small enough to provoke: 3 jobs in flight, a burst of 5 starts, then 6 a minute.
+LIMITS = {"DOCFLOW_MAX_JOBS_IN_FLIGHT": "3", "DOCFLOW_START_BURST": "5",
+          "DOCFLOW_STARTS_PER_MINUTE": "6"}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def tenants_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from running_stack(tmp_path_factory, "tenants-stack", DOCFLOW_AUTH="jwt")
+    yield from running_stack(tmp_path_factory, "tenants-stack", DOCFLOW_AUTH="jwt", **LIMITS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from chromium()
 
 
 class Client:
@@ -32,14 +52,26 @@ class Client:
         minted = httpx.post(f"{stack.gateway}/dev-issuer/token",
                             json={"sub": user, "groups": list(groups)}, timeout=30)  # fmt: skip
         assert minted.status_code == 200, minted.text
-        token = minted.json()["token"]
+        self.token = minted.json()["token"]
         self.http = httpx.Client(base_url=stack.gateway, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                                 headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
 
-    def start(self, document: str, requester: str, **fields: object) -> tuple[str, httpx.Response]:
+    def start(
+        self, document: str, requester: str | None, **fields: object
+    ) -> tuple[str, httpx.Response]:
+        """Start a job for ``requester`` (None: left out, so the token's)."""
         job_id = f"tenant-{uuid.uuid4().hex[:8]}"
-        job = {"jobId": job_id, "documentUrl": document, "requesterId": requester, **fields}
+        named = {"requesterId": requester} if requester else {}
+        job = {"jobId": job_id, "documentUrl": document, **named, **fields}
         return job_id, self.http.post("/process-document", json=job)
+
+    def wait_for(self, job_id: str, *statuses: str, timeout: float = 90) -> dict[str, Any]:
+        """The job's status once it is one of ``statuses``."""
+        deadline = time.monotonic() + timeout
+        while (status := self.http.get(f"/status/{job_id}").json())["status"] not in statuses:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        return dict(status)
 
     def listed(self) -> set[str]:
         return {job["jobId"] for job in self.http.get("/jobs?limit=100").json()["jobs"]}
@@ -76,13 +108,11 @@ def test_a_reviewer_decides_on_anothers_job_in_its_own_verified_name(
     rita = Client(tenants_stack, "rita", "reviewer")
     job_id, started = alice.start(document, "alice", requireApproval=True)
     assert started.status_code == 202, started.text
-    deadline = time.monotonic() + 90
-    while alice.http.get(f"/status/{job_id}").json()["status"] != "awaiting_approval":
-        assert time.monotonic() < deadline, "the job never waited for approval"
-        time.sleep(0.2)
+    alice.wait_for(job_id, "awaiting_approval")
 
-    def decided_by(client: Client, reviewer: str) -> httpx.Response:
-        decision = {"approved": True, "reviewer": reviewer, "comment": "checked"}
+    def decided_by(client: Client, reviewer: str | None) -> httpx.Response:
+        named = {"reviewer": reviewer} if reviewer else {}
+        decision = {"approved": True, "comment": "checked", **named}
         return client.http.post(f"/jobs/{job_id}/approval", json=decision)
 
     assert decided_by(bob, "bob").status_code == 404, "not his job, and not a reviewer"
@@ -90,9 +120,99 @@ def test_a_reviewer_decides_on_anothers_job_in_its_own_verified_name(
     assert (own.status_code, own.json()["error"]) == (403, "forbidden")
     assert decided_by(rita, "alice").status_code == 403, "a reviewer decides in her own name"
     assert rita.http.get(f"/status/{job_id}").status_code == 200, "a reviewer reads it"
-    assert decided_by(rita, "rita").status_code == 202
+    decided = decided_by(rita, None)  # no name typed: the token's
+    assert decided.status_code == 202, decided.text
 
-    while (status := alice.http.get(f"/status/{job_id}").json())["status"] != "done":
-        assert time.monotonic() < deadline + 60, status
-        time.sleep(0.2)
+    status = alice.wait_for(job_id, "done")
     assert status["result"]["approval"] == {"approvedBy": "rita", "comment": "checked"}
+    # The audit entry carries the reviewer's verified identity and the deciding request; the
+    # notification stream carries the same entry to the requester.
+    [entry] = status["audit"]
+    assert (entry["action"], entry["by"], entry["verified"], entry["comment"]) == (
+        "approved", "rita", True, "checked")  # fmt: skip
+    assert entry["correlationId"] == decided.headers["X-Correlation-Id"]
+    announced = [e for e in tenants_stack.notifications(job_id) if e["type"] == "audit.approved"]
+    assert [(e["requesterId"], e["audit"]) for e in announced] == [("alice", entry)]
+
+
+def test_a_job_started_without_a_requester_is_the_callers(
+    tenants_stack: LocalStack, document: str
+) -> None:
+    alice = Client(tenants_stack, "alice")
+    job_id, started = alice.start(document, None)
+
+    assert started.status_code == 202, started.text
+    assert job_id in alice.listed()
+    alice.wait_for(job_id, "done")
+    [event] = tenants_stack.notifications(job_id)
+    assert (event["type"], event["requesterId"]) == ("job.done", "alice")
+
+
+def test_a_requester_flooding_is_refused_with_429_while_another_is_accepted(
+    tenants_stack: LocalStack, document: str
+) -> None:
+    flood, other = Client(tenants_stack, "flood"), Client(tenants_stack, "other")
+
+    # Jobs that wait for approval stay in flight: 3 are accepted; the next two are over the
+    # jobs in flight; after a burst of 5 starts, the rest are over the start rate.
+    answers = [flood.start(document, None, requireApproval=True)[1] for _ in range(8)]
+    _, others = other.start(document, None)
+
+    assert [a.status_code for a in answers] == [202] * 3 + [429] * 5
+    for answer in answers[3:]:
+        assert answer.json()["error"] == "too_many_requests"
+        assert int(answer.headers["Retry-After"]) >= 1
+    in_flight = ["jobs in flight" in a.json()["message"] for a in answers[3:]]
+    assert in_flight == [True, True, False, False, False]
+    assert all("faster than 6 a minute" in a.json()["message"] for a in answers[5:])
+    assert answers[3].headers["Retry-After"] == "30"
+    assert others.status_code == 202, others.text
+
+
+def test_the_jobs_page_shows_each_signed_in_user_only_their_jobs(
+    tenants_stack: LocalStack, document: str, browser: Browser
+) -> None:
+    users = {name: Client(tenants_stack, name) for name in ("page-ann", "page-ben")}
+    jobs = {name: user.start(document, None)[0] for name, user in users.items()}
+
+    for name, user in users.items():
+        context = loopback_only(browser)
+        page = context.new_page()
+        page.goto(f"{tenants_stack.gateway}/")
+        expect(page.locator("#notice")).to_contain_text("docflow login")
+        page.fill("#token", user.token)
+        page.click("#token-use")
+        mine = page.locator(f'[data-job-id="{jobs[name]}"]')
+        expect(mine).to_be_visible(timeout=WAIT_MS)
+        for job_id in (job for who, job in jobs.items() if who != name):
+            expect(page.locator(f'[data-job-id="{job_id}"]')).to_have_count(0)
+        shown = page.locator("[data-job-id]").evaluate_all(
+            "cards => cards.map(c => c.dataset.jobId)"
+        )
+        assert shown == [jobs[name]]
+        context.close()
+
+
+def test_the_cli_signed_in_starts_and_decides_as_its_user(
+    tenants_stack: LocalStack, document: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCFLOW_API_TOKEN", raising=False)
+    runner, gateway = CliRunner(), ["--gateway", tenants_stack.gateway]
+
+    def as_user(user: str, *args: str) -> Result:
+        monkeypatch.setenv("DOCFLOW_STATE_DIR", str(tmp_path / user))  # where its token is kept
+        said = runner.invoke(app, [*args, *gateway])
+        assert said.exit_code == 0, said.output
+        return said
+
+    as_user("cli-ann", "login", "--as", "cli-ann")
+    as_user("cli-rex", "login", "--as", "cli-rex", "--role", "reviewer")
+    submitted = as_user("cli-ann", "submit", document, "--require-approval", "--json")
+    job_id = json.loads(submitted.stdout)["jobId"]
+    Client(tenants_stack, "cli-ann").wait_for(job_id, "awaiting_approval")
+    as_user("cli-rex", "approve", job_id, "--comment", "fine")
+
+    done = Client(tenants_stack, "cli-ann").wait_for(job_id, "done")
+    assert done["result"]["approval"] == {"approvedBy": "cli-rex", "comment": "fine"}
+    assert [(e["action"], e["by"], e["verified"]) for e in done["audit"]] == [
+        ("approved", "cli-rex", True)]  # fmt: skip

@@ -384,10 +384,11 @@ def test_jobs_survive_killed_workers_server_and_notifier_each_done_once(
         Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
     )  # each write of a result becomes a version we can count
     run = uuid.uuid4().hex[:6]
+    # Each job its own requester's: many tenants, none over its fair use.
     jobs = [
         Job("http" if n % 2 == 0 else "sqs",
             {"jobId": f"chaos-{run}-{n:03d}", "documentUrl": document_url,
-             "requesterId": "chaos", "callbackUrl": receiver.url()})
+             "requesterId": f"tenant-{n:03d}", "callbackUrl": receiver.url()})
         for n in range(SCALE.jobs)
     ]  # fmt: skip
 

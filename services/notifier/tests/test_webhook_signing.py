@@ -122,3 +122,16 @@ def test_the_payload_is_type_timestamp_and_data_with_the_jobs_status() -> None:
         "data": {"status": "failed", "jobId": "j-1", "requesterId": "alice",
                  "reason": "not_found", "correlationId": "c-1"},
     }  # fmt: skip
+
+
+def test_a_decisions_payload_carries_its_audit_entry_and_no_status() -> None:
+    audit = {"action": "approved", "by": "rita", "verified": True,
+             "at": "2025-11-30T00:00:00Z", "correlationId": "c-2"}  # fmt: skip
+    event = {"type": "audit.approved", "jobId": "j-1", "requesterId": "alice", "audit": audit,
+             "callbackUrl": "https://example.com/hook", "correlationId": "c-1"}  # fmt: skip
+
+    payload = webhook_payload("1764460800123-0", event)
+
+    assert payload["type"] == "audit.approved"
+    assert payload["data"] == {"jobId": "j-1", "requesterId": "alice", "correlationId": "c-1",
+                               "audit": audit}  # fmt: skip

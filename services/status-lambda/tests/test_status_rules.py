@@ -219,3 +219,33 @@ def test_a_job_not_redriven_by_its_deadline_failed_for_good_with_its_step_failur
     assert (status.status, status.step, status.redrivable) == ("failed", "analyze", False)
     assert status.error == JobFailure(reason="internal_error", message="boom")
     assert [(r.run, r.failed_step) for r in status.runs] == [(1, StepName.ANALYZE)]
+
+
+def audited(action: str, by: str | None, at: str, **value: Any) -> dict[str, Any]:
+    entry = {"action": action, "by": by, "verified": by is not None, "at": at,
+             "correlationId": f"req-{action}"}  # fmt: skip
+    return {**value, "audit": entry}
+
+
+def test_the_audit_trail_lists_each_decision_with_its_entry_oldest_first() -> None:
+    failure = '{"reason":"internal_error","message":"analyze failed: TypeError: boom"}'
+    external = {"resonate:external": "true"}
+    children = [
+        step(1), step(2), step(3, "rejected", {"message": failure}),
+        promise(f"{ROOT}:4", "resolved", audited("redriven", "alice", "2025-11-30T10:00:00Z",
+                                                 redriven=True), **external),
+        step(5), promise(f"{ROOT}:6", "resolved", audited("approved", "rita",
+                                                          "2025-11-30T11:00:00Z",
+                                                          approved=True), **external),
+    ]  # fmt: skip
+    asked = audited("cancel_requested", None, "2025-11-30T10:30:00Z", canceled=True)
+    cancel = promise(f"{ROOT}/cancel", "resolved", asked)
+    records = workflow_records(promise(ROOT), children, cancel)
+
+    trail = describe("inv-1", records, None).audit
+
+    assert [(e.action, e.by, e.verified, e.correlation_id) for e in trail] == [
+        ("redriven", "alice", True, "req-redriven"),
+        ("cancel_requested", None, False, "req-cancel_requested"),
+        ("approved", "rita", True, "req-approved"),
+    ]

@@ -12,14 +12,22 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from docflow_shared.errors import Forbidden, JobConflict, JobNotFound
+from docflow_shared.errors import (
+    Forbidden,
+    InvalidFields,
+    JobConflict,
+    JobNotFound,
+    TooManyRequests,
+)
 from docflow_shared.identity import Caller
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import ApprovalDecision, JobRequest
 from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import forget_settings
-from docflow_shared.workflow_records import WorkflowRecords, workflow_records
+from docflow_shared.workflow import cancel_signal_of
+from docflow_shared.workflow_records import WorkflowRecords, requester_of, workflow_records
 from docflow_trigger.dal.workflows import StartedWorkflow
+from docflow_trigger.logic.fair_use import IN_FLIGHT_RETRY_AFTER_SECONDS, admit_start
 from docflow_trigger.logic.job_actions import cancel, decide, redrive
 from docflow_trigger.logic.start_job import start_job
 
@@ -54,7 +62,13 @@ class MemoryStore:
             raise JobNotFound(f"promise {workflow_id} not found")
         children = [p for p in self.promises.values()
                     if p.tags.get("resonate:parent") == workflow_id]  # fmt: skip
-        return workflow_records(self.promises[workflow_id], children)
+        cancel = self.promises.get(cancel_signal_of(workflow_id))
+        return workflow_records(self.promises[workflow_id], children, cancel)
+
+    def count_in_flight(self, requester_id: str, up_to: int) -> int:
+        roots = [p for p in self.promises.values() if p.state == "pending"
+                 and requester_of(p) == requester_id]  # fmt: skip
+        return min(len(roots), up_to)
 
     def resolve(self, promise_id: str, value: dict[str, Any]) -> PromiseRecord:
         return self._settle(promise_id, "resolved", value)
@@ -128,11 +142,16 @@ def test_a_job_waiting_for_approval_is_decided_once() -> None:
     approval = store.await_approval("inv-1")
     yes = ApprovalDecision(approved=True, reviewer="bob")
 
-    accepted = decide("inv-1", yes, store)
+    accepted = decide("inv-1", yes, store, correlation_id="request-2")
 
     assert accepted.action == "approved"
-    assert store.promises[approval].value == {"approved": True, "reviewer": "bob",
-                                                  "comment": None}  # fmt: skip
+    value = store.promises[approval].value
+    audit = value.pop("audit")
+    assert value == {"approved": True, "reviewer": "bob", "comment": None}
+    # Without a verified caller, the name the body gives, and the record says so.
+    assert audit | {"at": None} == {
+        "action": "approved", "by": "bob", "verified": False, "at": None,
+        "correlationId": "request-2", "comment": None}  # fmt: skip
     with pytest.raises(JobConflict, match="no longer waiting for approval"):
         decide("inv-1", ApprovalDecision(approved=False, reviewer="eve"), store)
 
@@ -150,11 +169,16 @@ def test_cancel_raises_the_signal_and_wakes_a_job_waiting_for_approval() -> None
     start_job(job(), "request-1", store)
     approval = store.await_approval("inv-1")
 
-    accepted = cancel("inv-1", store)
+    accepted = cancel("inv-1", store, correlation_id="request-2")
+    again = cancel("inv-1", store, correlation_id="request-3")
 
-    assert accepted.action == "cancel_requested"
-    assert store.promises["doc/inv-1/cancel"].value == {"canceled": True}
+    assert accepted.action == again.action == "cancel_requested"
+    signal = store.promises["doc/inv-1/cancel"].value
+    assert signal["canceled"] is True
+    assert (signal["audit"]["by"], signal["audit"]["correlationId"]) == (None, "request-2")
     assert store.promises[approval].value == {"canceled": True}
+    trail = store.workflow_records("doc/inv-1").audit
+    assert [(e.action, e.correlation_id) for e in trail] == [("cancel_requested", "request-2")]
 
 
 def test_an_ended_job_can_be_neither_canceled_nor_decided() -> None:
@@ -273,3 +297,87 @@ def test_a_verified_decision_is_a_reviewers_in_its_own_name_on_another_requester
         as_(rita, "rita", "inv-2")
     assert as_(rita, "rita").action == "approved"
     assert store.promises[approval].value["reviewer"] == "rita"
+
+
+def test_the_verified_caller_is_the_requester_and_reviewer_a_body_may_leave_out(
+    verified: MemoryStore,
+) -> None:
+    store = verified
+    unnamed = JobRequest.model_validate({"jobId": "inv-1", "documentUrl": "https://x.org/a.pdf"})
+
+    start_job(unnamed, "request-1", store, caller=ALICE)
+    start_job(unnamed, "request-2", store, caller=ALICE)  # the same job again: no conflict
+    approval = store.await_approval("inv-1")
+    decide("inv-1", ApprovalDecision(approved=False), store, RITA, correlation_id="request-3")
+
+    assert requester_of(store.promises["doc/inv-1"]) == "alice"
+    decided = store.promises[approval].value
+    assert decided["reviewer"] == "rita"
+    assert decided["audit"]["by"] == "rita"
+    assert decided["audit"]["verified"] is True
+    assert decided["audit"]["action"] == "rejected"
+    with pytest.raises(InvalidFields, match="requesterId") as refused:
+        start_job(unnamed.model_copy(update={"job_id": "inv-2"}), "request-4", store)
+    assert refused.value.details[0]["field"] == "requesterId"
+    with pytest.raises(InvalidFields, match="reviewer"):
+        decide("inv-1", ApprovalDecision(approved=True), store)
+
+
+def test_a_redrive_is_recorded_under_the_verified_callers_name(verified: MemoryStore) -> None:
+    store = verified
+    start_job(job(), "request-1", store, caller=ALICE)
+    store.fail_analyze("inv-1")
+
+    redrive("inv-1", store, caller=ALICE, correlation_id="request-2")
+
+    [entry] = store.workflow_records("doc/inv-1").audit
+    assert (entry.action, entry.by, entry.verified, entry.correlation_id) == (
+        "redriven", "alice", True, "request-2")  # fmt: skip
+
+
+@dataclass
+class CountedRate:
+    """A start rate that admits ``free`` starts, then asks for a wait of ``wait_ms``."""
+
+    free: int
+    wait_ms: int = 1500
+    taken: list[str] = field(default_factory=list)
+
+    def start_slot_wait_ms(self, requester_id: str, per_minute: int, burst: int) -> int | None:
+        self.taken.append(requester_id)
+        return 0 if len(self.taken) <= self.free else self.wait_ms
+
+
+@pytest.fixture
+def limited(verified: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
+    """A fresh store, and at most 2 jobs in flight per requester."""
+    monkeypatch.setenv("DOCFLOW_MAX_JOBS_IN_FLIGHT", "2")
+    forget_settings()
+    return verified
+
+
+def test_a_requester_with_its_most_jobs_in_flight_waits_and_others_do_not(
+    limited: MemoryStore,
+) -> None:
+    store, rate = limited, CountedRate(free=100)
+    for n in (1, 2):
+        start_job(job(jobId=f"inv-{n}"), "request", store)
+
+    with pytest.raises(TooManyRequests, match="alice has 2 jobs in flight") as refused:
+        admit_start("inv-3", "alice", store, rate)
+    admit_start("inv-1", "alice", store, rate)  # sent again: it exists, nothing more in flight
+    admit_start("inv-4", "bob", store, rate)
+    store.resolve("doc/inv-1", {})  # one ends
+    admit_start("inv-3", "alice", store, rate)
+
+    assert refused.value.retry_after_seconds == IN_FLIGHT_RETRY_AFTER_SECONDS
+
+
+def test_a_requester_over_its_start_rate_is_told_how_long_to_wait(limited: MemoryStore) -> None:
+    rate = CountedRate(free=1, wait_ms=1500)
+    admit_start("inv-1", "alice", limited, rate)
+
+    with pytest.raises(TooManyRequests, match="faster than 120 a minute") as refused:
+        admit_start("inv-2", "alice", limited, rate)
+
+    assert refused.value.retry_after_seconds == 2  # 1.5 s, rounded up

@@ -65,6 +65,7 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
         **{k: v for k, v in sdks.tags.items() if k not in lineage},
         "docflow:kind": "job",
         "docflow:correlationId": "req-1",
+        "docflow:requester": JOB["requesterId"],
     }
     assert {ours.tags[k] for k in lineage} == {"doc/ours"}
     assert abs(ours.timeout_at - sdks.timeout_at) < 60_000

@@ -63,6 +63,27 @@ class Forbidden(DocflowError):
     code = "forbidden"
 
 
+class InvalidFields(DocflowError):
+    """Fields a request needs that its model alone cannot check (422, like the validator's)."""
+
+    code = "validation_error"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"the request has invalid fields: {field}",
+                         [{"field": field, "problem": problem, "type": "missing"}])  # fmt: skip
+
+
+class TooManyRequests(DocflowError):
+    """A requester over its fair share (jobs in flight, or starts per minute): 429, and when
+    to try again."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message, {"retryAfterSeconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ReasonedError(DocflowError):
     """An error that ends a workflow with a reason.
 

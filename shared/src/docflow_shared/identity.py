@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Forbidden, JobNotFound
+from .errors import Forbidden, InvalidFields, JobNotFound
 from .settings import FrontDoorSettings
 
 
@@ -29,22 +29,27 @@ class Caller:
     def is_reviewer(self) -> bool:
         return FrontDoorSettings.current().reviewer_group in self.groups
 
-    def may_decide(self, job_id: str, requester_id: str | None, reviewer: str) -> None:
+    def may_decide(self, job_id: str, requester_id: str | None, reviewer: str | None) -> str:
         """A decision is a reviewer's, on someone else's job (separation of duties, unless
-        switched off), in the reviewer's own verified name."""
+        switched off), in the reviewer's own verified name: the name it is recorded under."""
         if not self.is_reviewer:
             self.may_see(job_id, requester_id)  # a job of someone else's is not there at all
             raise Forbidden(f"deciding needs the {FrontDoorSettings.current().reviewer_group} role")
         if requester_id == self.subject and FrontDoorSettings.current().separate_duties:
             raise Forbidden("you may not decide on a job of your own")
-        if reviewer != self.subject:
+        if reviewer not in (None, self.subject):
             raise Forbidden(f"you are {self.subject}: you may not decide as {reviewer}")
+        return self.subject
 
-    def may_start_for(self, requester_id: str) -> None:
-        """A job is started by its requester (or an admin): ``Forbidden`` otherwise."""
-        if requester_id != self.subject and not self.is_admin:
+    def may_start_for(self, requester_id: str | None) -> str:
+        """The requester a job is started for: the caller, or the one an admin names
+        (``Forbidden`` for another requester named by anyone else)."""
+        if requester_id in (None, self.subject):
+            return self.subject
+        if not self.is_admin:
             msg = f"you are {self.subject}: you may not start a job as {requester_id}"
             raise Forbidden(msg)
+        return requester_id
 
     def may_see(self, job_id: str, requester_id: str | None, reviewing: bool = False) -> None:
         """Another requester's job does not exist, for this caller (404, not 403: its id
@@ -52,6 +57,25 @@ class Caller:
         own = requester_id == self.subject
         if not (own or self.is_admin or (reviewing and self.is_reviewer)):
             raise JobNotFound(f"no job {job_id}")
+
+
+def requester_for(requester_id: str | None, caller: Caller | None) -> str:
+    """Who a job is for: decided by the verified caller, if any; else the body must say."""
+    if caller is not None:
+        return caller.may_start_for(requester_id)
+    if requester_id is None:
+        raise InvalidFields("requesterId", "required without a verified caller (a JWT)")
+    return requester_id
+
+
+def reviewer_for(job_id: str, requester_id: str | None, reviewer: str | None,
+                 caller: Caller | None) -> str:  # fmt: skip
+    """Whom a decision is recorded under: the verified reviewer, if any; else the body's."""
+    if caller is not None:
+        return caller.may_decide(job_id, requester_id, reviewer)
+    if reviewer is None:
+        raise InvalidFields("reviewer", "required without a verified caller (a JWT)")
+    return reviewer
 
 
 def caller_in(event: dict[str, Any]) -> Caller | None:

@@ -29,10 +29,12 @@ from .errors import (
     DocflowError,
     Forbidden,
     InvalidDocument,
+    InvalidFields,
     InvalidJob,
     JobConflict,
     JobNotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     UnreadableJson,
     UnsupportedMediaType,
@@ -54,6 +56,8 @@ STATUS_BY_ERROR: dict[type[DocflowError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     InvalidDocument: 422,
+    InvalidFields: 422,
+    TooManyRequests: 429,
     BackendRejected: 502,
     BackendUnavailable: 503,
 }
@@ -70,6 +74,8 @@ ERROR_MEANINGS = {
     413: "the body is larger than 256 KB",
     415: "the body is not sent as application/json",
     422: "the request has invalid fields (details lists them)",
+    429: "the requester has too many jobs in flight, or started too many too fast; retry after "
+    "Retry-After seconds",
     502: "the workflow service refused the request",
     503: "the workflow service is not answering; retry after Retry-After seconds",
 }
@@ -90,10 +96,12 @@ def openapi_responses(
     return responses
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response[str]:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, retry_after: int | None = None
+) -> Response[str]:
     headers: dict[str, str] = {}
-    if status == 503:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if status == 503 or retry_after is not None:
+        headers["Retry-After"] = str(retry_after or RETRY_AFTER_SECONDS)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     body = ErrorBody(error=code, message=message, details=details).model_dump_json()
@@ -103,7 +111,8 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 def domain_response(err: DocflowError) -> Response[str]:
     """The one mapping from a domain error to its HTTP answer."""
     status = next(s for kind, s in STATUS_BY_ERROR.items() if isinstance(err, kind))
-    return error_response(status, err.code, err.message, err.details)
+    retry_after = err.retry_after_seconds if isinstance(err, TooManyRequests) else None
+    return error_response(status, err.code, err.message, err.details, retry_after)
 
 
 def check_request(event: dict[str, Any], token: SecretStr | None) -> None:

@@ -70,7 +70,9 @@ class JobRequest(Wire):
 
     job_id: str = Field(pattern=JOB_ID_PATTERN, examples=["demo-1"])
     document_url: DocumentUrl = Field(examples=["https://example.com/doc.pdf"])
-    requester_id: str = Field(min_length=1, max_length=128, examples=["alice"])
+    # Who the job is for. With a verified caller (a JWT authorizer in front) it may be left out:
+    # it is the caller; without one, it is required.
+    requester_id: str | None = Field(None, min_length=1, max_length=128, examples=["alice"])
     type: DocumentType = DocumentType.AUTO
     callback_url: CallbackUrl | None = None
     require_approval: bool = False
@@ -80,15 +82,16 @@ class JobRequest(Wire):
 
     @field_validator("requester_id")
     @classmethod
-    def _no_blank_requester(cls, value: str) -> str:
-        if not value.strip():
+    def _no_blank_requester(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             msg = "requesterId must not be blank"
             raise ValueError(msg)
         return value
 
-    def as_workflow_input(self) -> dict[str, Any]:
-        """The job as the workflow receives it: plain JSON, camelCase, defaults included."""
-        return self.model_dump(mode="json", by_alias=True)
+    def as_workflow_input(self, requester_id: str) -> dict[str, Any]:
+        """The job as the workflow receives it, for ``requester_id`` (the one it was found to
+        be for): plain JSON, camelCase, defaults included."""
+        return self.model_dump(mode="json", by_alias=True) | {"requesterId": requester_id}
 
 
 class Trace(Wire):
@@ -122,8 +125,25 @@ class ApprovalDecision(Wire):
     model_config = ConfigDict(extra="forbid")
 
     approved: bool = Field(strict=True)  # true or false: never "yes", 1 or "no" read as a bool
-    reviewer: str = Field(min_length=1, max_length=128, pattern=r"\S", examples=["bob"])
+    # With a verified caller it may be left out (it is the caller; another name is refused);
+    # without one, it is required.
+    reviewer: str | None = Field(None, min_length=1, max_length=128, pattern=r"\S",
+                                 examples=["bob"])  # fmt: skip
     comment: str | None = Field(None, max_length=2000)
+
+
+class AuditEvent(Wire):
+    """A decision someone took on a job (approve, reject, cancel, redrive): who, when, and from
+    which request. Kept with the decision itself, in the job's durable records."""
+
+    action: Literal["approved", "rejected", "cancel_requested", "redriven"]
+    # The verified caller; without one (shared-token mode), the reviewer a decision names, or
+    # None for a cancel or redrive: nobody vouched for a name.
+    by: str | None = None
+    verified: bool  # ``by`` is the identity of a verified token
+    at: datetime
+    correlation_id: str | None = None  # of the request that took the decision
+    comment: str | None = None  # a reviewer's
 
 
 class JobActionAccepted(Wire):
@@ -182,6 +202,7 @@ class JobStatus(Wire):
     # its deadline); the runs so far, the first one first.
     redrivable: bool = False
     runs: list[JobRun] = Field(default_factory=list)
+    audit: list[AuditEvent] = Field(default_factory=list)  # the decisions taken, oldest first
     created_at: datetime | None = None  # accepted
     correlation_id: str | None = None  # from the request that started it, in every log line
     # Set when the job needs a worker and no live worker has had it for a while (none running,

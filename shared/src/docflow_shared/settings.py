@@ -138,8 +138,16 @@ class TriggerSettings(FrontDoorSettings):
     # refuses S3 notifications (the HTTP function needs none).
     inbox_bucket: str | None = Field(None, validation_alias="DOCFLOW_INBOX_BUCKET")
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    # Fair use, per requester, on POST /process-document (0: no limit). Jobs in flight are
+    # counted in Resonate; the start rate (a burst of DOCFLOW_START_BURST, then
+    # DOCFLOW_STARTS_PER_MINUTE) in the Redis at REDIS_URL, and not limited without one.
+    max_jobs_in_flight: int = Field(100, ge=0, validation_alias="DOCFLOW_MAX_JOBS_IN_FLIGHT")
+    starts_per_minute: int = Field(120, ge=0, validation_alias="DOCFLOW_STARTS_PER_MINUTE")
+    start_burst: int = Field(30, ge=1, validation_alias="DOCFLOW_START_BURST")
+    # The notification stream (decisions' audit events) and the start rate's counters.
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
 
-    @field_validator("inbox_bucket", "aws_endpoint_url", mode="before")
+    @field_validator("inbox_bucket", "aws_endpoint_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return _none_if_empty(value)

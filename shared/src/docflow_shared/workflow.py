@@ -51,7 +51,12 @@ REDRIVEN = "redriven"
 
 def cancel_signal_id(job_id: str) -> str:
     """The promise ``POST /jobs/{jobId}/cancel`` resolves; the workflow checks it between steps."""
-    return f"{workflow_id(job_id)}/cancel"
+    return cancel_signal_of(workflow_id(job_id))
+
+
+def cancel_signal_of(root_id: str) -> str:
+    """The cancel signal of the workflow ``root_id``."""
+    return f"{root_id}/cancel"
 
 
 #: Tags docflow adds to a job's root promise: the kind (so jobs can be listed: a search by tag)
@@ -59,6 +64,8 @@ def cancel_signal_id(job_id: str) -> str:
 KIND_TAG = "docflow:kind"
 JOB_KIND = "job"
 CORRELATION_TAG = "docflow:correlationId"
+#: And its requester, so a requester's jobs in flight are counted by one search.
+REQUESTER_TAG = "docflow:requester"
 #: The workflow's keyword argument that carries the request's trace (``correlationId``,
 #: ``acceptedAt`` in epoch ms). A keyword, not part of the job: a retried request with another
 #: correlation id is still the same job.

@@ -13,13 +13,16 @@ and not the job's progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
-from .models import JobFailure, JobStatusName, StepName
+from .audit import audit_event_in
+from .errors import JobNotFound
+from .models import AuditEvent, JobFailure, JobStatusName, StepName
 from .resonate_http import PromiseRecord, ResonateHttp
 from .status import job_status
-from .workflow import REDRIVEN, steps_of
+from .workflow import REDRIVEN, cancel_signal_of, steps_of
 
 CHILDREN_PAGE = 1000  # nine steps and waits, a page batch per 8 pages, two more per redrive
 
@@ -49,6 +52,14 @@ class WorkflowRecords:
     approval: PromiseRecord | None
     page_batches: list[PromiseRecord]  # extract's batches (remote children), latest run of each
     redrive_waits: tuple[RedriveWait, ...] = ()  # in order: one per failure a run stopped at
+    cancel: PromiseRecord | None = None  # the job's cancel signal, once a cancel was asked for
+
+    @property
+    def audit(self) -> list[AuditEvent]:
+        """The decisions taken on the job, oldest first: each is written with its entry."""
+        decisions = [self.approval, self.cancel, *(w.wait for w in self.redrive_waits)]
+        events = [audit_event_in(d.value) for d in decisions if d is not None]
+        return sorted((e for e in events if e is not None), key=lambda e: e.at)
 
     @property
     def step_names(self) -> tuple[StepName, ...]:
@@ -102,11 +113,16 @@ class WorkflowRecords:
         )
 
 
-def requester_of(root: PromiseRecord) -> str | None:
-    """Who asked for the job: the ``requesterId`` of the request its root promise holds."""
+def job_of(root: PromiseRecord) -> dict[str, Any]:
+    """The job (the request, as the workflow received it) its root promise holds."""
     args = root.param.get("args") if isinstance(root.param, dict) else None
     job = args[0] if isinstance(args, list) and args else None
-    requester = job.get("requesterId") if isinstance(job, dict) else None
+    return job if isinstance(job, dict) else {}
+
+
+def requester_of(root: PromiseRecord) -> str | None:
+    """Who asked for the job: the ``requesterId`` of the request its root promise holds."""
+    requester = job_of(root).get("requesterId")
     return requester if isinstance(requester, str) else None
 
 
@@ -132,8 +148,11 @@ def _pages(batch: PromiseRecord) -> object:
     return tuple(args[-2:]) if isinstance(args, list) and len(args) >= 2 else batch.id
 
 
-def workflow_records(root: PromiseRecord, children: list[PromiseRecord]) -> WorkflowRecords:
-    """The job's records from the root's children, walked in call order."""
+def workflow_records(
+    root: PromiseRecord, children: list[PromiseRecord], cancel: PromiseRecord | None = None
+) -> WorkflowRecords:
+    """The job's records from the root's children, walked in call order (and its cancel
+    signal, if there is one)."""
     numbered = sorted((p for p in children if p.id != root.id and p.id.rsplit(":", 1)[1].isdigit()),
                       key=_sequence)  # fmt: skip
     steps: list[PromiseRecord] = []
@@ -155,7 +174,7 @@ def workflow_records(root: PromiseRecord, children: list[PromiseRecord]) -> Work
         elif "resonate:target" in child.tags:
             batches[_pages(child)] = child  # a rerun takes the failed batch's place
         previous = child
-    return WorkflowRecords(root, steps, approval, list(batches.values()), tuple(waits))
+    return WorkflowRecords(root, steps, approval, list(batches.values()), tuple(waits), cancel)
 
 
 def _is_local(promise: PromiseRecord) -> bool:
@@ -178,7 +197,12 @@ def _redrive_wait(
 
 
 def read_workflow(client: ResonateHttp, workflow_id: str) -> WorkflowRecords:
-    """The root and its children (the server's 404 for a missing root propagates)."""
+    """The root, its children and its cancel signal (the server's 404 for a missing root
+    propagates)."""
     root = client.get(workflow_id)
     page = client.search(None, {"resonate:parent": workflow_id}, CHILDREN_PAGE, None)
-    return workflow_records(root, page.promises)
+    try:
+        cancel: PromiseRecord | None = client.get(cancel_signal_of(workflow_id))
+    except JobNotFound:
+        cancel = None  # never asked for
+    return workflow_records(root, page.promises, cancel)

@@ -143,6 +143,15 @@ def api_headers() -> dict[str, str]:
     return headers
 
 
+def signed_in() -> bool:
+    """Whether requests carry the token ``docflow login`` kept (not DOCFLOW_API_TOKEN's)."""
+    return not os.environ.get("DOCFLOW_API_TOKEN") and token_file().exists()
+
+
+def local_user() -> str:
+    return os.environ.get("USER") or "local"
+
+
 def token_file() -> Path:
     """Where ``docflow login`` keeps its token: beside the local stack's state."""
     return Path(os.environ.get("DOCFLOW_STATE_DIR", ".docflow")) / "token"
@@ -445,7 +454,10 @@ def submit(
     job_id: Annotated[
         str | None, typer.Option("--job-id", help="[default: job-<8 random hex digits>]")
     ] = None,
-    requester: Annotated[str, typer.Option(envvar="USER", help="who asks")] = "local",
+    requester: Annotated[
+        str | None,
+        typer.Option(help="who asks [default: `docflow login`'s user if signed in, else $USER]"),
+    ] = None,
     via: Annotated[
         Via,
         typer.Option(
@@ -491,13 +503,14 @@ def submit(
         metadata = {TYPE_METADATA: doc_type.value,
                     REQUIRE_APPROVAL_METADATA: str(require_approval).lower(),
                     **({CALLBACK_URL_METADATA: callback_url} if callback_url else {})}  # fmt: skip
-        accepted = upload_to_inbox(local_file(document), inbox, requester, metadata)
+        accepted = upload_to_inbox(local_file(document), inbox, requester or local_user(), metadata)
         finish_submit(api, accepted, wait, as_json, queued=True)
         return
     job = job_request(
         jobId=job_id or f"job-{uuid.uuid4().hex[:8]}",
         documentUrl=document_url(document, bucket),
-        requesterId=requester,
+        # Signed in, the API knows who asks; a queue's sender must say.
+        requesterId=requester or (None if signed_in() and via is Via.HTTP else local_user()),
         type=doc_type.value,
         requireApproval=require_approval,
         callbackUrl=callback_url,
@@ -618,10 +631,16 @@ def jobs(
         typer.echo("no jobs")
 
 
+Reviewer = Annotated[
+    str | None,
+    typer.Option(help="who decides [default: signed in with `docflow login`, the token's user]"),
+]
+
+
 @command
 def approve(
     job_id: JobId,
-    reviewer: Annotated[str, typer.Option(help="who decides")],
+    reviewer: Reviewer = None,
     comment: Annotated[str | None, typer.Option(help="a note kept with the decision")] = None,
     gateway_url: GatewayUrl = None,
     as_json: AsJson = False,
@@ -635,8 +654,8 @@ def approve(
 @command
 def reject(
     job_id: JobId,
-    reviewer: Annotated[str, typer.Option(help="who decides")],
     comment: Annotated[str, typer.Option(help="why (the requester is told)")],
+    reviewer: Reviewer = None,
     gateway_url: GatewayUrl = None,
     as_json: AsJson = False,
 ) -> None:
@@ -647,9 +666,10 @@ def reject(
 
 
 def decide(
-    api: Api, job_id: str, approved: bool, reviewer: str, comment: str | None, as_json: bool
+    api: Api, job_id: str, approved: bool, reviewer: str | None, comment: str | None, as_json: bool
 ) -> None:
-    decision = {"approved": approved, "reviewer": reviewer, "comment": comment}
+    named = {"reviewer": reviewer} if reviewer else {}
+    decision = {"approved": approved, "comment": comment, **named}
     show_action(api.job_action(job_id, "approval", decision), as_json)
 
 

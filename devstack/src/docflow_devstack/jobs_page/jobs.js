@@ -21,11 +21,15 @@ class ApiError extends Error {
   }
 }
 
+const WHICH_TOKEN =
+  "paste the stack's DOCFLOW_API_TOKEN into the token box (with DOCFLOW_AUTH=jwt: the token " +
+  "`docflow login --as <you>` printed).";
+
 function apiMessage(status, body) {
   if (status === 401) {
     return sessionStorage.getItem(TOKEN_KEY)
-      ? "The API refused the token (401): paste the stack's DOCFLOW_API_TOKEN into the token box."
-      : "The API needs a token (401): paste the stack's DOCFLOW_API_TOKEN into the token box.";
+      ? `The API refused the token (401): ${WHICH_TOKEN}`
+      : `The API needs a token (401): ${WHICH_TOKEN}`;
   }
   return body && body.message ? `${body.message} (${status})` : `The API answered ${status}.`;
 }
@@ -181,6 +185,7 @@ function details(job) {
     stepsTable(job.steps),
     job.result ? resultSection(job) : null,
     job.error ? errorSection(job.error) : null,
+    job.audit && job.audit.length ? auditSection(job.audit) : null,
   ].filter(Boolean);
 }
 
@@ -308,8 +313,28 @@ function errorSection(error) {
   );
 }
 
+// Who decided what on the job, and when: "verified" when the name came from a verified token.
+function auditSection(audit) {
+  return el(
+    "ul",
+    { class: "audit", "data-field": "audit" },
+    ...audit.map((entry) =>
+      el(
+        "li",
+        { "data-action": entry.action },
+        `${entry.action.replace("_", " ")} by ${entry.by || "an unnamed caller"}`,
+        entry.verified ? " (verified)" : "",
+        " · ",
+        time(entry.at, true),
+        entry.comment ? `: ${entry.comment}` : "",
+      ),
+    ),
+  );
+}
+
 function approvalForm(jobId) {
-  const reviewer = el("input", { name: "reviewer", placeholder: "your name" });
+  // Signed in with a token from `docflow login`, the name may stay empty: it is the token's.
+  const reviewer = el("input", { name: "reviewer", placeholder: "your name (or none: the token's)" });
   reviewer.value = localStorage.getItem(REVIEWER_KEY) || "";
   const comment = el("input", { name: "comment", placeholder: "say why when rejecting" });
   const approve = el("button", { type: "button", "data-action": "approve" }, "Approve");
@@ -333,13 +358,15 @@ function approvalForm(jobId) {
     approve.disabled = reject.disabled = true;
     message.classList.remove("refused");
     message.textContent = approved ? "Approving…" : "Rejecting…";
-    const decision = { approved, reviewer: reviewer.value.trim(), comment: comment.value.trim() };
+    const name = reviewer.value.trim();
+    const decision = { approved, comment: comment.value.trim() };
+    if (name) decision.reviewer = name;
     try {
       // Job ids are [A-Za-z0-9._:-], all path-safe as they are.
       await api("POST", `/jobs/${jobId}/approval`, decision);
-      localStorage.setItem(REVIEWER_KEY, decision.reviewer);
+      localStorage.setItem(REVIEWER_KEY, name);
       const verb = approved ? "Approved" : "Rejected";
-      message.textContent = `${verb} by ${decision.reviewer}; the job resumes.`;
+      message.textContent = `${verb}${name ? ` by ${name}` : ""}; the job resumes.`;
     } catch (err) {
       message.textContent = errorText(err);
       message.classList.add("refused");

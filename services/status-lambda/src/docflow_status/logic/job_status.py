@@ -97,6 +97,7 @@ def describe(job_id: str, records: WorkflowRecords, progress: JobProgress | None
         error=records.error,
         redrivable=records.awaiting_redrive is not None,
         runs=_runs(records, _failed_step(steps)),
+        audit=records.audit,
         created_at=_time(root.created_at),
         correlation_id=root.tags.get(CORRELATION_TAG),
         waiting_for_worker_since=_waiting_since(records, status, progress),

@@ -13,6 +13,7 @@ from docflow_shared.workflow import (
     CORRELATION_TAG,
     JOB_KIND,
     KIND_TAG,
+    REQUESTER_TAG,
     TRACE_ARGUMENT,
     WORKFLOW_NAME,
 )
@@ -48,7 +49,7 @@ def start_workflow(
         "resonate:parent": workflow_id,
         "resonate:scope": "global",
         "resonate:target": worker_group_target(group),
-        **_job_tags(trace),
+        **_job_tags(job, trace),
     }
     with resonate.operation() as client:
         return _started(_create_root(client, workflow_id, job, trace, lifetime, tags))
@@ -65,7 +66,7 @@ def record_failed_workflow(
     ``start_workflow``'s (so the job is listed and has a status) but routed to no worker, and
     rejected at once. Safe to repeat; a root that a worker runs is never touched."""
     with resonate.operation() as client:
-        root = _create_root(client, workflow_id, job, trace, lifetime, _job_tags(trace))
+        root = _create_root(client, workflow_id, job, trace, lifetime, _job_tags(job, trace))
         if root.state == "pending" and "resonate:target" not in root.tags:
             client.settle(workflow_id, "rejected", rejection(error))
         return _started(root)
@@ -77,8 +78,23 @@ def worker_group_target(group: str) -> str:
     return f"poll://any@{group}"
 
 
-def _job_tags(trace: dict[str, Any]) -> dict[str, str]:
-    return {KIND_TAG: JOB_KIND, CORRELATION_TAG: trace["correlationId"]}
+def _job_tags(job: dict[str, Any], trace: dict[str, Any]) -> dict[str, str]:
+    return {KIND_TAG: JOB_KIND, CORRELATION_TAG: trace["correlationId"],
+            REQUESTER_TAG: job["requesterId"]}  # fmt: skip
+
+
+def count_in_flight(requester_id: str, up_to: int) -> int:
+    """How many of the requester's jobs have not ended (counted up to ``up_to``)."""
+    counted, cursor = 0, None
+    tags = {KIND_TAG: JOB_KIND, REQUESTER_TAG: requester_id}
+    with resonate.operation() as client:
+        while counted < up_to:
+            page = client.search("pending", tags, min(up_to - counted, 100), cursor)
+            counted += len(page.promises)
+            cursor = page.cursor
+            if not cursor:
+                break
+    return counted
 
 
 def _create_root(

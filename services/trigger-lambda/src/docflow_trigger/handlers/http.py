@@ -35,12 +35,15 @@ app = new_resolver(logger)
     description="Starts the job's durable workflow and answers at once; poll the Location. "
     "Sending the same job again answers 202 again and starts nothing new.",
     responses=openapi_responses(
-        202, "accepted: the workflow exists", Accepted, 400, 401, 403, 409, 413, 415, 422, 502, 503
+        202,
+        "accepted: the workflow exists",
+        Accepted,
+        *(400, 401, 403, 409, 413, 415, 422, 429, 502, 503),
     ),
 )
 def process_document(job: Annotated[JobRequest, Body()]) -> Response[str]:
     logger.append_keys(jobId=job.job_id)
-    started = start_job(job, logger.get_correlation_id() or "", caller=caller())
+    started = start_job(job, request_id(), caller=caller(), fair_use=True)
     count_started(started)
     # A repeated request is answered with the correlation id the workflow carries.
     logger.set_correlation_id(started.correlation_id)
@@ -80,7 +83,7 @@ JobId = Annotated[str, Path(alias="jobId")]
 )
 def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    return accepted(decide(job_id, decision, caller=caller()))
+    return accepted(decide(job_id, decision, caller=caller(), correlation_id=request_id()))
 
 
 @app.post(
@@ -93,7 +96,7 @@ def approval(job_id: JobId, decision: Annotated[ApprovalDecision, Body()]) -> Re
 )
 def cancel_job(job_id: JobId) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    return accepted(cancel(job_id, caller=caller()))
+    return accepted(cancel(job_id, caller=caller(), correlation_id=request_id()))
 
 
 @app.post(
@@ -110,12 +113,17 @@ def cancel_job(job_id: JobId) -> Response[str]:
 )
 def redrive_job(job_id: JobId) -> Response[str]:
     logger.append_keys(jobId=job_id)
-    return accepted(redrive(job_id, caller=caller()))
+    return accepted(redrive(job_id, caller=caller(), correlation_id=request_id()))
 
 
 def caller() -> Caller | None:
     """The verified caller of this request (a JWT authorizer in front), if any."""
     return caller_in(app.current_event.raw_event)
+
+
+def request_id() -> str:
+    """This request's correlation id (in its answer and every log line it writes)."""
+    return logger.get_correlation_id() or ""
 
 
 def accepted(action: JobActionAccepted) -> Response[str]:

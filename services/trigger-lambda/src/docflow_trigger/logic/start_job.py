@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from docflow_shared.errors import JobConflict
-from docflow_shared.identity import Caller
+from docflow_shared.identity import Caller, requester_for
 from docflow_shared.ids import workflow_id
 from docflow_shared.models import Accepted, JobRequest
 from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import DEADLINE_GRACE
 
 from ..dal import workflows
+from .fair_use import admit_start
 from .store import JobStore
 
 
@@ -25,13 +26,19 @@ class JobStarted:
 
 
 def start_job(
-    job: JobRequest, correlation_id: str, store: JobStore = workflows, caller: Caller | None = None
+    job: JobRequest,
+    correlation_id: str,
+    store: JobStore = workflows,
+    caller: Caller | None = None,
+    fair_use: bool = False,
 ) -> JobStarted:
     """Start the job's workflow (or find it started); raise ``JobConflict`` on a reused id,
-    ``Forbidden`` when a verified caller asks for it as another requester."""
-    if caller is not None:
-        caller.may_start_for(job.requester_id)
-    sent = job.as_workflow_input()
+    ``Forbidden`` when a verified caller asks for it as another requester, and, with
+    ``fair_use``, ``TooManyRequests`` when its requester is over a limit."""
+    requester_id = requester_for(job.requester_id, caller)
+    if fair_use:
+        admit_start(job.job_id, requester_id, store)
+    sent = job.as_workflow_input(requester_id)
     deadline = timedelta(
         seconds=job.deadline_seconds or TriggerSettings.current().job_timeout_seconds
     )
