@@ -134,6 +134,7 @@ def test_a_job_appears_and_moves_to_done_with_its_steps_and_result(
     expect(card.locator('tr[data-step][data-state="done"]')).to_have_count(len(STEPS))
     expect(rows.locator("time")).to_have_count(2 * len(STEPS))  # each started and ended
     expect(card.locator('[data-field="document-type"]')).to_have_text("invoice")
+    expect(card.locator('[data-field="workflow-version"]')).to_have_text("v1")
     vendor = card.locator('[data-field-name="vendor"] [data-field="value"]')
     expect(vendor).to_have_text("ACME Tools Ltd")
     correlation_id = api.get(f"/status/{job_id}").json()["correlationId"]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from docflow_shared.ids import workflow_id
 from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.resonate_http import encode_value
 from docflow_shared.settings import forget_settings
+from docflow_status.dal import workflows as workflows_dal
 from docflow_status.handlers.http import lambda_handler
 from docflow_testing.events import api_event
+from docflow_testing.processes import valkey_server
 from docflow_testing.protocol import FAR, call
 
 pytestmark = pytest.mark.integration
@@ -90,11 +95,12 @@ def as_caller(event: dict[str, Any], sub: str, *groups: str) -> dict[str, Any]:
     return event
 
 
-def job_of(resonate_url: str, requester: str) -> str:
-    """A job requested by ``requester``, as the trigger starts it (its request in the root)."""
+def job_of(resonate_url: str, requester: str, version: int = 1) -> str:
+    """A job requested by ``requester``, as the trigger starts it (its request in the root),
+    at workflow ``version``."""
     job_id = f"own-{uuid.uuid4().hex[:8]}"
     request = {"func": "process_document", "args": [{"jobId": job_id, "requesterId": requester}],
-               "kwargs": {}, "version": 1}  # fmt: skip
+               "kwargs": {}, "version": version}  # fmt: skip
     call(resonate_url, "promise.create", id=workflow_id(job_id), timeoutAt=FAR,
          param=encode_value(request), tags={"docflow:kind": "job"})  # fmt: skip
     return job_id
@@ -122,3 +128,43 @@ def test_a_verified_caller_sees_its_own_jobs_only_and_an_admin_all(resonate_url:
     assert alices in listed("alice")
     assert bobs not in listed("alice")
     assert {alices, bobs} <= listed("root", "admin")
+
+
+def test_versions_counts_the_jobs_in_flight_on_each_and_the_live_workers_that_run_it(
+    resonate_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, redis_url = valkey_server(tmp_path)
+    try:
+        monkeypatch.setenv("REDIS_URL", redis_url)
+        monkeypatch.setenv("DOCFLOW_STUCK_AFTER", "0.1")  # no worker for 0.1 s: waiting
+        forget_settings()
+        workflows_dal._redis.cache_clear()
+        live = redis.Redis.from_url(redis_url)
+        live.set("docflow:workers:w-old", json.dumps({"versions": [1, 7], "seenAt": 1}), px=60_000)
+        live.set("docflow:workers:w-new", json.dumps({"versions": [8], "seenAt": 1}), px=60_000)
+        for _ in range(2):
+            job_of(resonate_url, "alice", version=7)  # in flight
+        ended = job_of(resonate_url, "alice", version=7)
+        call(resonate_url, "promise.settle", id=workflow_id(ended), state="resolved", value={})
+        orphan = job_of(resonate_url, "alice", version=9)
+        context = LambdaContext("test")
+
+        answer = lambda_handler(api_event("GET", "/versions"), context)
+        refused = lambda_handler(as_caller(api_event("GET", "/versions"), "alice"), context)
+        time.sleep(0.2)
+        _, waiting = status_of(orphan)
+    finally:
+        workflows_dal._redis.cache_clear()
+        server.kill9()
+
+    listing = json.loads(answer["body"])
+    by_version = {v["version"]: v for v in listing["versions"]}
+    assert (answer["statusCode"], listing["countedAll"]) == (200, True)
+    assert by_version[7] == {"version": 7, "jobsInFlight": 2, "workers": ["w-old"]}
+    assert by_version[8] == {"version": 8, "jobsInFlight": 0, "workers": ["w-new"]}
+    assert by_version[9] == {"version": 9, "jobsInFlight": 1, "workers": []}
+    assert by_version[1]["workers"] == ["w-old"]
+    assert listing["newest"] == 1
+    assert refused["statusCode"] == 403, "the deployment's versions are an admin's to see"
+    assert (waiting["workflowVersion"], waiting["waitingReason"]) == (
+        9, "no live worker has workflow version 9")  # fmt: skip

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from docflow_shared.settings import forget_settings
-from docflow_shared.workflow import WORKFLOW_NAME
+from docflow_shared.workflow import WORKFLOW_NAME, version_group
 from docflow_testing.proxy import CountingProxy
 from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
 from resonate.resonate import Resonate
@@ -32,14 +32,21 @@ def settings(resonate_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 
 def by_sdk(
-    url: str, promise_id: str, job: dict[str, str], trace: dict[str, object], *also: str
+    url: str,
+    promise_id: str,
+    job: dict[str, str],
+    trace: dict[str, object],
+    *also: str,
+    version: int = 1,
 ) -> list[PromiseRecord]:
-    """``rpc`` the workflow as the SDK does; then the records of ``promise_id`` and ``also``."""
+    """``rpc`` the workflow (at ``version``, to its group) as the SDK does; then the records
+    of ``promise_id`` and ``also``."""
 
     async def run() -> list[PromiseRecord]:
         client = Resonate(url=url, sources=[], subscription_refresh_secs=0)
         try:
-            rpc = client.options(target="workers", timeout=timedelta(hours=1))
+            group = version_group("workers", version)
+            rpc = client.options(target=group, timeout=timedelta(hours=1), version=version)
             await rpc.rpc(promise_id, WORKFLOW_NAME, job, trace=trace).id()
             return [await client.promises.get(p) for p in (promise_id, *also)]
         finally:
@@ -66,9 +73,24 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
         "docflow:kind": "job",
         "docflow:correlationId": "req-1",
         "docflow:requester": JOB["requesterId"],
+        "docflow:version": "1",
     }
     assert {ours.tags[k] for k in lineage} == {"doc/ours"}
     assert abs(ours.timeout_at - sdks.timeout_at) < 60_000
+
+
+def test_a_job_at_another_version_goes_to_that_versions_group_as_the_sdk_sends_it(
+    resonate_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCFLOW_WORKFLOW_VERSION", "2")
+    forget_settings()
+    start_workflow("doc/ours-v2", JOB, TRACE, timedelta(hours=1))
+
+    sdks, ours = by_sdk(resonate_url, "doc/sdks-v2", JOB, TRACE, "doc/ours-v2", version=2)
+
+    assert ours.param.data == sdks.param.data
+    assert ours.tags["resonate:target"] == sdks.tags["resonate:target"] == "poll://any@workers-v2"
+    assert ours.tags["docflow:version"] == "2"
 
 
 def test_a_job_the_sdk_started_is_the_one_the_trigger_finds(resonate_url: str) -> None:

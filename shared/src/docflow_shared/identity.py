@@ -41,6 +41,11 @@ class Caller:
             raise Forbidden(f"you are {self.subject}: you may not decide as {reviewer}")
         return self.subject
 
+    def may_operate(self, what: str) -> None:
+        """What concerns every tenant (the deployment itself) is an admin's to see."""
+        if not self.is_admin:
+            raise Forbidden(f"{what} needs the {FrontDoorSettings.current().admin_group} role")
+
     def may_start_for(self, requester_id: str | None) -> str:
         """The requester a job is started for: the caller, or the one an admin names
         (``Forbidden`` for another requester named by anyone else)."""

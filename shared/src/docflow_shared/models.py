@@ -205,15 +205,34 @@ class JobStatus(Wire):
     audit: list[AuditEvent] = Field(default_factory=list)  # the decisions taken, oldest first
     created_at: datetime | None = None  # accepted
     correlation_id: str | None = None  # from the request that started it, in every log line
+    workflow_version: int | None = None  # the version of the workflow the job runs
     # Set when the job needs a worker and no live worker has had it for a while (none running,
-    # or its worker died): the moment it was last in a worker's hands, or accepted.
+    # or its worker died): the moment it was last in a worker's hands, or accepted; and why,
+    # when it is known (no live worker has the job's workflow version).
     waiting_for_worker_since: datetime | None = None
+    waiting_reason: str | None = None
 
 
 class JobList(Wire):
     """``GET /jobs``: the most recent jobs first."""
 
     jobs: list[JobStatus]
+
+
+class WorkflowVersionInUse(Wire):
+    """One workflow version: the jobs still in flight on it, and the live workers that run it."""
+
+    version: int
+    jobs_in_flight: int
+    workers: list[str] | None = None  # None: the workers' liveness records cannot be read
+
+
+class WorkflowVersions(Wire):
+    """``GET /versions``: every version with jobs in flight, or live workers, and the newest."""
+
+    versions: list[WorkflowVersionInUse]
+    newest: int  # what new jobs start at, unless the trigger's DOCFLOW_WORKFLOW_VERSION differs
+    counted_all: bool  # False: more jobs are in flight than were counted (the counts are lows)
 
 
 class ErrorBody(BaseModel):

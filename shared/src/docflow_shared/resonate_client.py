@@ -45,11 +45,14 @@ class TaskListener(SSEConnection):
         return self._session
 
 
-def worker_client(settings: WorkerSettings, *, retry_policy: RetryPolicy | None = None) -> Resonate:
-    """A long-running worker: joins the worker group, retries through server restarts, and
-    keeps receiving tasks however long it runs (:class:`TaskListener`)."""
+def worker_client(
+    settings: WorkerSettings, *, group: str | None = None, retry_policy: RetryPolicy | None = None
+) -> Resonate:
+    """A long-running worker: joins the worker group (``group``, or the settings'), retries
+    through server restarts, and keeps receiving tasks however long it runs
+    (:class:`TaskListener`)."""
     pid = uuid.uuid4().hex
-    group = settings.worker_group
+    group = group or settings.worker_group
     token = os.environ.get("RESONATE_TOKEN")  # what the SDK's own listener would send
     return Resonate(
         url=settings.resonate_url,

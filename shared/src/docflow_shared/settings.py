@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from .models import MAX_DEADLINE_SECONDS
+from .workflow import LATEST_WORKFLOW_VERSION
 
 _loaded: dict[type[Any], Any] = {}
 
@@ -138,6 +139,9 @@ class TriggerSettings(FrontDoorSettings):
     # refuses S3 notifications (the HTTP function needs none).
     inbox_bucket: str | None = Field(None, validation_alias="DOCFLOW_INBOX_BUCKET")
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    # The workflow version new jobs start at (jobs in flight keep theirs).
+    workflow_version: int = Field(LATEST_WORKFLOW_VERSION, ge=1,
+                                  validation_alias="DOCFLOW_WORKFLOW_VERSION")  # fmt: skip
     # Fair use, per requester, on POST /process-document (0: no limit). Jobs in flight are
     # counted in Resonate; the start rate (a burst of DOCFLOW_START_BURST, then
     # DOCFLOW_STARTS_PER_MINUTE) in the Redis at REDIS_URL, and not limited without one.
@@ -151,6 +155,12 @@ class TriggerSettings(FrontDoorSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return _none_if_empty(value)
+
+    @field_validator("workflow_version", mode="before")
+    @classmethod
+    def _empty_is_newest(cls, value: object) -> object:
+        # The template passes "" for "not pinned": the newest.
+        return LATEST_WORKFLOW_VERSION if value == "" else value
 
 
 class StatusSettings(FrontDoorSettings):

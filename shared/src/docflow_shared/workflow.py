@@ -10,6 +10,24 @@ from .models import StepName
 #: The name the worker registers the workflow under and the trigger starts it by.
 WORKFLOW_NAME = "process_document"
 
+#: The newest workflow version: what the trigger starts new jobs at, unless
+#: ``DOCFLOW_WORKFLOW_VERSION`` says otherwise. Workers keep every version that may still have
+#: jobs in flight, each in a module of its own (``docflow_worker.workflows``).
+LATEST_WORKFLOW_VERSION = 1
+
+
+def version_group(group: str, version: int) -> str:
+    """The worker group a workflow version runs in: only workers that have the version listen
+    there, so its tasks never reach one that would refuse them (the SDK's worker releases a
+    task it has no function for, and the server hands it straight back: a hot loop). Version
+    1's is the group itself, as it was before versions had groups."""
+    return group if version == 1 else f"{group}-v{version}"
+
+
+#: Where each live worker says which versions it runs: a key per worker, expiring unless
+#: renewed (``docflow:workers:<workerId>`` = ``{"versions", "seenAt"}``).
+LIVE_WORKER_PREFIX = "docflow:workers:"
+
 #: The workflow's ``ctx.run`` steps, in call order: its local children, in creation order.
 STEPS: tuple[StepName, ...] = (
     StepName.DOWNLOAD,
@@ -64,8 +82,10 @@ def cancel_signal_of(root_id: str) -> str:
 KIND_TAG = "docflow:kind"
 JOB_KIND = "job"
 CORRELATION_TAG = "docflow:correlationId"
-#: And its requester, so a requester's jobs in flight are counted by one search.
+#: And its requester, so a requester's jobs in flight are counted by one search, and its
+#: workflow version (also in its param, where the worker reads it).
 REQUESTER_TAG = "docflow:requester"
+VERSION_TAG = "docflow:version"
 #: The workflow's keyword argument that carries the request's trace (``correlationId``,
 #: ``acceptedAt`` in epoch ms). A keyword, not part of the job: a retried request with another
 #: correlation id is still the same job.

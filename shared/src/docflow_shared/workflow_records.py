@@ -120,6 +120,12 @@ def job_of(root: PromiseRecord) -> dict[str, Any]:
     return job if isinstance(job, dict) else {}
 
 
+def version_of(root: PromiseRecord) -> int:
+    """The workflow version the job runs (its call's ``version``; 1 before there were more)."""
+    version = root.param.get("version") if isinstance(root.param, dict) else None
+    return version if isinstance(version, int) and version >= 1 else 1
+
+
 def requester_of(root: PromiseRecord) -> str | None:
     """Who asked for the job: the ``requesterId`` of the request its root promise holds."""
     requester = job_of(root).get("requesterId")

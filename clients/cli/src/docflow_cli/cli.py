@@ -212,7 +212,8 @@ def waiting_for_worker(status: dict[str, Any], now: datetime) -> str | None:
     if since is None:
         return None
     waited = duration((now - since).total_seconds())
-    return f"waiting for a worker since {clock(since, now)} ({waited}) — {STUCK_HINT}"
+    why = status.get("waitingReason") or STUCK_HINT
+    return f"waiting for a worker since {clock(since, now)} ({waited}) — {why}"
 
 
 def status_header(status: dict[str, Any], now: datetime) -> Text:
@@ -225,6 +226,8 @@ def status_header(status: dict[str, Any], now: datetime) -> Text:
     about = [f"accepted {clock(created, now)}"] if created else []
     if status.get("correlationId"):
         about.append(f"correlation {status['correlationId']}")
+    if status.get("workflowVersion"):
+        about.append(f"workflow v{status['workflowVersion']}")
     if about:
         header.append("\n" + "  ".join(about), style="dim")
     return header
@@ -336,6 +339,7 @@ HELP = """A job's life from a terminal, through the API (the local stack's gatew
   docflow jobs [--status S] [--limit N]    docflow cancel JOB
   docflow approve JOB --reviewer R         docflow reject JOB --reviewer R --comment C
   docflow redrive JOB                      docflow login --as USER [--role R]
+  docflow versions
 
 Every command takes --json. Exit codes: 0 done (or still running), 1 the job ended failed,
 rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing answers.
@@ -700,6 +704,26 @@ def login(
     until = datetime.fromtimestamp(answer["expiresAt"]).strftime("%H:%M")
     roles = f" ({', '.join(role)})" if role else ""
     typer.echo(f"logged in as {user}{roles} until {until}; the token is in {kept}")
+
+
+@command
+def versions(gateway_url: GatewayUrl = None, as_json: AsJson = False) -> None:
+    """The workflow versions in use: jobs in flight on each, and the live workers that run it.
+
+    Check it before retiring a version: a worker that drops one strands its jobs in flight."""
+    listing = Api.at(gateway_url).call("GET", "/versions")
+    if as_json:
+        print_json(listing)
+        return
+    table = Table("version", "jobs in flight", "live workers", box=box.SIMPLE_HEAD,
+                  show_edge=False)  # fmt: skip
+    more = "" if listing["countedAll"] else "+"
+    for entry in listing["versions"]:
+        workers = entry["workers"]
+        newest = " (newest)" if entry["version"] == listing["newest"] else ""
+        table.add_row(f"v{entry['version']}{newest}", f"{entry['jobsInFlight']}{more}",
+                      "unknown" if workers is None else ", ".join(workers) or "none")  # fmt: skip
+    stdout().print(table)
 
 
 @command

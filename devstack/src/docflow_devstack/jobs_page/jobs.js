@@ -179,9 +179,12 @@ function details(job) {
         meta("created", "created", time(job.createdAt, true)),
         meta("step", "current step", job.step || "–"),
         meta("correlation-id", "correlation id", job.correlationId || "–"),
+        meta("workflow-version", "workflow", job.workflowVersion ? `v${job.workflowVersion}` : "–"),
       ),
     ),
-    job.waitingForWorkerSince ? waitingWarning(job.waitingForWorkerSince) : null,
+    job.waitingForWorkerSince
+      ? waitingWarning(job.waitingForWorkerSince, job.waitingReason)
+      : null,
     stepsTable(job.steps),
     job.result ? resultSection(job) : null,
     job.error ? errorSection(job.error) : null,
@@ -193,13 +196,14 @@ function meta(field, name, value) {
   return el("div", null, el("dt", null, name), el("dd", { "data-field": field }, value));
 }
 
-function waitingWarning(since) {
+function waitingWarning(since, reason) {
   return el(
     "p",
     { class: "warning", "data-field": "waiting" },
     "⚠ Waiting for a worker since ",
     time(since),
-    ` (${seconds(Date.now() - Date.parse(since))}): no live worker has this job. Is one running?`,
+    ` (${seconds(Date.now() - Date.parse(since))}): `,
+    reason || "no live worker has this job. Is one running?",
   );
 }
 

@@ -26,12 +26,16 @@ class Job(JobRequest):
     accepted_at: int | None = None  # epoch ms, the trigger's clock
     deadline_at: int  # epoch ms: the root promise's timeout less the server's grace
     run: int = 1  # the first run, or the one the n-th redrive started
+    workflow_version: int = 1  # the version of the workflow that runs it
 
     @classmethod
-    def running(cls, request: dict[str, Any], trace: dict[str, Any], deadline_at: int) -> Job:
+    def running(
+        cls, request: dict[str, Any], trace: dict[str, Any], deadline_at: int, version: int
+    ) -> Job:
         """From the root promise's arguments (JSON: a bad one fails the job, it is not retried)."""
         stamped = Trace.model_validate(trace).model_dump() if trace else {}
-        return cls.model_validate({**request, **stamped, "deadlineAt": deadline_at})
+        return cls.model_validate({**request, **stamped, "deadlineAt": deadline_at,
+                                   "workflowVersion": version})  # fmt: skip
 
     @property
     def url(self) -> str:

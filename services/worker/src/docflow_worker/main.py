@@ -12,14 +12,14 @@ from docflow_shared.observability import json_logging
 from docflow_shared.resonate_client import worker_client
 from docflow_shared.settings import SettingsError, WorkerSettings
 from docflow_shared.url_guard import shown_url
-from docflow_shared.workflow import EXTRACT_PAGES_NAME, WAIT_TIMER_NAME, WORKFLOW_NAME
+from docflow_shared.workflow import version_group
 from resonate.retry import Never
 
+from .dal.progress import announce_while_running
 from .dal.signals import JobSignals
 from .observability import SERVICE, logger
-from .retrying import checkpoint, demo, drain
-from .steps.extract import extract_pages
-from .workflow import process_document, wait_timer
+from .retrying import demo, drain
+from .workflows import VERSIONS
 
 # How long SIGTERM waits for the steps in flight (a container platform's stop timeout is
 # typically 30 s), and then for the SDK to checkpoint the last result.
@@ -27,24 +27,28 @@ SHUTDOWN_GRACE_SECONDS = 25.0
 CHECKPOINT_GRACE_SECONDS = 1.0
 
 
-async def serve() -> None:
+async def serve(versions: list[int]) -> None:
     settings = WorkerSettings.current()
-    # Steps retry on their own terms (see retrying.py); the SDK must not retry them blindly.
-    resonate = worker_client(settings, retry_policy=Never())
-    resonate.with_dependency(JobSignals(resonate.promises))
-    resonate.register(process_document, name=WORKFLOW_NAME)
-    resonate.register(wait_timer, name=WAIT_TIMER_NAME)
-    resonate.register(checkpoint(extract_pages), name=EXTRACT_PAGES_NAME)
+    for version in versions:
+        # A client per version, in the version's own group: a task reaches only workers that
+        # have its version. Steps retry on their own terms (see retrying.py); the SDK must not
+        # retry them blindly.
+        group = version_group(settings.worker_group, version)
+        resonate = worker_client(settings, group=group, retry_policy=Never())
+        resonate.with_dependency(JobSignals(resonate.promises))
+        VERSIONS[version](resonate)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    announcing = asyncio.create_task(announce_while_running(versions))
     logger.info(
         "worker ready",
         extra={"resonateUrl": shown_url(settings.resonate_url), "group": settings.worker_group,
-               "taskTtlSeconds": settings.task_ttl_seconds},
+               "workflowVersions": versions, "taskTtlSeconds": settings.task_ttl_seconds},
     )  # fmt: skip
     await stop.wait()
+    announcing.cancel()
     logger.info("worker stopping: finishing the steps in flight, starting no new one")
     try:
         async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
@@ -57,11 +61,28 @@ async def serve() -> None:
     logger.info("worker stopped")
 
 
+def versions_list(text: str) -> list[int]:
+    """``--workflow-versions``: versions this worker has, comma-separated."""
+    try:
+        versions = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of version numbers: {text!r}") from None
+    missing = [v for v in versions if v not in VERSIONS]
+    if missing or not versions:
+        msg = f"this worker has workflow versions {sorted(VERSIONS)}, not {missing or text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return versions
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="docflow-worker", description=__doc__)
     parser.add_argument(
         "--demo-step-delay", type=float, default=0.0, metavar="SECONDS",
         help="local demo and tests only: every step waits this long first",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workflow-versions", type=versions_list, default=sorted(VERSIONS), metavar="N,N",
+        help=f"the workflow versions to run (default: all this worker has, {sorted(VERSIONS)})",
     )  # fmt: skip
     parser.add_argument(
         "--demo-failing-step", default=None, metavar="STEP",
@@ -76,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"docflow-worker: {err}")
     demo.step_delay_seconds = max(0.0, args.demo_step_delay)
     demo.failing_step = args.demo_failing_step or None
-    asyncio.run(serve())
+    asyncio.run(serve(args.workflow_versions))
 
 
 if __name__ == "__main__":

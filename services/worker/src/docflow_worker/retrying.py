@@ -129,8 +129,8 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
             await asyncio.Future()
         drain.enter()
         try:
-            with log_keys(logger, jobId=job.job_id, step=step,
-                          correlation_id=job.correlation_id):  # fmt: skip
+            with log_keys(logger, jobId=job.job_id, step=step, correlation_id=job.correlation_id,
+                          workflowVersion=job.workflow_version):  # fmt: skip
                 await ensure_job_continues(ctx, job)
                 async with progress.alive(job):
                     return await _run_with_retries(fn, step, job, inputs)

@@ -3,13 +3,14 @@ record from Redis (attempts, workers, heartbeats: see ``docflow_shared.progress`
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
 from docflow_shared.progress import JobProgress, progress_key
 from docflow_shared.resonate_http import ContainerClient, PromiseRecord
 from docflow_shared.settings import StatusSettings
-from docflow_shared.workflow import JOB_KIND, KIND_TAG
+from docflow_shared.workflow import JOB_KIND, KIND_TAG, LIVE_WORKER_PREFIX
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 
 from ..observability import logger
@@ -65,3 +66,28 @@ def job_progress(job_id: str) -> JobProgress | None:
     except RedisError as err:
         logger.warning("progress record unavailable", extra={"error": str(err)})
         return None
+
+
+def live_workers() -> dict[str, list[int]] | None:
+    """Each live worker and the workflow versions it runs, from their liveness records;
+    ``None`` when they cannot be read (no Redis configured, or none answering)."""
+    client = _redis()
+    if client is None:
+        return None
+    from redis import RedisError
+
+    try:
+        keys = list(client.scan_iter(match=f"{LIVE_WORKER_PREFIX}*", count=100))
+        records = cast("list[str | None]", client.mget(keys)) if keys else []
+    except RedisError as err:
+        logger.warning("liveness records unavailable", extra={"error": str(err)})
+        return None
+    # A record that expired between the scan and the read is gone: so is its worker.
+    return {key.removeprefix(LIVE_WORKER_PREFIX): [int(v) for v in json.loads(record)["versions"]]
+            for key, record in zip(keys, records, strict=True) if record}  # fmt: skip
+
+
+def live_worker_versions() -> set[int] | None:
+    """The workflow versions the live workers run (None: unknown)."""
+    workers = live_workers()
+    return None if workers is None else {v for versions in workers.values() for v in versions}

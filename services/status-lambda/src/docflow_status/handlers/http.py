@@ -1,4 +1,5 @@
-"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}`` and ``GET /jobs``.
+"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``, ``GET /jobs`` and
+``GET /versions``.
 
 No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
 """
@@ -10,10 +11,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow_shared.identity import caller_in
 from docflow_shared.lambda_http import new_resolver, openapi_responses, resolve
-from docflow_shared.models import JobList, JobStatus, JobStatusName
+from docflow_shared.models import JobList, JobStatus, JobStatusName, WorkflowVersions
 from docflow_shared.settings import StatusSettings
 
 from ..logic.job_status import get_job_status, list_jobs
+from ..logic.versions import workflow_versions
 from ..observability import logger
 
 StatusSettings.current()  # at init: a missing or bad variable stops the function, named
@@ -43,6 +45,19 @@ def jobs(
     limit: Annotated[int, Query(ge=1, le=100, description="at most this many jobs")] = 20,
 ) -> Response[str]:
     listed = list_jobs(status, limit, caller_in(app.current_event.raw_event))
+    return Response(200, "application/json", listed.model_dump_json(by_alias=True))
+
+
+@app.get(
+    "/versions",
+    summary="The workflow versions in use: jobs in flight and live workers on each",
+    operation_id="listWorkflowVersions",
+    description="Check it before retiring a version: a worker that drops a version strands the "
+    "jobs still in flight on it. With verified callers, an admin's.",
+    responses=openapi_responses(200, "the versions", WorkflowVersions, 401, 403, 502, 503),
+)
+def versions() -> Response[str]:
+    listed = workflow_versions(caller_in(app.current_event.raw_event))
     return Response(200, "application/json", listed.model_dump_json(by_alias=True))
 
 

@@ -4,6 +4,7 @@ the details only the workers' progress record has (attempts, workers, whether on
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +23,14 @@ from docflow_shared.progress import JobProgress
 from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import CORRELATION_TAG
-from docflow_shared.workflow_records import WorkflowRecords, failure_of, requester_of
+from docflow_shared.workflow_records import (
+    WorkflowRecords,
+    failure_of,
+    requester_of,
+    version_of,
+)
 
-from ..dal.workflows import job_progress, job_roots, workflow_records
+from ..dal.workflows import job_progress, job_roots, live_worker_versions, workflow_records
 
 #: How many jobs ``GET /jobs`` looks through for the most recent ones (newest first).
 SCAN_LIMIT = 1000
@@ -49,7 +55,7 @@ def get_job_status(job_id: str, caller: Caller | None = None) -> JobStatus:
     records = workflow_records(workflow_id(require_valid_job_id(job_id)))
     if caller is not None:  # a reviewer reads the jobs it decides on
         caller.may_see(job_id, requester_of(records.root), reviewing=True)
-    return describe(job_id, records, job_progress(job_id))
+    return describe(job_id, records, job_progress(job_id), live_worker_versions)
 
 
 def list_jobs(status: JobStatusName | None, limit: int, caller: Caller | None = None) -> JobList:
@@ -74,7 +80,14 @@ def list_jobs(status: JobStatusName | None, limit: int, caller: Caller | None = 
     return JobList(jobs=jobs)
 
 
-def describe(job_id: str, records: WorkflowRecords, progress: JobProgress | None) -> JobStatus:
+def describe(
+    job_id: str,
+    records: WorkflowRecords,
+    progress: JobProgress | None,
+    live_versions: Callable[[], set[int] | None] = lambda: None,
+) -> JobStatus:
+    """The job's status from its records, the workers' progress record and (read only for a
+    job that waits for a worker) the workflow versions live workers run."""
     root = records.root
     settled = root.state != "pending"
     started = records.steps + [None] * (len(records.step_names) - len(records.steps))
@@ -100,7 +113,9 @@ def describe(job_id: str, records: WorkflowRecords, progress: JobProgress | None
         audit=records.audit,
         created_at=_time(root.created_at),
         correlation_id=root.tags.get(CORRELATION_TAG),
-        waiting_for_worker_since=_waiting_since(records, status, progress),
+        workflow_version=version_of(root),
+        waiting_for_worker_since=(waiting := _waiting_since(records, status, progress)),
+        waiting_reason=_waiting_reason(version_of(root), live_versions()) if waiting else None,
     )
 
 
@@ -162,6 +177,16 @@ def _waiting_since(
     if time.time() * 1000 - last_seen < StatusSettings.current().stuck_after_seconds * 1000:
         return None
     return _time(last_seen)
+
+
+def _waiting_reason(version: int, live_versions: set[int] | None) -> str | None:
+    """Why no worker has the job, when the workers' liveness records say (None: they cannot
+    be read)."""
+    if live_versions is None:
+        return None
+    if version not in live_versions:
+        return f"no live worker has workflow version {version}"
+    return f"its worker stopped; a live worker with workflow version {version} resumes it"
 
 
 def _settled_status(root: PromiseRecord) -> JobStatusName:

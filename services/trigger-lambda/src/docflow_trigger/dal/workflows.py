@@ -15,7 +15,9 @@ from docflow_shared.workflow import (
     KIND_TAG,
     REQUESTER_TAG,
     TRACE_ARGUMENT,
+    VERSION_TAG,
     WORKFLOW_NAME,
+    version_group,
 )
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 
@@ -41,9 +43,11 @@ def start_workflow(
     not. The request is the one the SDK's ``rpc`` sends (never ``run``, which would execute the
     workflow here, in the Lambda), plus docflow's tags, which ``rpc`` cannot add.
     """
-    group = TriggerSettings.current().worker_group
+    settings = TriggerSettings.current()
+    group = version_group(settings.worker_group, settings.workflow_version)
     tags = {
-        # A root is its own origin, branch and parent; the target routes it to a worker.
+        # A root is its own origin, branch and parent; the target routes it to a worker that
+        # has its version.
         "resonate:origin": workflow_id,
         "resonate:branch": workflow_id,
         "resonate:parent": workflow_id,
@@ -80,7 +84,8 @@ def worker_group_target(group: str) -> str:
 
 def _job_tags(job: dict[str, Any], trace: dict[str, Any]) -> dict[str, str]:
     return {KIND_TAG: JOB_KIND, CORRELATION_TAG: trace["correlationId"],
-            REQUESTER_TAG: job["requesterId"]}  # fmt: skip
+            REQUESTER_TAG: job["requesterId"],
+            VERSION_TAG: str(TriggerSettings.current().workflow_version)}  # fmt: skip
 
 
 def count_in_flight(requester_id: str, up_to: int) -> int:
@@ -112,7 +117,7 @@ def _create_root(
 def workflow_call(job: dict[str, Any], trace: dict[str, Any]) -> dict[str, Any]:
     """The root promise's param: the call a worker runs, as the SDK's ``TaskData`` encodes it."""
     return {"args": [job], "kwargs": {TRACE_ARGUMENT: trace}, "func": WORKFLOW_NAME,
-            "version": 1}  # fmt: skip
+            "version": TriggerSettings.current().workflow_version}  # fmt: skip
 
 
 def _started(root: PromiseRecord) -> StartedWorkflow:

@@ -1,9 +1,11 @@
 """The worker's side of the progress record (``docflow_shared.progress``): attempts, worker,
-and heartbeats. Best effort: a step never fails because its progress could not be written."""
+and heartbeats; and its liveness record, with the workflow versions it runs. Best effort: a step
+never fails because its progress could not be written."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +14,7 @@ from functools import lru_cache
 import redis
 from docflow_shared.progress import progress_key
 from docflow_shared.settings import WorkerSettings
-from docflow_shared.workflow import DEADLINE_GRACE
+from docflow_shared.workflow import DEADLINE_GRACE, LIVE_WORKER_PREFIX
 
 from ..domain import Job
 from ..observability import WORKER_ID, logger
@@ -60,3 +62,32 @@ async def _heartbeat(job: Job) -> None:
     while True:
         await asyncio.sleep(WorkerSettings.current().heartbeat_seconds)
         await asyncio.to_thread(_write, job, None)
+
+
+def _announce(versions: list[int]) -> None:
+    """Say, until it expires, that this worker is alive and runs ``versions``."""
+    settings = WorkerSettings.current()
+    lifetime_ms = int(settings.stuck_after_seconds * 1000)
+    record = json.dumps({"versions": versions, "seenAt": int(time.time() * 1000)})
+    try:
+        _client().set(f"{LIVE_WORKER_PREFIX}{WORKER_ID}", record, px=lifetime_ms)
+    except redis.RedisError as err:
+        logger.warning("liveness not written", extra={"error": str(err)})
+
+
+async def announce_while_running(versions: list[int]) -> None:
+    """Renew this worker's liveness record (three times per ``DOCFLOW_STUCK_AFTER``, like a
+    job's heartbeat) until canceled; then withdraw it."""
+    try:
+        while True:
+            await asyncio.to_thread(_announce, versions)
+            await asyncio.sleep(WorkerSettings.current().heartbeat_seconds)
+    finally:
+        await asyncio.to_thread(_withdraw)
+
+
+def _withdraw() -> None:
+    try:
+        _client().delete(f"{LIVE_WORKER_PREFIX}{WORKER_ID}")
+    except redis.RedisError as err:
+        logger.warning("liveness not withdrawn", extra={"error": str(err)})

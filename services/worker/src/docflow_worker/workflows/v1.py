@@ -1,4 +1,8 @@
-"""The docflow workflow: durable checkpoints, each resumable after a crash.
+"""Workflow version 1, frozen: jobs in flight on it replay these durable calls, in this order.
+A change to what the workflow calls, or in which order, is a new version's module (which may
+import what it keeps from here); a change inside a step's body is not (docs/deploy.md).
+
+The docflow workflow: durable checkpoints, each resumable after a crash.
 
 Five steps (extract fans out: its pages are read in batches, durable steps of their own that
 any worker may run), and for a job that needs approval a durable wait and a review step between
@@ -23,27 +27,38 @@ from docflow_shared.workflow import (
     REDRIVEN,
     TIMED_OUT_DECISION,
     WAIT_TIMER_NAME,
+    WORKFLOW_NAME,
 )
 from resonate.context import Context
+from resonate.types import DurableRegistry
 
-from .dal.signals import JobSignals
-from .domain import Approval, Decision, Document, Job, Notified, PageBatch
-from .retrying import checkpoint, ensure_job_continues
-from .steps.analyze import analyze
-from .steps.download import download
-from .steps.extract import extract, page_batches
-from .steps.notify import notify
-from .steps.review import approval_required, review
-from .steps.store import store
+from ..dal.signals import JobSignals
+from ..domain import Approval, Decision, Document, Job, Notified, PageBatch
+from ..retrying import checkpoint, ensure_job_continues
+from ..steps.analyze import analyze
+from ..steps.download import download
+from ..steps.extract import extract, extract_pages, page_batches
+from ..steps.notify import notify
+from ..steps.review import approval_required, review
+from ..steps.store import store
+
+VERSION = 1
 
 TIMER_SLACK = timedelta(hours=1)  # for a wait timer's last step, after its sleep
+
+
+def register(worker: DurableRegistry) -> None:
+    """The workflow, and every function it calls by name, at this version."""
+    worker.register(process_document, name=WORKFLOW_NAME, version=VERSION)
+    worker.register(wait_timer, name=WAIT_TIMER_NAME, version=VERSION)
+    worker.register(checkpoint(extract_pages), name=EXTRACT_PAGES_NAME, version=VERSION)
 
 
 async def process_document(
     ctx: Context, request: dict[str, Any], trace: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    job = running_job(ctx, request, trace or {})
-    steps = Steps(ctx, job)
+    job = running_job(ctx, request, trace or {}, VERSION)
+    steps = Steps(ctx, job, VERSION)
     document = await steps.run(download)
     batches = [(document, first, last) for first, last in page_batches(document.pages)]
     pages = [PageBatch.model_validate(batch)  # JSON: called by name
@@ -52,7 +67,7 @@ async def process_document(
     analysis = await steps.run(analyze, text)
     approval = None
     if approval_required(job, analysis):
-        approval = await steps.run(review, await reviewer_decision(ctx, job))
+        approval = await steps.run(review, await reviewer_decision(ctx, job, VERSION))
     result_url = await steps.run(store, document, analysis)
     notified = await steps.run(notify, result_url)
     return job_result(result_url, document, analysis, notified, approval)
@@ -69,8 +84,10 @@ class Steps:
     deadline fails with that failure; a canceled one ends canceled.
     """
 
-    def __init__(self, ctx: Context, job: Job) -> None:
-        self.ctx, self.job = ctx, job
+    def __init__(self, ctx: Context, job: Job, version: int) -> None:
+        # A call by name is resolved at the version its options carry (the SDK's default: 1),
+        # so each carries the workflow's own.
+        self.ctx, self.job, self.version = ctx, job, version
 
     async def run(self, step: Callable[..., Any], *inputs: Any) -> Any:
         while True:
@@ -85,7 +102,8 @@ class Steps:
         results: list[Any] = [None] * len(calls)
         todo = dict(enumerate(calls))
         while True:
-            started = {i: self.ctx.rpc(name, self.job, *inputs) for i, inputs in todo.items()}
+            remote = self.ctx.options(version=self.version)
+            started = {i: remote.rpc(name, self.job, *inputs) for i, inputs in todo.items()}
             failure = None
             for i, future in started.items():
                 try:
@@ -100,7 +118,7 @@ class Steps:
     async def _redriven(self, failure: StepFailed) -> None:
         """Wait until the job is redriven (a new run), or end it: canceled, or failed."""
         seconds = max(0.0, (self.job.deadline_at - time.time() * 1000) / 1000)
-        outcome = await wait_for_someone(self.ctx, seconds)
+        outcome = await wait_for_someone(self.ctx, seconds, self.version)
         if isinstance(outcome, dict) and outcome.get(REDRIVEN) is True:
             self.job = self.job.model_copy(update={"run": self.job.run + 1})
             return
@@ -109,11 +127,12 @@ class Steps:
         raise failure
 
 
-def running_job(ctx: Context, request: dict[str, Any], trace: dict[str, Any]) -> Job:
+def running_job(ctx: Context, request: dict[str, Any], trace: dict[str, Any], version: int) -> Job:
     """The job as its steps see it: with its deadline (the root promise's timeout less the
-    server's grace) and the trigger's trace, both from the root promise."""
+    server's grace) and the trigger's trace, both from the root promise, and the version of
+    the workflow that runs it."""
     grace_ms = int(DEADLINE_GRACE.total_seconds() * 1000)
-    return Job.running(request, trace, ctx.info.timeout_at - grace_ms)
+    return Job.running(request, trace, ctx.info.timeout_at - grace_ms, version)
 
 
 def job_result(
@@ -129,15 +148,15 @@ def job_result(
             **({"approval": approval.model_dump(mode="json")} if approval else {})}  # fmt: skip
 
 
-async def reviewer_decision(ctx: Context, job: Job) -> Decision:
+async def reviewer_decision(ctx: Context, job: Job, version: int) -> Decision:
     """Wait for the decision on the job's approval promise: ``DOCFLOW_APPROVAL_TIMEOUT`` at
     most, or until the job's deadline if that comes first."""
     seconds = min(WorkerSettings.current().approval_timeout_seconds,
                   (job.deadline_at - time.time() * 1000) / 1000)  # fmt: skip
-    return Decision.model_validate(await wait_for_someone(ctx, max(0.0, seconds)))
+    return Decision.model_validate(await wait_for_someone(ctx, max(0.0, seconds), version))
 
 
-async def wait_for_someone(ctx: Context, seconds: float) -> Any:
+async def wait_for_someone(ctx: Context, seconds: float, version: int) -> Any:
     """The value someone (a reviewer, an operator) settles a new external promise with, or
     ``TIMED_OUT_DECISION`` once ``seconds`` have passed.
 
@@ -149,7 +168,7 @@ async def wait_for_someone(ctx: Context, seconds: float) -> Any:
     # The SDK's default is one day; these live as long as the job may (the server bounds both
     # by the root promise's timeout).
     waiting = ctx.promise(timeout=timedelta(milliseconds=ctx.info.timeout_at - now))
-    timer = ctx.options(timeout=timedelta(seconds=seconds) + TIMER_SLACK)
+    timer = ctx.options(timeout=timedelta(seconds=seconds) + TIMER_SLACK, version=version)
     await timer.detached(WAIT_TIMER_NAME, await waiting.id(), seconds)
     return await waiting
 
