@@ -110,6 +110,13 @@ deploy-status-lambda: build-status-lambda
 	aws lambda update-function-code --function-name $(STACK)-status \
 	  --zip-file fileb://build/status-lambda.zip --publish
 
+# A worker that drops a workflow version with jobs in flight would strand them: the deployment
+# (DOCFLOW_GATEWAY_URL, and its DOCFLOW_API_TOKEN) is asked first. FORCE=1 ships anyway.
+deploy-worker: worker-versions-check
+worker-versions-check: sync
+	@test "$(FORCE)" = 1 || $(RUN) docflow versions --shipping "$$($(RUN) python -c \
+	  'from docflow_worker.workflows import VERSIONS; print(",".join(map(str, sorted(VERSIONS))))')"
+
 deploy-worker deploy-notifier deploy-devstack: deploy-%: build-%
 	@test -n "$(REGISTRY)" || { echo "set REGISTRY=<your registry>/docflow"; exit 2; }
 	docker tag docflow/$*:latest $(REGISTRY)/$*:latest && docker push $(REGISTRY)/$*:latest

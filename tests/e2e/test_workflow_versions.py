@@ -14,8 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from docflow_cli.cli import app
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-versions-stack")]
 
@@ -75,3 +77,19 @@ def test_a_job_at_a_version_no_worker_has_waits_without_spinning_and_says_why(
     by_version = {v["version"]: v for v in versions["versions"]}
     assert (by_version[AHEAD]["jobsInFlight"], by_version[AHEAD]["workers"]) == (1, [])
     assert len(by_version[1]["workers"]) == 1, "the stack's worker runs version 1"
+
+
+def test_a_worker_that_drops_a_version_with_jobs_in_flight_is_refused(
+    ahead_stack: LocalStack, files: FileServer
+) -> None:
+    document = files.serve("/versions-ship.txt", b"Invoice 8\nTotal: 1.00 EUR\n", "text/plain")
+    ahead_stack.start_job(document, "ship")  # in flight on version 2, which no worker has
+    runner, gateway = CliRunner(), ["--gateway", ahead_stack.gateway]
+
+    dropping = runner.invoke(app, ["versions", "--shipping", "1", *gateway])
+    keeping = runner.invoke(app, ["versions", "--shipping", "1,2", *gateway])
+
+    assert dropping.exit_code == 2
+    assert f"drops workflow version {AHEAD}, which has" in dropping.stderr
+    assert keeping.exit_code == 0, keeping.output
+    assert f"v{AHEAD}" in keeping.stdout

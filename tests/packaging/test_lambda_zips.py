@@ -93,8 +93,8 @@ def invoke(root: Path, module: str, event: dict[str, object] | None) -> dict[str
 # What a refused request never needs, so a cold start must not load it: the Resonate SDK and
 # its HTTP stack (the front doors speak the protocol with the standard library, and only when a
 # request gets that far), botocore's machinery (X-Ray's patching, boto3; powertools itself
-# imports the bare package for its user agent), redis (the status only reads the progress
-# record of a job that exists).
+# imports the bare package for its user agent), redis-py (not even shipped: the front doors
+# speak Redis's protocol themselves, ``docflow_shared.resp``, once a request needs it).
 NEVER_FOR_A_REFUSAL = ("resonate", "resonate_base", "aiohttp", "msgspec", "botocore.session",
                        "botocore.client", "boto3", "redis", "aws_xray_sdk", "http.client",
                        "pydantic_settings")  # fmt: skip
@@ -113,6 +113,7 @@ def never_needed(answer: dict[str, object]) -> list[str]:
 def test_trigger_zip_stands_alone(build_dir: Path) -> None:
     root = unpack("trigger-lambda", build_dir)
     assert not (root / "docflow_status").exists()  # only its own service's code
+    assert not (root / "redis").exists()
     bad_json = {**api_event("POST", "/process-document", {}), "body": "{not json"}
     answer = invoke(root, "docflow_trigger.handlers.http", bad_json)
     assert answer["statusCode"] == 400
@@ -128,6 +129,7 @@ def test_trigger_zip_stands_alone(build_dir: Path) -> None:
 def test_status_zip_stands_alone(build_dir: Path) -> None:
     root = unpack("status-lambda", build_dir)
     assert not (root / "docflow_trigger").exists()
+    assert not (root / "redis").exists()
     answer = invoke(root, "docflow_status.handlers.http", api_event("GET", "/status/bad%20id"))
     assert answer["statusCode"] == 400
     assert "jobId" in json.loads(str(answer["body"]))["message"]

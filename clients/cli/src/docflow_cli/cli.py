@@ -707,11 +707,25 @@ def login(
 
 
 @command
-def versions(gateway_url: GatewayUrl = None, as_json: AsJson = False) -> None:
+def versions(
+    shipping: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N,N",
+            help="the versions a worker about to ship has: refuse (exit 2) if one with jobs in "
+            "flight is missing",
+        ),
+    ] = None,
+    gateway_url: GatewayUrl = None,
+    as_json: AsJson = False,
+) -> None:
     """The workflow versions in use: jobs in flight on each, and the live workers that run it.
 
-    Check it before retiring a version: a worker that drops one strands its jobs in flight."""
+    Check it before retiring a version: a worker that drops one strands its jobs in flight
+    (make deploy-worker runs it with --shipping)."""
     listing = Api.at(gateway_url).call("GET", "/versions")
+    if shipping is not None:
+        refuse_stranding(listing, shipping)
     if as_json:
         print_json(listing)
         return
@@ -724,6 +738,25 @@ def versions(gateway_url: GatewayUrl = None, as_json: AsJson = False) -> None:
         table.add_row(f"v{entry['version']}{newest}", f"{entry['jobsInFlight']}{more}",
                       "unknown" if workers is None else ", ".join(workers) or "none")  # fmt: skip
     stdout().print(table)
+
+
+def refuse_stranding(listing: dict[str, Any], shipping: str) -> None:
+    """Fail unless a worker with the ``shipping`` versions runs every version with jobs in
+    flight (other workers may run them too, but a rollout replaces them all)."""
+    try:
+        shipped = {int(part) for part in shipping.split(",") if part.strip()}
+    except ValueError:
+        raise typer.BadParameter("a list of version numbers, e.g. 1,2",
+                                 param_hint="--shipping") from None  # fmt: skip
+    in_flight = [v for v in listing["versions"] if v["jobsInFlight"]]
+    stranded = [v for v in in_flight if v["version"] not in shipped]
+    for version in stranded:
+        said = (f"docflow: the worker drops workflow version {version['version']}, which has "
+                f"{version['jobsInFlight']} job(s) in flight: keep it in the worker, or wait "
+                "until they end (FORCE=1 make deploy-worker ships anyway)")  # fmt: skip
+        typer.echo(said, err=True)
+    if stranded:
+        raise typer.Exit(ExitCode.REFUSED)
 
 
 @command

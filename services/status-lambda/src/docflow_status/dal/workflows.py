@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import TYPE_CHECKING, cast
 
 from docflow_shared.progress import JobProgress, progress_key
 from docflow_shared.resonate_http import ContainerClient, PromiseRecord
+from docflow_shared.resp import RedisError, Resp
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import JOB_KIND, KIND_TAG, LIVE_WORKER_PREFIX
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 
 from ..observability import logger
-
-if TYPE_CHECKING:
-    import redis
 
 resonate = ContainerClient(StatusSettings.current)
 PAGE = 100
@@ -43,13 +40,10 @@ def job_roots(state: str | None, scan_limit: int) -> list[PromiseRecord]:
 
 
 @lru_cache(maxsize=1)
-def _redis() -> redis.Redis | None:
-    import redis  # here: a request that is refused, or finds no job, never needs it (~70 ms)
-
+def _redis() -> Resp | None:
     url = StatusSettings.current().redis_url
     # A short timeout: without the record the status is still right, only less detailed.
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                decode_responses=True) if url else None  # fmt: skip
+    return Resp(url, timeout=0.5) if url else None
 
 
 def job_progress(job_id: str) -> JobProgress | None:
@@ -58,11 +52,8 @@ def job_progress(job_id: str) -> JobProgress | None:
     client = _redis()
     if client is None:
         return None
-    from redis import RedisError
-
     try:
-        # decode_responses=True: the hash's names and values are text.
-        return JobProgress.from_hash(cast("dict[str, str]", client.hgetall(progress_key(job_id))))
+        return JobProgress.from_hash(client.hgetall(progress_key(job_id)))
     except RedisError as err:
         logger.warning("progress record unavailable", extra={"error": str(err)})
         return None
@@ -74,11 +65,9 @@ def live_workers() -> dict[str, list[int]] | None:
     client = _redis()
     if client is None:
         return None
-    from redis import RedisError
-
     try:
-        keys = list(client.scan_iter(match=f"{LIVE_WORKER_PREFIX}*", count=100))
-        records = cast("list[str | None]", client.mget(keys)) if keys else []
+        keys = client.scan_keys(f"{LIVE_WORKER_PREFIX}*")
+        records = client.mget(keys) if keys else []
     except RedisError as err:
         logger.warning("liveness records unavailable", extra={"error": str(err)})
         return None

@@ -4,15 +4,13 @@ decisions' audit events it appends to the notification stream. Without REDIS_URL
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docflow_shared import notification_stream
+from docflow_shared.resp import RedisError, Resp
 from docflow_shared.settings import TriggerSettings
 
 from ..observability import logger
-
-if TYPE_CHECKING:
-    import redis
 
 # GCRA (the generic cell rate algorithm), atomically: one key per requester holds the moment
 # its next start is due (its "theoretical arrival time"). A start is admitted if that moment is
@@ -31,12 +29,9 @@ return 0
 
 
 @lru_cache(maxsize=1)
-def _redis() -> redis.Redis | None:
-    import redis  # here: a refused request never needs it
-
+def _redis() -> Resp | None:
     url = TriggerSettings.current().redis_url
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
-                                decode_responses=True) if url else None  # fmt: skip
+    return Resp(url, timeout=2) if url else None
 
 
 def start_slot_wait_ms(requester_id: str, per_minute: int, burst: int) -> int | None:
@@ -45,8 +40,6 @@ def start_slot_wait_ms(requester_id: str, per_minute: int, burst: int) -> int | 
     client = _redis()
     if client is None:
         return None
-    from redis import RedisError
-
     interval = 60_000 // per_minute
     try:
         wait = client.eval(_TAKE_SLOT, 1, f"docflow:starts:{requester_id}", str(interval),
@@ -55,7 +48,7 @@ def start_slot_wait_ms(requester_id: str, per_minute: int, burst: int) -> int | 
         # Open, not shut: a Redis outage must not stop every requester's jobs.
         logger.warning("start rate unchecked: Redis unavailable", extra={"error": str(err)})
         return None
-    return int(wait)
+    return wait if isinstance(wait, int) else 0  # the script answers an integer
 
 
 def append_audit_event(marker: str, event: dict[str, Any]) -> bool:
@@ -64,8 +57,6 @@ def append_audit_event(marker: str, event: dict[str, Any]) -> bool:
     client = _redis()
     if client is None:
         return False
-    from redis import RedisError
-
     try:
         notification_stream.append_once(client, marker, event)
     except RedisError as err:
