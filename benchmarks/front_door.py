@@ -107,8 +107,9 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
              "--route", "POST", "/floor", "benchmarks.floor_lambda:lambda_handler",
              "--route", "POST", "/celery", "benchmarks.celery_lambda:lambda_handler"],
             tmp / "gateway.log",
-            env={"RESONATE_URL": resonate_url, "CELERY_BROKER_URL": redis_url,
-                 "PYTHONPATH": str(ROOT)},
+            # The trigger as deployed: fair use counted in Redis (the Celery broker's valkey).
+            env={"RESONATE_URL": resonate_url, "REDIS_URL": redis_url,
+                 "CELERY_BROKER_URL": redis_url, "PYTHONPATH": str(ROOT)},
         ).start()  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         # valkey and the Resonate dev server
@@ -168,9 +169,12 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         table(["route", "in flight", "p50 ms", "p99 ms", "requests/s"], rows),
         f"Target: trigger p50 ≤ {TARGET:g} x the Celery enqueue's — measured "
         f"{'; '.join(verdicts)}. Against the do-nothing floor: {floor} in flight. The trigger "
-        "validates the job and makes one Resonate round trip: it creates the workflow's durable "
-        "root promise (an SQLite commit on the dev server), whose answer also carries the job it "
-        "was first started with, to detect a conflicting body. The Celery front validates the "
+        "validates the job, admits it under its requester's fair use (one round trip to valkey: "
+        "one Lua script for the start rate and the jobs in flight; each job here is its own "
+        "requester's, so none is refused) and makes one Resonate round trip: it creates the "
+        "workflow's durable root promise (an SQLite commit on the dev server), whose answer also "
+        "carries the job it was first started with, to detect a conflicting body. The Celery "
+        "front validates the "
         "same body the same way and makes one round trip to valkey (memory only): it pushes the "
         "task message, which nothing makes durable or unique per job. The floor makes none. "
         f"Each function runs in up to {concurrency_setting()} execution environments (separate "

@@ -20,12 +20,13 @@ from docflow_shared.errors import (
     TooManyRequests,
 )
 from docflow_shared.identity import Caller
-from docflow_shared.ids import workflow_id
+from docflow_shared.ids import job_id_of, workflow_id
 from docflow_shared.models import ApprovalDecision, JobRequest
 from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import forget_settings
 from docflow_shared.workflow import cancel_signal_of
 from docflow_shared.workflow_records import WorkflowRecords, requester_of, workflow_records
+from docflow_trigger.dal.redis_store import Admission
 from docflow_trigger.dal.workflows import StartedWorkflow
 from docflow_trigger.logic.fair_use import IN_FLIGHT_RETRY_AFTER_SECONDS, admit_start
 from docflow_trigger.logic.job_actions import cancel, decide, redrive
@@ -65,10 +66,10 @@ class MemoryStore:
         cancel = self.promises.get(cancel_signal_of(workflow_id))
         return workflow_records(self.promises[workflow_id], children, cancel)
 
-    def count_in_flight(self, requester_id: str, up_to: int) -> int:
+    def jobs_in_flight(self, requester_id: str, up_to: int) -> dict[str, int]:
         roots = [p for p in self.promises.values() if p.state == "pending"
                  and requester_of(p) == requester_id]  # fmt: skip
-        return min(len(roots), up_to)
+        return {str(job_id_of(p.id)): p.timeout_at for p in roots[:up_to]}
 
     def resolve(self, promise_id: str, value: dict[str, Any]) -> PromiseRecord:
         return self._settle(promise_id, "resolved", value)
@@ -336,16 +337,24 @@ def test_a_redrive_is_recorded_under_the_verified_callers_name(verified: MemoryS
 
 
 @dataclass
-class CountedRate:
-    """A start rate that admits ``free`` starts, then asks for a wait of ``wait_ms``."""
+class Counters:
+    """Fair use's counters as Redis keeps them, replaced by what a test needs: none (no
+    Redis: ``admit`` answers None), or a start rate that asks for a wait after ``free``
+    starts."""
 
-    free: int
+    free: int | None = None
     wait_ms: int = 1500
-    taken: list[str] = field(default_factory=list)
+    taken: int = 0
 
-    def start_slot_wait_ms(self, requester_id: str, per_minute: int, burst: int) -> int | None:
-        self.taken.append(requester_id)
-        return 0 if len(self.taken) <= self.free else self.wait_ms
+    def admit(self, requester_id: str, job_id: str, **limits: int) -> Admission | None:
+        if self.free is None:
+            return None
+        self.taken += 1
+        over = self.taken > self.free
+        return Admission(self.wait_ms if over else 0, in_flight=0, admitted=not over)
+
+    def replace_in_flight(self, requester_id: str, deadlines: dict[str, int]) -> None:
+        raise AssertionError("only a refusal for jobs in flight recounts them")
 
 
 @pytest.fixture
@@ -356,28 +365,26 @@ def limited(verified: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> MemorySto
     return verified
 
 
-def test_a_requester_with_its_most_jobs_in_flight_waits_and_others_do_not(
-    limited: MemoryStore,
-) -> None:
-    store, rate = limited, CountedRate(free=100)
+def test_without_redis_the_jobs_in_flight_are_counted_in_the_store(limited: MemoryStore) -> None:
+    store, no_redis = limited, Counters()
     for n in (1, 2):
         start_job(job(jobId=f"inv-{n}"), "request", store)
 
     with pytest.raises(TooManyRequests, match="alice has 2 jobs in flight") as refused:
-        admit_start("inv-3", "alice", store, rate)
-    admit_start("inv-1", "alice", store, rate)  # sent again: it exists, nothing more in flight
-    admit_start("inv-4", "bob", store, rate)
+        admit_start("inv-3", "alice", FAR, store, no_redis)
+    admit_start("inv-1", "alice", FAR, store, no_redis)  # sent again: it exists
+    admit_start("inv-4", "bob", FAR, store, no_redis)
     store.resolve("doc/inv-1", {})  # one ends
-    admit_start("inv-3", "alice", store, rate)
+    admit_start("inv-3", "alice", FAR, store, no_redis)
 
     assert refused.value.retry_after_seconds == IN_FLIGHT_RETRY_AFTER_SECONDS
 
 
 def test_a_requester_over_its_start_rate_is_told_how_long_to_wait(limited: MemoryStore) -> None:
-    rate = CountedRate(free=1, wait_ms=1500)
-    admit_start("inv-1", "alice", limited, rate)
+    rate = Counters(free=1, wait_ms=1500)
+    admit_start("inv-1", "alice", FAR, limited, rate)
 
     with pytest.raises(TooManyRequests, match="faster than 120 a minute") as refused:
-        admit_start("inv-2", "alice", limited, rate)
+        admit_start("inv-2", "alice", FAR, limited, rate)
 
     assert refused.value.retry_after_seconds == 2  # 1.5 s, rounded up

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from docflow_shared.ids import job_id_of
 from docflow_shared.resonate_http import ContainerClient, PromiseRecord, ResonateHttp, rejection
 from docflow_shared.settings import TriggerSettings
 from docflow_shared.workflow import (
@@ -88,18 +89,23 @@ def _job_tags(job: dict[str, Any], trace: dict[str, Any]) -> dict[str, str]:
             VERSION_TAG: str(TriggerSettings.current().workflow_version)}  # fmt: skip
 
 
-def count_in_flight(requester_id: str, up_to: int) -> int:
-    """How many of the requester's jobs have not ended (counted up to ``up_to``)."""
-    counted, cursor = 0, None
+def jobs_in_flight(requester_id: str, up_to: int) -> dict[str, int]:
+    """The requester's jobs that have not ended (at most ``up_to``): job id → its root's
+    timeout (epoch ms)."""
+    found: dict[str, int] = {}
+    cursor = None
     tags = {KIND_TAG: JOB_KIND, REQUESTER_TAG: requester_id}
     with resonate.operation() as client:
-        while counted < up_to:
-            page = client.search("pending", tags, min(up_to - counted, 100), cursor)
-            counted += len(page.promises)
+        while len(found) < up_to:
+            page = client.search("pending", tags, min(up_to - len(found), 100), cursor)
+            for root in page.promises:
+                job_id = job_id_of(root.id)
+                if job_id is not None:
+                    found[job_id] = root.timeout_at
             cursor = page.cursor
             if not cursor:
                 break
-    return counted
+    return found
 
 
 def _create_root(

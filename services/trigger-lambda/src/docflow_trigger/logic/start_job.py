@@ -36,14 +36,17 @@ def start_job(
     ``Forbidden`` when a verified caller asks for it as another requester, and, with
     ``fair_use``, ``TooManyRequests`` when its requester is over a limit."""
     requester_id = requester_for(job.requester_id, caller)
-    if fair_use:
-        admit_start(job.job_id, requester_id, store)
-    sent = job.as_workflow_input(requester_id)
     deadline = timedelta(
         seconds=job.deadline_seconds or TriggerSettings.current().job_timeout_seconds
     )
-    trace = {"correlationId": correlation_id, "acceptedAt": int(time.time() * 1000)}
-    started = store.start_workflow(workflow_id(job.job_id), sent, trace, deadline + DEADLINE_GRACE)
+    lifetime = deadline + DEADLINE_GRACE
+    accepted_at = int(time.time() * 1000)
+    if fair_use:
+        ends_by = accepted_at + int(lifetime.total_seconds() * 1000)
+        admit_start(job.job_id, requester_id, ends_by, store)
+    sent = job.as_workflow_input(requester_id)
+    trace = {"correlationId": correlation_id, "acceptedAt": accepted_at}
+    started = store.start_workflow(workflow_id(job.job_id), sent, trace, lifetime)
     if started.job != sent:
         msg = f"job {job.job_id} already exists with a different request; use a new jobId"
         raise JobConflict(msg)
