@@ -8,7 +8,7 @@ SERVICES := $(LAMBDAS) worker notifier devstack
 STACK ?= docflow
 
 .PHONY: help sync up down status logs test test-members lint format typecheck bench chaos clean \
-	demo build openapi \
+	demo build openapi replay-check worker-versions-check \
 	browser $(addprefix build-,$(SERVICES)) $(addprefix deploy-,$(SERVICES)) deploy-stack
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make chaos   the reliability tests at full scale (results: docs/reliability.md)"
 	@echo "make build   build every artifact this machine can (Lambda zips; images with Docker)"
 	@echo "make openapi regenerate docs/openapi.yaml from the handlers"
+	@echo "make replay-check  replay the recorded job histories against this code"
 	@echo "make deploy-<service>  deploy one service (docs/deploy.md)"
 
 sync:
@@ -111,8 +112,11 @@ deploy-status-lambda: build-status-lambda
 	  --zip-file fileb://build/status-lambda.zip --publish
 
 # A worker that drops a workflow version with jobs in flight would strand them: the deployment
-# (DOCFLOW_GATEWAY_URL, and its DOCFLOW_API_TOKEN) is asked first. FORCE=1 ships anyway.
-deploy-worker: worker-versions-check
+# (DOCFLOW_GATEWAY_URL, and its DOCFLOW_API_TOKEN) is asked first. FORCE=1 ships anyway. And the
+# recorded histories must replay against the code about to ship (add yours: HISTORIES=dir).
+deploy-worker: replay-check worker-versions-check
+replay-check: sync
+	$(RUN) docflow replay-check tests/replay $(HISTORIES)
 worker-versions-check: sync
 	@test "$(FORCE)" = 1 || $(RUN) docflow versions --shipping "$$($(RUN) python -c \
 	  'from docflow_worker.workflows import VERSIONS; print(",".join(map(str, sorted(VERSIONS))))')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import pickle
 from pathlib import Path
 
@@ -19,6 +20,13 @@ from docflow_shared.settings import (
     forget_settings,
 )
 from docflow_shared.status import job_status
+from docflow_shared.workflow import (
+    LATEST_WORKFLOW_VERSION,
+    checkpoint_value,
+    named_checkpoint,
+    steps_of,
+)
+from docflow_shared.workflow_history import JobHistory, error_type
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -236,3 +244,46 @@ def test_the_demo_step_delay_is_no_setting_of_any_service() -> None:
     for model in (TriggerSettings, StatusSettings, WorkerSettings, NotifierSettings):
         aliases = {str(f.validation_alias) for f in model.model_fields.values()}
         assert not any("DEMO" in alias for alias in aliases), model
+
+
+def test_each_workflow_version_has_its_steps_and_review_comes_right_before_store() -> None:
+    assert [str(s) for s in steps_of(1, needs_approval=True)] == [
+        "download", "extract", "analyze", "review", "store", "notify"]  # fmt: skip
+    assert [str(s) for s in steps_of(2, needs_approval=False)] == [
+        "download", "extract", "analyze", "verify", "store", "notify"]  # fmt: skip
+    assert steps_of(99, needs_approval=False) == steps_of(LATEST_WORKFLOW_VERSION, False)
+
+
+def test_a_checkpoint_names_its_step_and_one_written_before_names_none() -> None:
+    assert checkpoint_value(named_checkpoint("analyze", {"a": 1})) == ("analyze", {"a": 1})
+    assert checkpoint_value({"a": 1}) == (None, {"a": 1})
+    assert checkpoint_value("https://x/result.json") == (None, "https://x/result.json")
+
+
+class Unloadable(Exception):
+    """Its pickle names it; loading that pickle would run this module's code."""
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_the_type_of_a_pickled_error_is_read_without_loading_the_pickle(protocol: int) -> None:
+    pickled = base64.b64encode(pickle.dumps(Unloadable("x"), protocol=protocol)).decode()
+
+    assert error_type(pickled) == f"{__name__}.Unloadable"
+    assert error_type("not base64!") is None
+    assert error_type(base64.b64encode(b"\x80\x05garbage").decode()) is None
+
+
+def test_a_history_reads_back_as_it_was_exported() -> None:
+    exported = {"format": "docflow-history/1", "jobId": "j-1", "workflowVersion": 2,
+                "promises": [{"id": "doc/j-1", "state": "pending", "timeoutAt": 9},
+                             {"id": "doc/j-1:1", "state": "resolved", "timeoutAt": 9,
+                              "value": {"docflow:step": "download", "value": {}},
+                              "tags": {"resonate:scope": "local"}}]}  # fmt: skip
+
+    history = JobHistory.model_validate(exported)
+
+    assert (history.root.id, [c.id for c in history.children]) == ("doc/j-1", ["doc/j-1:1"])
+    assert history.children[0].value == exported["promises"][1]["value"]
+    assert JobHistory.model_validate_json(history.model_dump_json(by_alias=True)) == history
+    with pytest.raises(ValidationError):
+        JobHistory.model_validate({**exported, "format": "docflow-history/0"})

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from docflow_samples import invoice_pdf
 from docflow_testing.processes import Process
-from docflow_testing.stack import FileServer, LocalStack, running_stack
+from docflow_testing.stack import STEPS, FileServer, LocalStack, running_stack
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.browser import chromium, loopback_only
@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-jobs-page-stack")]
 
 TOKEN = "jobs-page-token"
 WAIT_MS = 60_000
-STEPS = ["download", "extract", "analyze", "store", "notify"]
 
 # An invoice whose vendor and summary are markup: the page must show it as text.
 VENDOR_MARKUP = '<img src=x onerror="window.injected=1"><b>Bold</b> Tools Ltd'
@@ -134,7 +133,7 @@ def test_a_job_appears_and_moves_to_done_with_its_steps_and_result(
     expect(card.locator('tr[data-step][data-state="done"]')).to_have_count(len(STEPS))
     expect(rows.locator("time")).to_have_count(2 * len(STEPS))  # each started and ended
     expect(card.locator('[data-field="document-type"]')).to_have_text("invoice")
-    expect(card.locator('[data-field="workflow-version"]')).to_have_text("v1")
+    expect(card.locator('[data-field="workflow-version"]')).to_have_text("v2")
     vendor = card.locator('[data-field-name="vendor"] [data-field="value"]')
     expect(vendor).to_have_text("ACME Tools Ltd")
     correlation_id = api.get(f"/status/{job_id}").json()["correlationId"]

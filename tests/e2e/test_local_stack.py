@@ -12,15 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
-from docflow_samples import invoice_pdf, invoice_png, scanned_invoice_pdf, two_page_tiff
+from docflow_samples import (
+    invoice_pdf,
+    invoice_png,
+    long_text_pdf,
+    scanned_invoice_pdf,
+    two_page_tiff,
+)
 from docflow_testing.processes import BIN
-from docflow_testing.stack import FileServer, LocalStack
+from docflow_testing.stack import STEPS, FileServer, LocalStack
 from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-stack")]
-
-STEPS = ["download", "extract", "analyze", "store", "notify"]
 
 
 def new_job(url: str, **extra: Any) -> dict[str, Any]:
@@ -121,15 +125,6 @@ def test_the_same_job_id_with_a_different_body_is_a_conflict(
     assert job["jobId"] in conflict.json()["message"]
 
 
-def pdf_of_pages(count: int) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for n in range(1, count + 1):
-        pdf.add_page()
-        pdf.cell(text=f"Page {n} of a long contract, with enough words for a text layer.")
-    return bytes(pdf.output())
-
-
 def password_protected_pdf() -> bytes:
     pdf = FPDF()
     pdf.add_page()
@@ -148,7 +143,7 @@ def password_protected_pdf() -> bytes:
         ("unsupported_type", "/archive.zip", b"PK\x03\x04" + bytes(range(256)) * 4),
         ("corrupt_document", "/broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 100),
         ("encrypted_document", "/locked.pdf", password_protected_pdf()),
-        ("too_large", "/long.pdf", pdf_of_pages(21)),  # the stack's DOCFLOW_MAX_PAGES is 20
+        ("too_large", "/long.pdf", long_text_pdf(21)),  # the stack's DOCFLOW_MAX_PAGES is 20
     ],
 )
 def test_a_document_that_cannot_be_processed_fails_the_job_with_its_reason(

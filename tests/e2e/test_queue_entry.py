@@ -15,9 +15,7 @@ from docflow_samples import invoice_pdf
 from docflow_shared.inbox import inbox_job_id
 from docflow_testing.processes import wait_until
 from docflow_testing.receiver import Receiver, new_secret
-from docflow_testing.stack import FileServer, LocalStack, running_stack
-
-STEPS = ["download", "extract", "analyze", "store", "notify"]
+from docflow_testing.stack import STEPS, FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sqs-stack")]
 

@@ -3,6 +3,7 @@ inputs (the commands against the real stack: tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from docflow_cli.cli import (
+    app,
     duration,
     exit_code_for,
     jobs_table,
@@ -20,6 +22,7 @@ from docflow_cli.cli import (
 from docflow_shared.models import ErrorBody, JobStatus, JobStatusName
 from docflow_testing.cli_output import row
 from rich.console import Console, RenderableType
+from typer.testing import CliRunner
 
 pytestmark = pytest.mark.unit
 
@@ -143,3 +146,14 @@ def test_an_api_refusal_is_one_line_with_its_message_code_and_fields() -> None:
     assert refusal_line(502, "<html>\n<h1>Bad Gateway</h1>\n</html>") == (
         "the API answered 502: <html> <h1>Bad Gateway</h1> </html>"
     )
+
+
+def test_replay_check_without_the_workers_code_says_where_to_run_it() -> None:
+    """This member's environment holds the CLI alone: replay-check needs the worker's code (the
+    ``replay`` extra), and says so rather than fail on an import (with it: tests/integration)."""
+    assert importlib.util.find_spec("docflow_worker") is None, "run alone, without the worker"
+
+    checked = CliRunner().invoke(app, ["replay-check"])
+
+    assert checked.exit_code == 2
+    assert "replay-check runs the worker's workflow code" in checked.stderr

@@ -162,14 +162,7 @@ def services(ports: Ports | None = None) -> list[Service]:
         Service(
             "worker",
             "worker (group workers)",
-            # DOCFLOW_DEMO_STEP_DELAY=S make up: every step takes S seconds more (the demo);
-            # DOCFLOW_DEMO_FAILING_STEP=STEP: that step fails as a bug would (a drill).
-            [
-                str(BIN / "docflow-worker"),
-                "--demo-step-delay",
-                os.environ.get("DOCFLOW_DEMO_STEP_DELAY", "0"),
-                *demo_failing_step(),
-            ],
+            [str(BIN / "docflow-worker"), *worker_flags()],
             ready_line="worker ready",
         ),
         Service(
@@ -195,10 +188,20 @@ def services(ports: Ports | None = None) -> list[Service]:
     ]
 
 
-def demo_failing_step() -> list[str]:
-    """The drill's flag, when ``DOCFLOW_DEMO_FAILING_STEP`` names a step."""
-    step = os.environ.get("DOCFLOW_DEMO_FAILING_STEP")
-    return ["--demo-failing-step", step] if step else []
+def worker_flags() -> list[str]:
+    """The worker's command-line flags, from ``make up``'s environment:
+
+    - ``DOCFLOW_DEMO_STEP_DELAY=S``: every step takes S seconds more (the demo);
+    - ``DOCFLOW_DEMO_FAILING_STEP=STEP``: that step fails as a bug would (a drill);
+    - ``DOCFLOW_WORKER_VERSIONS=N,N``: the workflow versions it runs (default: all it has),
+      to rehearse a rolling deploy.
+    """
+    flags = ["--demo-step-delay", os.environ.get("DOCFLOW_DEMO_STEP_DELAY", "0")]
+    for variable, flag in [("DOCFLOW_DEMO_FAILING_STEP", "--demo-failing-step"),
+                           ("DOCFLOW_WORKER_VERSIONS", "--workflow-versions")]:  # fmt: skip
+        if value := os.environ.get(variable):
+            flags += [flag, value]
+    return flags
 
 
 def pid_file(name: str) -> Path:

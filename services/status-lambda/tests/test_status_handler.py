@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import pickle
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,10 +13,12 @@ from typing import Any
 
 import pytest
 import redis
+from docflow_shared.errors import StepFailed
 from docflow_shared.ids import workflow_id
 from docflow_shared.lambda_context import LambdaContext
 from docflow_shared.resonate_http import encode_value
 from docflow_shared.settings import forget_settings
+from docflow_shared.workflow_history import JobHistory
 from docflow_status.dal import workflows as workflows_dal
 from docflow_status.handlers.http import lambda_handler
 from docflow_testing.events import api_event
@@ -164,7 +168,46 @@ def test_versions_counts_the_jobs_in_flight_on_each_and_the_live_workers_that_ru
     assert by_version[8] == {"version": 8, "jobsInFlight": 0, "workers": ["w-new"]}
     assert by_version[9] == {"version": 9, "jobsInFlight": 1, "workers": []}
     assert by_version[1]["workers"] == ["w-old"]
-    assert listing["newest"] == 1
+    assert listing["newest"] == 2
     assert refused["statusCode"] == 403, "the deployment's versions are an admin's to see"
     assert (waiting["workflowVersion"], waiting["waitingReason"]) == (
         9, "no live worker has workflow version 9")  # fmt: skip
+
+
+def test_a_jobs_history_is_exported_in_call_order_with_errors_readable_and_no_pickle(
+    resonate_url: str,
+) -> None:
+    job_id = job_of(resonate_url, "alice", version=2)
+    root = workflow_id(job_id)
+    for n in (1, 2, 10):  # created out of order: exported in call order, 10 after 2
+        call(resonate_url, "promise.create", id=f"{root}:{n}", timeoutAt=FAR,
+             tags={"resonate:scope": "local", "resonate:parent": root})  # fmt: skip
+    call(resonate_url, "promise.settle", id=f"{root}:1", state="resolved",
+         value=encode_value({"docflow:step": "download", "value": {"key": "k"}}))  # fmt: skip
+    failure = StepFailed("internal_error", "analyze failed: KeyError: 'x'")
+    pickled = base64.b64encode(pickle.dumps(failure)).decode()
+    call(resonate_url, "promise.settle", id=f"{root}:2", state="rejected", value=encode_value(
+        {"__type": "error", "message": str(failure), "__py_pickle": pickled}))  # fmt: skip
+    context = LambdaContext("test")
+
+    answer = lambda_handler(api_event("GET", f"/jobs/{job_id}/history"), context)
+    missing = lambda_handler(api_event("GET", "/jobs/no-such-job/history"), context)
+    refused = lambda_handler(as_caller(api_event("GET", f"/jobs/{job_id}/history"), "alice"),
+                             context)  # fmt: skip
+    admin = lambda_handler(as_caller(api_event("GET", f"/jobs/{job_id}/history"), "root",
+                                     "admin"), context)  # fmt: skip
+
+    history = json.loads(answer["body"])
+    assert answer["statusCode"] == 200
+    assert (history["format"], history["jobId"], history["workflowVersion"]) == (
+        "docflow-history/1", job_id, 2)  # fmt: skip
+    assert [p["id"] for p in history["promises"]] == [root, f"{root}:1", f"{root}:2", f"{root}:10"]
+    assert history["promises"][1]["value"] == {"docflow:step": "download", "value": {"key": "k"}}
+    assert history["promises"][2]["value"] == {
+        "__type": "error",
+        "message": str(failure),
+        "errorType": "docflow_shared.errors.StepFailed",
+    }
+    assert JobHistory.model_validate_json(answer["body"]).root.id == root, "it reads back"
+    assert missing["statusCode"] == 404
+    assert (refused["statusCode"], admin["statusCode"]) == (403, 200), "an admin's, when verified"

@@ -10,6 +10,7 @@ import pytest
 from docflow_shared.errors import InvalidDocument, StepFailed
 from docflow_shared.models import JobFailure, JobStatusName, StepName, StepStateName
 from docflow_shared.resonate_http import PromiseRecord, decode_value
+from docflow_shared.workflow import named_checkpoint
 from docflow_shared.workflow_records import WorkflowRecords, workflow_records
 from docflow_status.logic.job_status import describe
 from resonate.codec import Codec, NoopEncryptor
@@ -64,6 +65,26 @@ def test_a_job_waiting_for_its_reviewer_shows_the_analysis_to_decide_on() -> Non
     assert status.status is JobStatusName.AWAITING_APPROVAL
     assert [s.name for s in status.steps][3] is StepName.REVIEW
     assert status.result == {"analysis": analysis}
+
+
+def test_a_version_2_job_has_its_verify_step_and_its_named_checkpoints_read_as_values() -> None:
+    analysis = {"documentType": "invoice", "fields": {}}
+    root = dataclasses.replace(promise(ROOT), param={"func": "process_document", "version": 2})
+    records = workflow_records(root, children(
+        step(1, value=named_checkpoint("download", {})), batch(2, 1, 1),
+        step(3, value=named_checkpoint("extract", {})),
+        step(4, value=named_checkpoint("analyze", analysis)),
+        step(5, value=named_checkpoint("verify", {"checks": [], "needsReview": True})),
+        promise(f"{ROOT}:6", **{"resonate:external": "true"})))  # fmt: skip
+
+    status = describe("inv-1", records, None)
+
+    assert (status.status, status.step, status.workflow_version) == (
+        JobStatusName.AWAITING_APPROVAL, StepName.REVIEW, 2)  # fmt: skip
+    assert states(records) == [("download", "done"), ("extract", "done"), ("analyze", "done"),
+                               ("verify", "done"), ("review", "pending"), ("store", "pending"),
+                               ("notify", "pending")]  # fmt: skip
+    assert status.result == {"analysis": analysis}, "the value, not its checkpoint"
 
 
 def rejection(error: Exception) -> Any:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from docflow_shared.settings import forget_settings
-from docflow_shared.workflow import WORKFLOW_NAME, version_group
+from docflow_shared.workflow import LATEST_WORKFLOW_VERSION, WORKFLOW_NAME, version_group
 from docflow_testing.proxy import CountingProxy
 from docflow_trigger.dal.workflows import StartedWorkflow, start_workflow
 from resonate.resonate import Resonate
@@ -62,7 +62,8 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
     must be what ``rpc`` creates, or the workers would not run it the same way."""
     started = start_workflow("doc/ours", JOB, TRACE, timedelta(hours=1))
 
-    sdks, ours = by_sdk(resonate_url, "doc/sdks", JOB, TRACE, "doc/ours")
+    sdks, ours = by_sdk(resonate_url, "doc/sdks", JOB, TRACE, "doc/ours",
+                        version=LATEST_WORKFLOW_VERSION)  # fmt: skip
 
     assert started == StartedWorkflow(JOB, TRACE)
     assert ours.param.data == sdks.param.data
@@ -73,7 +74,7 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
         "docflow:kind": "job",
         "docflow:correlationId": "req-1",
         "docflow:requester": JOB["requesterId"],
-        "docflow:version": "1",
+        "docflow:version": str(LATEST_WORKFLOW_VERSION),
     }
     assert {ours.tags[k] for k in lineage} == {"doc/ours"}
     assert abs(ours.timeout_at - sdks.timeout_at) < 60_000
@@ -82,15 +83,15 @@ def test_the_trigger_starts_a_workflow_as_the_sdks_rpc_does_plus_docflows_tags(
 def test_a_job_at_another_version_goes_to_that_versions_group_as_the_sdk_sends_it(
     resonate_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DOCFLOW_WORKFLOW_VERSION", "2")
+    monkeypatch.setenv("DOCFLOW_WORKFLOW_VERSION", "3")  # a trigger deployed ahead
     forget_settings()
-    start_workflow("doc/ours-v2", JOB, TRACE, timedelta(hours=1))
+    start_workflow("doc/ours-v3", JOB, TRACE, timedelta(hours=1))
 
-    sdks, ours = by_sdk(resonate_url, "doc/sdks-v2", JOB, TRACE, "doc/ours-v2", version=2)
+    sdks, ours = by_sdk(resonate_url, "doc/sdks-v3", JOB, TRACE, "doc/ours-v3", version=3)
 
     assert ours.param.data == sdks.param.data
-    assert ours.tags["resonate:target"] == sdks.tags["resonate:target"] == "poll://any@workers-v2"
-    assert ours.tags["docflow:version"] == "2"
+    assert ours.tags["resonate:target"] == sdks.tags["resonate:target"] == "poll://any@workers-v3"
+    assert ours.tags["docflow:version"] == "3"
 
 
 def test_a_job_the_sdk_started_is_the_one_the_trigger_finds(resonate_url: str) -> None:

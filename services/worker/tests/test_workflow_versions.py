@@ -15,6 +15,7 @@ from docflow_shared.workflow import (
 )
 from docflow_worker.main import versions_list
 from docflow_worker.workflows import VERSIONS
+from docflow_worker.workflows.durable import register
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +38,7 @@ def test_each_version_registers_its_workflow_and_what_it_calls_by_name_at_that_v
 ) -> None:
     registry = Registered()
 
-    VERSIONS[version](registry)
+    register(registry, VERSIONS[version], version)
 
     assert registry.names == {(WORKFLOW_NAME, version), (WAIT_TIMER_NAME, version),
                               (EXTRACT_PAGES_NAME, version)}  # fmt: skip
@@ -45,7 +46,7 @@ def test_each_version_registers_its_workflow_and_what_it_calls_by_name_at_that_v
 
 def test_a_worker_runs_the_versions_it_is_asked_for_and_only_those_it_has() -> None:
     assert versions_list("1") == [1]
-    assert versions_list(" 1, 1 ") == [1]
+    assert versions_list(" 2, 1, 1 ") == [1, 2]
     for wrong in ("", "one", "1,99"):
         with pytest.raises(argparse.ArgumentTypeError, match="version"):
             versions_list(wrong)

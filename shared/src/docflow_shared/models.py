@@ -43,6 +43,7 @@ class StepName(StrEnum):
     DOWNLOAD = "download"
     EXTRACT = "extract"
     ANALYZE = "analyze"
+    VERIFY = "verify"  # workflow version 2 on: the analysis's fields cross-checked
     REVIEW = "review"  # only for jobs that need approval: records the reviewer's decision
     STORE = "store"
     NOTIFY = "notify"

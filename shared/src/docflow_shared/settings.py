@@ -72,6 +72,12 @@ class ServiceSettings(BaseModel):
         settings: Self = _loaded[cls]
         return settings
 
+    @classmethod
+    def use(cls, settings: Self) -> None:
+        """Make ``settings`` this process's (a replay, which reads settings but connects to
+        nothing)."""
+        _loaded[cls] = settings
+
 
 def forget_settings() -> None:
     """Read the environment again at the next ``current()`` (tests that change it)."""

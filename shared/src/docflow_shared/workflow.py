@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from .ids import workflow_id
 from .models import StepName
@@ -13,7 +14,7 @@ WORKFLOW_NAME = "process_document"
 #: The newest workflow version: what the trigger starts new jobs at, unless
 #: ``DOCFLOW_WORKFLOW_VERSION`` says otherwise. Workers keep every version that may still have
 #: jobs in flight, each in a module of its own (``docflow_worker.workflows``).
-LATEST_WORKFLOW_VERSION = 1
+LATEST_WORKFLOW_VERSION = 2
 
 
 def version_group(group: str, version: int) -> str:
@@ -28,21 +29,42 @@ def version_group(group: str, version: int) -> str:
 #: renewed (``docflow:workers:<workerId>`` = ``{"versions", "seenAt"}``).
 LIVE_WORKER_PREFIX = "docflow:workers:"
 
-#: The workflow's ``ctx.run`` steps, in call order: its local children, in creation order.
-STEPS: tuple[StepName, ...] = (
-    StepName.DOWNLOAD,
-    StepName.EXTRACT,
-    StepName.ANALYZE,
-    StepName.STORE,
-    StepName.NOTIFY,
-)
-#: The steps of a job that needs approval: ``review`` records the reviewer's decision. The
-#: approval itself is the root's one external child (``ctx.promise``), between analyze and review.
-STEPS_WITH_REVIEW: tuple[StepName, ...] = (*STEPS[:3], StepName.REVIEW, *STEPS[3:])
+#: Each workflow version's ``ctx.run`` steps, in call order: the root's local children, in
+#: creation order. Version 2 cross-checks the analysis (``verify``) before it is stored.
+WORKFLOW_STEPS: dict[int, tuple[StepName, ...]] = {
+    1: (StepName.DOWNLOAD, StepName.EXTRACT, StepName.ANALYZE, StepName.STORE, StepName.NOTIFY),
+    2: (StepName.DOWNLOAD, StepName.EXTRACT, StepName.ANALYZE, StepName.VERIFY, StepName.STORE,
+        StepName.NOTIFY),
+}  # fmt: skip
 
 
-def steps_of(needs_approval: bool) -> tuple[StepName, ...]:
-    return STEPS_WITH_REVIEW if needs_approval else STEPS
+def steps_of(version: int, needs_approval: bool) -> tuple[StepName, ...]:
+    """The steps of a job at ``version`` (an unknown one: the newest's). A job that needs
+    approval records the reviewer's decision (``review``) right before ``store``; the approval
+    itself is the root's external child just before ``review``."""
+    steps = WORKFLOW_STEPS.get(version, WORKFLOW_STEPS[LATEST_WORKFLOW_VERSION])
+    if not needs_approval:
+        return steps
+    store = steps.index(StepName.STORE)
+    return (*steps[:store], StepName.REVIEW, *steps[store:])
+
+
+#: A step's checkpoint (its promise's value) names the step: ``{CHECKPOINT_STEP: "analyze",
+#: "value": ...}``, so a history says which step each checkpoint is, and a replay can tell a
+#: step from another that took its place (``docflow replay-check``).
+CHECKPOINT_STEP = "docflow:step"
+
+
+def named_checkpoint(step: str, value: Any) -> dict[str, Any]:
+    return {CHECKPOINT_STEP: step, "value": value}
+
+
+def checkpoint_value(recorded: Any) -> tuple[str | None, Any]:
+    """The step a checkpoint names, and its value. A checkpoint written before checkpoints
+    were named is the value itself, and names no step."""
+    if isinstance(recorded, dict) and isinstance(recorded.get(CHECKPOINT_STEP), str):
+        return recorded[CHECKPOINT_STEP], recorded.get("value")
+    return None, recorded
 
 
 #: A job's deadline is enforced by the workflow (at each step boundary and during the approval

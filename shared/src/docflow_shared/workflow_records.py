@@ -22,7 +22,7 @@ from .errors import JobNotFound
 from .models import AuditEvent, JobFailure, JobStatusName, StepName
 from .resonate_http import PromiseRecord, ResonateHttp
 from .status import job_status
-from .workflow import REDRIVEN, cancel_signal_of, steps_of
+from .workflow import REDRIVEN, cancel_signal_of, checkpoint_value, steps_of
 
 CHILDREN_PAGE = 1000  # nine steps and waits, a page batch per 8 pages, two more per redrive
 
@@ -63,13 +63,18 @@ class WorkflowRecords:
 
     @property
     def step_names(self) -> tuple[StepName, ...]:
-        return steps_of(needs_approval=self.approval is not None)
+        return steps_of(version_of(self.root), needs_approval=self.approval is not None)
 
     def step(self, name: StepName) -> PromiseRecord | None:
         """Step ``name``'s checkpoint promise, once the step has begun: the root's local
         children come in the order ``step_names`` (the workflow's call order) gives."""
         index = self.step_names.index(name)
         return self.steps[index] if index < len(self.steps) else None
+
+    def step_value(self, name: StepName) -> Any:
+        """What step ``name`` returned, once it has (its checkpoint's value)."""
+        record = self.step(name)
+        return checkpoint_value(record.value)[1] if record and record.state == "resolved" else None
 
     def failed_step(self, wait: RedriveWait) -> StepName:
         return StepName.EXTRACT if wait.step_index is None else self.step_names[wait.step_index]

@@ -339,7 +339,8 @@ HELP = """A job's life from a terminal, through the API (the local stack's gatew
   docflow jobs [--status S] [--limit N]    docflow cancel JOB
   docflow approve JOB --reviewer R         docflow reject JOB --reviewer R --comment C
   docflow redrive JOB                      docflow login --as USER [--role R]
-  docflow versions
+  docflow versions                         docflow export-history JOB [-o FILE]
+  docflow replay-check [PATH ...]
 
 Every command takes --json. Exit codes: 0 done (or still running), 1 the job ended failed,
 rejected, canceled or timed_out, 2 a usage error or the API refused, 3 nothing answers.
@@ -766,6 +767,72 @@ def redrive(job_id: JobId, gateway_url: GatewayUrl = None, as_json: AsJson = Fal
     The steps done before it are not run again. Only a job that failed on a bug, or on an
     outage that did not pass, and whose deadline has not passed, can be redriven."""
     show_action(Api.at(gateway_url).job_action(job_id, "redrive"), as_json)
+
+
+@command
+def export_history(
+    job_id: JobId,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write it here, not to stdout")
+    ] = None,
+    gateway_url: GatewayUrl = None,
+) -> None:
+    """A job's history as JSON: its root promise and every durable call under it.
+
+    Replay it against the code about to ship with docflow replay-check FILE, or commit it
+    under tests/replay/v<N>/ so every make test replays it (docs/deploy.md)."""
+    history = Api.at(gateway_url).call("GET", f"/jobs/{quote(job_id, safe='')}/history")
+    text = json.dumps(history, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        typer.echo(f"{job_id}: v{history['workflowVersion']} history, "
+                   f"{len(history['promises']) - 1} calls, in {output}")  # fmt: skip
+
+
+@command
+def replay_check(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[PATH ...]",
+            help="history files, or directories of them (*.json); by default tests/replay",
+        ),
+    ] = None,
+) -> None:
+    """Replay recorded job histories against the workflow code of their versions, as a worker
+    would after a deploy: fails (exit 1) on any divergence, a step renamed, added, removed or
+    reordered under jobs that ran it. A change inside a step's body replays clean.
+
+    It runs this checkout's worker code (make replay-check; make deploy-worker runs it)."""
+    try:
+        # The worker's code: only this command needs it, and only where it is installed.
+        from docflow_worker.replay import Divergence, load, replay
+    except ImportError:
+        fail("replay-check runs the worker's workflow code: run it where docflow-worker is "
+             "installed (in the repository: make replay-check)", ExitCode.REFUSED)  # fmt: skip
+    paths = paths or [Path("tests/replay")]
+    try:
+        histories = load(paths)
+    except (OSError, ValueError) as err:
+        fail(f"cannot read the histories: {err}", ExitCode.REFUSED)
+    if not histories:
+        fail(f"no job history (*.json) in {', '.join(map(str, paths))}", ExitCode.REFUSED)
+    diverged = 0
+    for path, history in histories:
+        try:
+            replayed = replay(history)
+        except Divergence as divergence:
+            diverged += 1
+            typer.echo(f"DIVERGES {path} (v{history.workflow_version}): {divergence}")
+            continue
+        left = " (in flight: the rest is still to run)" if replayed.in_flight else ""
+        typer.echo(f"ok {path} (v{replayed.version}): {len(replayed.calls)} calls replay{left}")
+    if diverged:
+        typer.echo(f"docflow: {diverged} of {len(histories)} histories diverge from this code",
+                   err=True)  # fmt: skip
+        raise typer.Exit(ExitCode.JOB_UNSUCCESSFUL)
 
 
 def show_action(answer: dict[str, Any], as_json: bool) -> None:

@@ -75,6 +75,21 @@ class Text(Wire):
     ocr_pages: list[int]
 
 
+class FieldCheck(Wire):
+    """One cross-check of an extracted field: passed, or the problem found."""
+
+    field: str
+    passed: bool
+    problem: str | None = None
+
+
+class Verification(Wire):
+    """The verify step's result (workflow version 2 on): the analysis's fields cross-checked."""
+
+    checks: list[FieldCheck]
+    needs_review: bool  # asked for, or an invoice over DOCFLOW_APPROVAL_INVOICE_OVER
+
+
 class Decision(Wire):
     """What settles a job's approval promise: a reviewer, the approval timer, or a cancel."""
 

@@ -20,6 +20,7 @@ from .dal.signals import JobSignals
 from .observability import SERVICE, logger
 from .retrying import demo, drain
 from .workflows import VERSIONS
+from .workflows.durable import register
 
 # How long SIGTERM waits for the steps in flight (a container platform's stop timeout is
 # typically 30 s), and then for the SDK to checkpoint the last result.
@@ -36,7 +37,7 @@ async def serve(versions: list[int]) -> None:
         group = version_group(settings.worker_group, version)
         resonate = worker_client(settings, group=group, retry_policy=Never())
         resonate.with_dependency(JobSignals(resonate.promises))
-        VERSIONS[version](resonate)
+        register(resonate, VERSIONS[version], version)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

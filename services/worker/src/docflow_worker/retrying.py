@@ -28,11 +28,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
-from docflow_shared.errors import InvalidDocument, JobEnded, StepFailed
+from docflow_shared.errors import InvalidDocument, JobEnded, ReasonedError, StepFailed
 from docflow_shared.observability import log_keys
 from docflow_shared.progress import page_batch_name
 from docflow_shared.retry import Backoff
-from docflow_shared.workflow import EXTRACT_PAGES_NAME
+from docflow_shared.workflow import EXTRACT_PAGES_NAME, checkpoint_value, named_checkpoint
+from pydantic import TypeAdapter
 from resonate.context import Context
 
 from . import observability
@@ -113,14 +114,18 @@ async def ensure_job_continues(ctx: Context, job: Job) -> None:
         await asyncio.to_thread(end_job, job, "timed_out", "the job's deadline passed")
 
 
-def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def checkpoint(fn: Callable[..., Any], named: bool = False) -> Callable[..., Awaitable[Any]]:
     """Wrap a plain step ``fn(job, *inputs)`` as a durable-step body for ``ctx.run``.
 
     The wrapper shows Resonate the step's own signature: a replay rebuilds the step's result,
     and a remote call (a page batch) its arguments, from those annotations, so the workflow
-    gets the same model on the first run and after a crash.
+    gets the same model on the first run and after a crash. A ``named`` checkpoint records
+    which step it is with its value (``named_checkpoint``; read back with ``step_result``).
     """
     step = fn.__name__
+    hints = get_type_hints(fn)
+    returns = hints.get("return", Any)
+    adapter = TypeAdapter(returns)
 
     async def run(ctx: Context, job: Job, *inputs: Any) -> Any:
         if drain.draining:
@@ -133,20 +138,38 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
                           workflowVersion=job.workflow_version):  # fmt: skip
                 await ensure_job_continues(ctx, job)
                 async with progress.alive(job):
-                    return await _run_with_retries(fn, step, job, inputs)
+                    result = await _run_with_retries(fn, step, job, inputs)
         finally:
             drain.leave()
+        return named_checkpoint(step, adapter.dump_python(result, mode="json")) if named else result
 
     run.__name__ = step
     run.__qualname__ = step
-    hints = get_type_hints(fn)
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     parameters = [p.replace(annotation=hints.get(p.name, Any))
                   for p in inspect.signature(fn).parameters.values()]  # fmt: skip
     run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [context, *parameters], return_annotation=hints.get("return", Any)
+        [context, *parameters], return_annotation=dict[str, Any] if named else returns
     )
     return run
+
+
+class StepMismatch(ReasonedError):
+    """A checkpoint that names another step than the one the code runs at its place: the
+    workflow changed under a job in flight (a new version's change made in place). The job
+    fails rather than hand one step's result to another."""
+
+    def __init__(self, expected: str, recorded: str) -> None:
+        super().__init__("internal_error", f"the workflow runs {expected!r} where the job's "
+                         f"history has {recorded!r}: its code changed under the job")  # fmt: skip
+
+
+def step_result(fn: Callable[..., Any], recorded: Any) -> Any:
+    """The step's result a ``named`` checkpoint holds, as the step's own type."""
+    name, value = checkpoint_value(recorded)
+    if name is not None and name != fn.__name__:
+        raise StepMismatch(fn.__name__, name)
+    return TypeAdapter(get_type_hints(fn).get("return", Any)).validate_python(value)
 
 
 async def _run_with_retries(

@@ -52,6 +52,16 @@ def invoice_pdf() -> bytes:
     return bytes(pdf.output())
 
 
+def long_text_pdf(pages: int) -> bytes:
+    """A contract of ``pages`` pages, each with a text layer: for page counts and batches."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for n in range(1, pages + 1):
+        pdf.add_page()
+        pdf.cell(text=f"Page {n} of a long contract, with enough words for a text layer.")
+    return bytes(pdf.output())
+
+
 def invoice_image(scale: int = 3) -> Image.Image:
     """The invoice as a page image, as a scanner would produce it."""
     font = ImageFont.load_default(size=12 * scale)

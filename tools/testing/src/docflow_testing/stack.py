@@ -24,7 +24,15 @@ from docflow_shared.resonate_http import ResonateHttp
 from docflow_shared.workflow import NOTIFICATION_STREAM
 from docflow_shared.workflow_records import read_workflow
 
-from docflow_testing.processes import BIN, ROOT, free_port
+from docflow_testing.processes import BIN, ROOT, Process, free_port
+
+#: A job's steps at the newest workflow version, as the status names them (written out, not
+#: read from the code: a step the workflow loses or gains by mistake fails the e2e tests).
+STEPS = ["download", "extract", "analyze", "verify", "store", "notify"]
+#: And at version 1, which jobs still in flight on it finish with.
+STEPS_V1 = ["download", "extract", "analyze", "store", "notify"]
+#: A job that needs approval: the reviewer's decision is recorded before store.
+REVIEW_STEPS = [*STEPS[:-2], "review", *STEPS[-2:]]
 
 
 @dataclass
@@ -96,6 +104,15 @@ class LocalStack:
         ``environment()``: to start another one like it)."""
         pid = int((self.state_dir / "run" / f"{process}.pid").read_text())
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
+    def another_worker(self, log: Path, versions: str) -> Process:
+        """Start a worker like the stack's (its command line and environment) that runs the
+        workflow ``versions`` ("1,2"): a rolling deploy's new worker."""
+        command = self.command()
+        if "--workflow-versions" in command:
+            at = command.index("--workflow-versions")
+            del command[at : at + 2]
+        return Process([*command, "--workflow-versions", versions], log, self.environment()).start()
 
     def log(self, process: str) -> str:
         return (self.state_dir / "logs" / f"{process}.log").read_text(errors="replace")

@@ -11,6 +11,7 @@ from docflow_shared.resonate_http import ContainerClient, PromiseRecord
 from docflow_shared.resp import RedisError, Resp
 from docflow_shared.settings import StatusSettings
 from docflow_shared.workflow import JOB_KIND, KIND_TAG, LIVE_WORKER_PREFIX
+from docflow_shared.workflow_history import JobHistory, read_history
 from docflow_shared.workflow_records import WorkflowRecords, read_workflow
 
 from ..observability import logger
@@ -23,6 +24,12 @@ def workflow_records(workflow_id: str) -> WorkflowRecords:
     """The root promise and its children (``JobNotFound`` if there is no root)."""
     with resonate.operation() as client:
         return read_workflow(client, workflow_id)
+
+
+def job_history(job_id: str) -> JobHistory:
+    """The job's root promise and its children, for export (``JobNotFound`` without a root)."""
+    with resonate.operation() as client:
+        return read_history(client, job_id)
 
 
 def job_roots(state: str | None, scan_limit: int) -> list[PromiseRecord]:

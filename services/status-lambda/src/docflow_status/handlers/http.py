@@ -1,5 +1,5 @@
-"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``, ``GET /jobs`` and
-``GET /versions``.
+"""API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``, ``GET /jobs``,
+``GET /versions`` and ``GET /jobs/{jobId}/history``.
 
 No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
 """
@@ -13,7 +13,9 @@ from docflow_shared.identity import caller_in
 from docflow_shared.lambda_http import new_resolver, openapi_responses, resolve
 from docflow_shared.models import JobList, JobStatus, JobStatusName, WorkflowVersions
 from docflow_shared.settings import StatusSettings
+from docflow_shared.workflow_history import JobHistory
 
+from ..logic.history import export_history
 from ..logic.job_status import get_job_status, list_jobs
 from ..logic.versions import workflow_versions
 from ..observability import logger
@@ -59,6 +61,20 @@ def jobs(
 def versions() -> Response[str]:
     listed = workflow_versions(caller_in(app.current_event.raw_event))
     return Response(200, "application/json", listed.model_dump_json(by_alias=True))
+
+
+@app.get(
+    "/jobs/<jobId>/history",
+    summary="A job's history: its root promise and every durable call under it",
+    operation_id="exportJobHistory",
+    description="What `docflow replay-check` replays against the workflow code of the job's "
+    "version (`docflow export-history JOB`). With verified callers, an admin's.",
+    responses=openapi_responses(200, "the history", JobHistory, 400, 401, 403, 404, 502, 503),
+)
+def history(job_id: Annotated[str, Path(alias="jobId")]) -> Response[str]:
+    logger.append_keys(jobId=job_id)
+    exported = export_history(job_id, caller_in(app.current_event.raw_event))
+    return Response(200, "application/json", exported.model_dump_json(by_alias=True))
 
 
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request

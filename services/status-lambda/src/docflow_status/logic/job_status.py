@@ -197,9 +197,9 @@ def _result(records: WorkflowRecords, status: JobStatusName) -> dict[str, Any] |
     """The result when done; while awaiting approval, the analysis the reviewer decides on."""
     if status is JobStatusName.DONE:
         return _json_object(records.root)
-    analyzed = records.step(StepName.ANALYZE)
-    if status is JobStatusName.AWAITING_APPROVAL and analyzed is not None:
-        return {"analysis": _json_object(analyzed)}
+    analysis = records.step_value(StepName.ANALYZE)
+    if status is JobStatusName.AWAITING_APPROVAL and isinstance(analysis, dict):
+        return {"analysis": analysis}
     return None
 
 
