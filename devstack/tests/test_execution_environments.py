@@ -21,6 +21,7 @@ from docflow_testing.processes import BIN, Process, free_port, http_ok, wait_unt
 pytestmark = pytest.mark.integration
 
 CONCURRENCY = 3
+TIMEOUT = 2  # the faulty function's, in seconds
 
 
 class Barrier(ThreadingHTTPServer):
@@ -58,7 +59,8 @@ def gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     process = Process(
         [str(BIN / "docflow-gateway"), "--port", str(port),
          "--route", "POST", "/barrier", "docflow_testing.barrier_function:lambda_handler",
-         "--route", "POST", "/faulty", "docflow_testing.faulty_function:lambda_handler"],
+         "--route", "POST", "/faulty", "docflow_testing.faulty_function:lambda_handler",
+         "--timeout", f"docflow_testing.faulty_function:lambda_handler={TIMEOUT}"],
         log, env={"DOCFLOW_LAMBDA_CONCURRENCY": str(CONCURRENCY)},
     ).start()  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -148,6 +150,30 @@ def test_a_failing_function_is_a_502_and_the_next_request_is_served(
         else:  # the environment survives its function's error, as Lambda's does
             assert after.json()["pid"] == served_by
         served_by = after.json()["pid"]
+
+
+def test_an_invocation_past_its_timeout_ends_with_its_environment_as_in_lambda(
+    gateway: tuple[str, Path],
+) -> None:
+    url, log = gateway
+    served_by = httpx.post(f"{url}/faulty", json={}, timeout=60).json()["pid"]
+
+    hung = httpx.post(f"{url}/faulty", json={"fail": "hang", "seconds": 60}, timeout=60)
+    after = httpx.post(f"{url}/faulty", json={}, timeout=60)
+
+    assert hung.status_code == 502, hung.text
+    assert f"task timed out after {TIMEOUT} seconds" in log.read_text()
+    assert after.status_code == 200
+    assert after.json()["pid"] != served_by, "the environment that ran past it is gone"
+    wait_until(lambda: not pid_alive(served_by), 10, "the timed-out environment to exit")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_stopped_gateway_stops_its_environments_at_once(tmp_path: Path) -> None:

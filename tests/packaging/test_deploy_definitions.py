@@ -120,6 +120,10 @@ def test_template_passes_cfn_lint() -> None:
 def test_template_routes_and_handlers_match_the_code(template: dict[str, Any]) -> None:
     functions = {name: r["Properties"] for name, r in template["Resources"].items()
                  if r["Type"] == "AWS::Serverless::Function"}  # fmt: skip
+    worker = functions.pop("WorkerFunction")  # an image: docker/lambda.Dockerfile, the worker
+    module, _, attr = worker["ImageConfig"]["Command"][0].rpartition(".")
+    assert callable(getattr(importlib.import_module(module), attr))
+    assert (worker["PackageType"], module) == ("Image", "docflow_worker.serverless")
     routes = set()
     for properties in functions.values():
         module, _, attr = properties["Handler"].rpartition(".")

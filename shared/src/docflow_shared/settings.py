@@ -156,8 +156,11 @@ class TriggerSettings(FrontDoorSettings):
     start_burst: int = Field(30, ge=1, validation_alias="DOCFLOW_START_BURST")
     # The notification stream (decisions' audit events) and the start rate's counters.
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    # The worker function's URL, when workers are Lambda functions that Resonate pushes tasks
+    # to (docs/deploy.md, *Worker modes*); unset: the long-running workers' groups.
+    worker_url: str | None = Field(None, validation_alias="DOCFLOW_WORKER_URL")
 
-    @field_validator("inbox_bucket", "aws_endpoint_url", "redis_url", mode="before")
+    @field_validator("inbox_bucket", "aws_endpoint_url", "redis_url", "worker_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return _none_if_empty(value)
@@ -210,13 +213,20 @@ class WorkerSettings(ResonateSettings, OutboundSettings):
     approval_invoice_over: Decimal | None = Field(
         None, ge=0, validation_alias="DOCFLOW_APPROVAL_INVOICE_OVER"
     )
+    # The worker as a Lambda function (docflow_worker.serverless): its timeout, which the lease
+    # on a pushed task outlasts (a function cannot heartbeat), and the token the Resonate
+    # server's pushes carry (unset: any push is taken).
+    function_timeout_seconds: float = Field(
+        900.0, gt=0, le=900, validation_alias="DOCFLOW_FUNCTION_TIMEOUT"
+    )
+    push_token: SecretStr | None = Field(None, validation_alias="DOCFLOW_PUSH_TOKEN")
 
     @property
     def heartbeat_seconds(self) -> float:
         """How often a worker shows it is alive on a job's running step (progress record)."""
         return self.stuck_after_seconds / 3
 
-    @field_validator("aws_endpoint_url", "llm_base_url", "llm_model", mode="before")
+    @field_validator("aws_endpoint_url", "llm_base_url", "llm_model", "push_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return _none_if_empty(value)

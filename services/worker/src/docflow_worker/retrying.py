@@ -35,6 +35,7 @@ from docflow_shared.retry import Backoff
 from docflow_shared.workflow import EXTRACT_PAGES_NAME, checkpoint_value, named_checkpoint
 from pydantic import TypeAdapter
 from resonate.context import Context
+from resonate.error import PlatformError, ResonateError
 
 from . import observability
 from .dal import progress
@@ -88,6 +89,33 @@ class Drain:
 drain = Drain()
 
 
+class NextInvocation(ResonateError):
+    """This invocation has run its step: the task goes back to the server, which pushes it again
+    at once, and the next invocation runs the next step (``serverless``)."""
+
+
+class Invocation:
+    """How many steps this process may still start before it hands its task on: no limit for a
+    long-running worker; one per Lambda invocation, whose time limit is one step's."""
+
+    def __init__(self) -> None:
+        self.step_limit: int | None = None
+        self.started = 0
+
+    def begin(self, step_limit: int | None) -> None:
+        self.step_limit, self.started = step_limit, 0
+
+    def take_step(self) -> None:
+        """Count a step about to run here, or hand the task on (``PlatformError``: the SDK
+        releases the task rather than settle the step, which the next invocation runs)."""
+        if self.step_limit is not None and self.started >= self.step_limit:
+            raise PlatformError([NextInvocation("one step per invocation: the next one runs it")])
+        self.started += 1
+
+
+invocation = Invocation()
+
+
 class Demo:
     """For the local demo, drills and tests only: every step attempt first waits
     ``step_delay_seconds`` (watch the steps move, kill the worker mid-step), and the step named
@@ -132,6 +160,7 @@ def checkpoint(fn: Callable[..., Any], named: bool = False) -> Callable[..., Awa
             # This worker is leaving: park instead of starting. The task's lease lapses and
             # another worker resumes the workflow exactly here.
             await asyncio.Future()
+        invocation.take_step()
         drain.enter()
         try:
             with log_keys(logger, jobId=job.job_id, step=step, correlation_id=job.correlation_id,

@@ -1,10 +1,12 @@
 """A Lambda handler for gateway tests that fails as the body asks (``{"fail": HOW}``): it raises,
-answers what JSON cannot carry, or ends its process; any other body is answered with its pid."""
+answers what JSON cannot carry, ends its process, or runs for ``seconds`` (``{"fail": "hang",
+"seconds": S}``); any other body is answered with its pid."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 
@@ -16,4 +18,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 200, "body": {1, 2}}  # a set: Lambda could not serialise it
     if how == "exit":
         os._exit(3)
+    if how == "hang":
+        time.sleep(json.loads(event["body"])["seconds"])
     return {"statusCode": 200, "body": json.dumps({"pid": os.getpid()})}

@@ -46,14 +46,15 @@ def start_workflow(
     """
     settings = TriggerSettings.current()
     group = version_group(settings.worker_group, settings.workflow_version)
+    target = settings.worker_url or worker_group_target(group)
     tags = {
         # A root is its own origin, branch and parent; the target routes it to a worker that
-        # has its version.
+        # has its version, or to the worker function (which has them all).
         "resonate:origin": workflow_id,
         "resonate:branch": workflow_id,
         "resonate:parent": workflow_id,
         "resonate:scope": "global",
-        "resonate:target": worker_group_target(group),
+        "resonate:target": target,
         **_job_tags(job, trace),
     }
     with resonate.operation() as client:

@@ -64,7 +64,7 @@ async def _heartbeat(job: Job) -> None:
         await asyncio.to_thread(_write, job, None)
 
 
-def _announce(versions: list[int]) -> None:
+def announce(versions: list[int]) -> None:
     """Say, until it expires, that this worker is alive and runs ``versions``."""
     settings = WorkerSettings.current()
     lifetime_ms = int(settings.stuck_after_seconds * 1000)
@@ -80,7 +80,7 @@ async def announce_while_running(versions: list[int]) -> None:
     job's heartbeat) until canceled; then withdraw it."""
     try:
         while True:
-            await asyncio.to_thread(_announce, versions)
+            await asyncio.to_thread(announce, versions)
             await asyncio.sleep(WorkerSettings.current().heartbeat_seconds)
     finally:
         await asyncio.to_thread(_withdraw)

@@ -3,14 +3,27 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from docflow_shared.workflow import TIMED_OUT_DECISION, cancel_signal_id
 from resonate.error import ServerError
-from resonate.promises import Promises
 from resonate.types import Value
 
 
+class Stated(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+class PromiseStore(Protocol):
+    """The two calls of the SDK's ``Promises`` used here (``serverless`` has its own)."""
+
+    async def get(self, id: str) -> Stated: ...
+    async def resolve(self, id: str, value: Value) -> Any: ...
+
+
 class JobSignals:
-    def __init__(self, promises: Promises) -> None:
+    def __init__(self, promises: PromiseStore) -> None:
         self.promises = promises
 
     async def cancel_requested(self, job_id: str) -> bool:
