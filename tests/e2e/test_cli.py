@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from docflow_cli.cli import app
+from docflow_cli.cli import Api, app
 from docflow_samples import invoice_pdf
 from docflow_testing.cli_output import ANSI_CONTROL, row
 from docflow_testing.processes import BIN, free_port
@@ -113,18 +113,29 @@ def test_submit_uploads_a_local_file_to_the_named_bucket_and_waits_until_done(
 
 
 def test_status_watch_redraws_the_steps_live_until_the_job_is_done(
-    docflow: Docflow, stack: LocalStack, document: str
+    docflow: Docflow, stack: LocalStack, document: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = new_job_id("watch")
     # The deadline ends the watch (timed_out, a failure) should the approval never come.
     job = {"jobId": job_id, "documentUrl": document, "requesterId": "alice"}
     assert stack.submit(job | {"requireApproval": True, "deadlineSeconds": 60}).status_code == 202
+    # What the watch has been answered: the reviewer decides once it has drawn the waiting job
+    # (however slowly a loaded machine answers each poll).
+    drawn_waiting = threading.Event()
+    polled = Api.job_status
+
+    def job_status(api: Api, polled_id: str) -> dict[str, Any]:
+        status = polled(api, polled_id)
+        if status["status"] == "awaiting_approval":
+            drawn_waiting.set()
+        return status
+
+    monkeypatch.setattr(Api, "job_status", job_status)
 
     def approve_once_shown_waiting() -> None:
-        wait_for(stack, job_id, "awaiting_approval")
-        time.sleep(1.5)  # a few polls: the watch has drawn the waiting job
-        decision = {"approved": True, "reviewer": "bob"}
-        httpx.post(f"{stack.gateway}/jobs/{job_id}/approval", json=decision, timeout=30)
+        if drawn_waiting.wait(timeout=60):
+            decision = {"approved": True, "reviewer": "bob"}
+            httpx.post(f"{stack.gateway}/jobs/{job_id}/approval", json=decision, timeout=30)
 
     reviewer = threading.Thread(target=approve_once_shown_waiting)
     reviewer.start()
