@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from docflow_devstack.dev_issuer import AUDIENCE, sign, signing_key
+from docflow_testing.jwt_parts import segment
 from docflow_testing.processes import jwt_gateway
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -54,10 +54,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         yield Gateway(url, signing_key(state), state / "invocations")
 
 
-def b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
 def test_a_token_of_the_issuer_reaches_the_function_with_its_claims(gateway: Gateway) -> None:
     minted = httpx.post(f"{gateway.issuer}/token", json={"sub": "alice", "groups": ["reviewer"]})
     before = gateway.invoked()
@@ -80,7 +76,7 @@ def forgeries(gateway: Gateway) -> dict[str, str | None]:
     head, payload, signature = good.split(".")
     # The classic confusion: HMAC-signed with the issuer's public key (PEM) as the secret.
     public_pem = RSAKey.import_key(gateway.key.as_dict(private=False)).as_pem(private=False)
-    signed = f"{b64({'alg': 'HS256', 'kid': gateway.key.kid})}.{payload}"
+    signed = f"{segment({'alg': 'HS256', 'kid': gateway.key.kid})}.{payload}"
     mac = hmac.new(public_pem, signed.encode(), hashlib.sha256).digest()
     hs256 = f"{signed}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
     stranger = RSAKey.generate_key(2048, parameters={"alg": "RS256"})
@@ -92,7 +88,7 @@ def forgeries(gateway: Gateway) -> dict[str, str | None]:
         "no header": None,
         "empty": "Bearer",
         "not a jwt": "Bearer not.a.jwt",
-        "alg none": f"Bearer {b64({'alg': 'none', 'kid': gateway.key.kid})}.{payload}.",
+        "alg none": f"Bearer {segment({'alg': 'none', 'kid': gateway.key.kid})}.{payload}.",
         "HS256 with the public key": f"Bearer {hs256}",
         "expired": f"Bearer {sign(gateway.key, gateway.claims(exp=int(time.time()) - 3600))}",
         "not yet valid": f"Bearer {sign(gateway.key, gateway.claims(nbf=int(time.time()) + 3600))}",
@@ -101,7 +97,7 @@ def forgeries(gateway: Gateway) -> dict[str, str | None]:
         "wrong audience": f"Bearer {sign(gateway.key, gateway.claims(aud='someone-else'))}",
         "unknown kid": f"Bearer {unknown_kid}",
         "signed by another key under the issuer's kid": f"Bearer {other_key}",
-        "tampered payload": f"Bearer {head}.{b64(gateway.claims(sub='mallory'))}.{signature}",
+        "tampered payload": f"Bearer {head}.{segment(gateway.claims(sub='mallory'))}.{signature}",
     }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,16 +32,6 @@ def document(files: FileServer) -> str:
     return files.serve("/approval-invoice.pdf", invoice_pdf(), "application/pdf")
 
 
-def wait_for(stack: LocalStack, job_id: str, status: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = stack.status(job_id)
-        if current["status"] == status:
-            return current
-        time.sleep(0.2)
-    raise AssertionError(f"{job_id} never became {status}: {stack.status(job_id)}")
-
-
 def decide(stack: LocalStack, job_id: str, body: Any) -> httpx.Response:
     return httpx.post(f"{stack.gateway}/jobs/{job_id}/approval", json=body, timeout=30)
 
@@ -54,7 +43,7 @@ def cancel(stack: LocalStack, job_id: str) -> httpx.Response:
 def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, document: str) -> None:
     job_id = approval_stack.start_job(document, "approve", requireApproval=True)
 
-    waiting = wait_for(approval_stack, job_id, "awaiting_approval")
+    waiting = approval_stack.wait_for(job_id, "awaiting_approval")
     # The reviewer sees the analysis to decide on, and where the job stands.
     assert waiting["step"] == "review"
     assert waiting["result"]["analysis"]["documentType"] == "invoice"
@@ -86,7 +75,7 @@ def test_a_rejected_job_ends_rejected_with_the_reviewers_comment(
     approval_stack: LocalStack, document: str
 ) -> None:
     job_id = approval_stack.start_job(document, "reject", requireApproval=True)
-    wait_for(approval_stack, job_id, "awaiting_approval")
+    approval_stack.wait_for(job_id, "awaiting_approval")
 
     body = {"approved": False, "reviewer": "bob", "comment": "wrong vendor"}
     assert decide(approval_stack, job_id, body).status_code == 202
@@ -117,7 +106,7 @@ def test_deciding_twice_or_out_of_turn_is_a_clear_conflict(
     assert "already ended (done)" in ended.json()["message"]
 
     job_id = approval_stack.start_job(document, "twice", requireApproval=True)
-    wait_for(approval_stack, job_id, "awaiting_approval")
+    approval_stack.wait_for(job_id, "awaiting_approval")
     invalid = decide(approval_stack, job_id, {"approved": "yes", "reviewer": ""})
     assert invalid.status_code == 422
     assert {d["field"] for d in invalid.json()["details"]} == {"approved", "reviewer"}
@@ -131,7 +120,7 @@ def test_cancel_while_waiting_ends_the_job_at_once(
     approval_stack: LocalStack, document: str
 ) -> None:
     job_id = approval_stack.start_job(document, "cancel-wait", requireApproval=True)
-    wait_for(approval_stack, job_id, "awaiting_approval")
+    approval_stack.wait_for(job_id, "awaiting_approval")
 
     answer = cancel(approval_stack, job_id)
     assert answer.status_code == 202, answer.text
@@ -163,7 +152,7 @@ def test_approval_survives_worker_and_server_restarts(
     approval_stack: LocalStack, document: str
 ) -> None:
     job_id = approval_stack.start_job(document, "restart", requireApproval=True)
-    wait_for(approval_stack, job_id, "awaiting_approval")
+    approval_stack.wait_for(job_id, "awaiting_approval")
 
     approval_stack.kill9("worker")
     approval_stack.kill9("resonate")
@@ -181,7 +170,7 @@ def test_waiting_jobs_hold_no_worker(approval_stack: LocalStack, document: str) 
     waiting = [approval_stack.start_job(document, "idle", requireApproval=True,
                                         requesterId=f"tenant-{n}") for n in range(200)]  # fmt: skip
     for job_id in waiting:
-        wait_for(approval_stack, job_id, "awaiting_approval", timeout=300)
+        approval_stack.wait_for(job_id, "awaiting_approval", timeout=300)
 
     # On the server, every waiting workflow's task is suspended: no worker has it leased.
     store = sqlite3.connect(f"file:{approval_stack.state_dir / 'resonate.db'}?mode=ro", uri=True)
@@ -233,7 +222,7 @@ def test_the_cli_approves_rejects_and_cancels(approval_stack: LocalStack, docume
         for name in ("cli-ok", "cli-no", "cli-cancel")
     )
     for job_id in (approved, rejected, canceled):
-        wait_for(approval_stack, job_id, "awaiting_approval")
+        approval_stack.wait_for(job_id, "awaiting_approval")
 
     ok = docflow_cli(approval_stack, "approve", approved, "--reviewer", "bob")
     no = docflow_cli(approval_stack, "reject", rejected, "--reviewer", "bob", "--comment", "dup")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -76,13 +75,6 @@ def done_job(stack: LocalStack, document: str) -> str:
     assert answer.status_code == 202, answer.text
     assert stack.wait_finished(job_id)["status"] == "done"
     return job_id
-
-
-def wait_for(stack: LocalStack, job_id: str, status: str) -> None:
-    deadline = time.monotonic() + 60
-    while stack.status(job_id)["status"] != status:
-        assert time.monotonic() < deadline, f"{job_id} never became {status}"
-        time.sleep(0.2)
 
 
 def accepted_job(result: Result) -> str:
@@ -170,7 +162,7 @@ def test_approve_a_job_submitted_with_require_approval(
     docflow: Docflow, stack: LocalStack, document: str
 ) -> None:
     job_id = accepted_job(docflow("submit", document, "--require-approval", "--json"))
-    wait_for(stack, job_id, "awaiting_approval")
+    stack.wait_for(job_id, "awaiting_approval")
 
     waiting = docflow("status", job_id)
     approved = docflow("approve", job_id, "--reviewer", "bob", "--comment", "fine")
@@ -192,7 +184,7 @@ def test_reject_and_cancel_end_their_jobs_and_status_exits_1(
         accepted_job(docflow("submit", document, "--require-approval", "--json")) for _ in range(2)
     )
     for job_id in (rejected, canceled):
-        wait_for(stack, job_id, "awaiting_approval")
+        stack.wait_for(job_id, "awaiting_approval")
 
     reject = docflow("reject", rejected, "--reviewer", "bob", "--comment", "dup", "--json")
     cancel = docflow("cancel", canceled, "--json")

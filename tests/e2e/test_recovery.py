@@ -28,15 +28,6 @@ def submit(stack: LocalStack, files: FileServer, **fields: object) -> str:
     return stack.start_job(url, "slow", **fields)
 
 
-def wait_for_step(stack: LocalStack, job_id: str, step: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack.status(job_id)["step"] == step:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{job_id} never reached {step}: {stack.status(job_id)}")
-
-
 def test_status_moves_through_the_steps_in_order(slow_stack: LocalStack, files: FileServer) -> None:
     job_id = submit(slow_stack, files)
     seen: list[tuple[str, str | None]] = []
@@ -54,7 +45,7 @@ def test_a_worker_killed_during_analyze_resumes_there_after_make_up(
     slow_stack: LocalStack, files: FileServer
 ) -> None:
     job_id = submit(slow_stack, files)
-    wait_for_step(slow_stack, job_id, "analyze")
+    slow_stack.wait_until(job_id, lambda s: s["step"] == "analyze")
 
     slow_stack.kill9("worker")
     time.sleep(3)  # longer than the 2 s lease: nothing may report the job as failed
@@ -104,7 +95,7 @@ def test_sigterm_lets_the_running_step_finish_and_starts_no_new_one(
     slow_stack: LocalStack, files: FileServer
 ) -> None:
     job_id = submit(slow_stack, files)
-    wait_for_step(slow_stack, job_id, "extract")
+    slow_stack.wait_until(job_id, lambda s: s["step"] == "extract")
 
     pid = slow_stack.signal("worker", signal.SIGTERM)
     wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), 30,
@@ -131,7 +122,7 @@ def test_cancel_during_a_step_ends_the_job_at_the_next_boundary(
     slow_stack: LocalStack, files: FileServer
 ) -> None:
     job_id = submit(slow_stack, files)
-    wait_for_step(slow_stack, job_id, "extract")
+    slow_stack.wait_until(job_id, lambda s: s["step"] == "extract")
 
     answer = httpx.post(f"{slow_stack.gateway}/jobs/{job_id}/cancel", timeout=30)
     ended = slow_stack.wait_finished(job_id)

@@ -86,10 +86,7 @@ def test_an_approval_job_waits_without_an_invocation_and_finishes_once_approved(
 ) -> None:
     document = files.serve("/approve.txt", INVOICE, "text/plain")
     job_id = serverless_stack.start_job(document, "approve", requireApproval=True)
-    deadline = time.monotonic() + 60
-    while (status := serverless_stack.status(job_id))["status"] != "awaiting_approval":
-        assert time.monotonic() < deadline, status
-        time.sleep(0.2)
+    serverless_stack.wait_for(job_id, "awaiting_approval")
     before = len(invocations(serverless_stack, job_id))
     time.sleep(3)
     during = len(invocations(serverless_stack, job_id))
@@ -110,10 +107,7 @@ def test_a_function_killed_mid_step_resumes_at_that_step_when_its_lease_lapses(
 ) -> None:
     document = files.serve("/kill.txt", INVOICE, "text/plain")
     job_id = serverless_stack.start_job(document, "kill")
-    deadline = time.monotonic() + 60
-    while (status := serverless_stack.status(job_id))["step"] != "analyze" or not running(status):
-        assert time.monotonic() < deadline, status
-        time.sleep(0.1)
+    status = serverless_stack.wait_until(job_id, lambda s: s["step"] == "analyze" and running(s))
     worker = running(status)
     assert worker is not None
 

@@ -4,7 +4,6 @@ is who its verified token says; it starts jobs as itself only, and sees and acts
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,12 +48,9 @@ class Client:
     """One user's API client, with a token of the stack's dev issuer."""
 
     def __init__(self, stack: LocalStack, user: str, *groups: str) -> None:
-        minted = httpx.post(f"{stack.gateway}/dev-issuer/token",
-                            json={"sub": user, "groups": list(groups)}, timeout=30)  # fmt: skip
-        assert minted.status_code == 200, minted.text
-        self.token = minted.json()["token"]
-        self.http = httpx.Client(base_url=stack.gateway, timeout=30,
-                                 headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
+        self.stack, self.token = stack, stack.token(user, *groups)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self.http = httpx.Client(base_url=stack.gateway, timeout=30, headers=self.headers)
 
     def start(
         self, document: str, requester: str | None, **fields: object
@@ -65,13 +61,9 @@ class Client:
         job = {"jobId": job_id, "documentUrl": document, **named, **fields}
         return job_id, self.http.post("/process-document", json=job)
 
-    def wait_for(self, job_id: str, *statuses: str, timeout: float = 90) -> dict[str, Any]:
-        """The job's status once it is one of ``statuses``."""
-        deadline = time.monotonic() + timeout
-        while (status := self.http.get(f"/status/{job_id}").json())["status"] not in statuses:
-            assert time.monotonic() < deadline, status
-            time.sleep(0.2)
-        return dict(status)
+    def wait_for(self, job_id: str, *statuses: str) -> dict[str, Any]:
+        """The job's status, as this user sees it, once it is one of ``statuses``."""
+        return self.stack.wait_for(job_id, *statuses, headers=self.headers)
 
     def listed(self) -> set[str]:
         return {job["jobId"] for job in self.http.get("/jobs?limit=100").json()["jobs"]}

@@ -19,7 +19,6 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -74,14 +73,6 @@ def rates(stack: LocalStack, worker: int, seconds: float) -> tuple[float, float]
     return (cpu_seconds(worker) - cpu) / seconds, (server_requests(stack) - requests) / seconds
 
 
-def until(stack: LocalStack, job_id: str, done: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while not done(status := stack.status(job_id)):
-        assert time.monotonic() < deadline, status
-        time.sleep(0.1)
-    return status
-
-
 def test_a_job_at_a_version_no_worker_has_waits_without_spinning_until_a_worker_has_it(
     ahead_stack: LocalStack, files: FileServer, tmp_path: Path
 ) -> None:
@@ -91,7 +82,7 @@ def test_a_job_at_a_version_no_worker_has_waits_without_spinning_until_a_worker_
 
     job_id = ahead_stack.start_job(document, "ahead")
     accepted = time.monotonic()
-    waiting = until(ahead_stack, job_id, lambda s: s.get("waitingReason"))
+    waiting = ahead_stack.wait_until(job_id, lambda s: s.get("waitingReason"))
     said_within = time.monotonic() - accepted
     waiting_cpu, waiting_requests = rates(ahead_stack, worker, WAITING_SECONDS)
     versions = httpx.get(f"{ahead_stack.gateway}/versions", timeout=30).json()
@@ -148,7 +139,7 @@ def test_a_rolling_deploy_finishes_old_jobs_on_their_version_and_new_ones_on_the
 ) -> None:
     document = files.serve("/rolling.txt", INVOICE, "text/plain")
     old = [rolling_stack.start_job(document, "old") for _ in range(3)]
-    until(rolling_stack, old[0], lambda s: s["step"] == "analyze")
+    rolling_stack.wait_until(old[0], lambda s: s["step"] == "analyze")
 
     worker_b = rolling_stack.another_worker(tmp_path / "worker-b.log", "1,2")
     try:

@@ -8,17 +8,15 @@ forged tokens: each gets API Gateway's 401 and nothing else. URLs stay on loopba
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 import requests
 import schemathesis
 from docflow_devstack.dev_issuer import AUDIENCE, sign, signing_key
+from docflow_testing.jwt_parts import segment
 from docflow_testing.receiver import Receiver, new_secret
 from docflow_testing.stack import FileServer, LocalStack, running_stack
 from hypothesis import given, settings
@@ -51,14 +49,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def owners_jobs(jwt_stack: LocalStack, files: FileServer) -> list[str]:
-    with client_of(jwt_stack, token(jwt_stack, OWNER)) as owner:
+    with client_of(jwt_stack, jwt_stack.token(OWNER)) as owner:
         return seed_jobs(owner, files, OWNER)
-
-
-def token(stack: LocalStack, subject: str) -> str:
-    minted = httpx.post(f"{stack.gateway}/dev-issuer/token", json={"sub": subject}, timeout=30)
-    assert minted.status_code == 200, minted.text
-    return str(minted.json()["token"])
 
 
 def client_of(stack: LocalStack, bearer: str) -> httpx.Client:
@@ -73,16 +65,12 @@ def forged_tokens(stack: LocalStack) -> dict[str, str]:
     claims = {"iss": f"{stack.gateway}/dev-issuer", "aud": AUDIENCE, "sub": OWNER, "iat": now,
               "nbf": now, "exp": now + 600}  # fmt: skip
     head, _, signature = sign(key, {**claims, "sub": INTRUDER}).split(".")
-
-    def b64(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
     return {
-        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.",
+        "alg none": f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims)}.",
         "another key": sign(RSAKey.generate_key(2048, {"kid": key.kid}), claims),  # same kid
         "expired": sign(key, {**claims, "iat": now - 900, "nbf": now - 900, "exp": now - 600}),
         "another audience": sign(key, {**claims, "aud": "someone-else"}),
-        "tampered payload": f"{head}.{b64(claims)}.{signature}",  # the intruder's, made owner's
+        "tampered payload": f"{head}.{segment(claims)}.{signature}",  # the intruder's, made owner's
     }
 
 
@@ -122,7 +110,7 @@ def cases_of(stack: LocalStack) -> st.SearchStrategy[schemathesis.Case]:
 def test_an_intruder_with_a_valid_token_never_gets_a_2xx_on_the_owners_jobs(
     jwt_stack: LocalStack, owners_jobs: list[str], files: FileServer, receiver: Receiver
 ) -> None:
-    bearer = f"Bearer {token(jwt_stack, INTRUDER)}"
+    bearer = f"Bearer {jwt_stack.token(INTRUDER)}"
     session = requests.Session()
     tally = Tally()
 

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -150,6 +150,13 @@ class LocalStack:
                 if b.state == "resolved"]  # fmt: skip
         return sorted((batch["first"], batch["last"]) for batch in done)
 
+    def token(self, subject: str, *groups: str) -> str:
+        """A token of the stack's dev issuer (``DOCFLOW_AUTH=jwt``) for ``subject``."""
+        minted = httpx.post(f"{self.gateway}/dev-issuer/token",
+                            json={"sub": subject, "groups": list(groups)}, timeout=30)  # fmt: skip
+        assert minted.status_code == 200, minted.text
+        return str(minted.json()["token"])
+
     def submit(self, job: dict[str, Any]) -> httpx.Response:
         return httpx.post(f"{self.gateway}/process-document", json=job, timeout=30)
 
@@ -162,10 +169,32 @@ class LocalStack:
         assert answer.status_code == 202, answer.text
         return job_id
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        answer = httpx.get(f"{self.gateway}/status/{job_id}", timeout=30)
+    def status(self, job_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        answer = httpx.get(f"{self.gateway}/status/{job_id}", headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
+
+    def wait_until(
+        self,
+        job_id: str,
+        reached: Callable[[dict[str, Any]], object],
+        timeout: float = 90,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The job's status once ``reached`` holds for it (polled; with ``headers``: a signed-in
+        caller's view)."""
+        deadline = time.monotonic() + timeout
+        while not reached(status := self.status(job_id, headers)):
+            assert time.monotonic() < deadline, f"{job_id} never got there: {status}"
+            time.sleep(0.1)
+        return status
+
+    def wait_for(
+        self, job_id: str, *statuses: str, timeout: float = 90,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The job's status once it is one of ``statuses``."""
+        return self.wait_until(job_id, lambda s: s["status"] in statuses, timeout, headers)
 
     def wait_finished(
         self, job_id: str, timeout: float = 120, queued: bool = False
