@@ -91,12 +91,6 @@ def submit(
     return job_id, answer
 
 
-def status(stack: LocalStack, job_id: str) -> dict[str, Any]:
-    answer = httpx.get(f"{stack.gateway}/status/{job_id}", headers=AUTH, timeout=30)
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
 def finished(current: dict[str, Any]) -> bool:
     return current["status"] not in ("processing", "awaiting_approval")
 
@@ -116,7 +110,7 @@ def test_a_job_is_traced_from_its_request_to_its_webhook(
     trace = f"trace-{uuid.uuid4().hex[:8]}"
     url = files.serve(f"/{trace}.txt", text_document(), "text/plain")
     job_id, answer = submit(observed, url, {"X-Correlation-Id": trace}, callbackUrl=receiver.url())
-    final = observed.wait_until(job_id, finished)
+    final = observed.wait_until(job_id, finished, headers=AUTH)
     deadline = time.monotonic() + 30
     while not receiver.for_job(job_id) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -143,7 +137,7 @@ def test_every_log_line_says_its_service_and_step_lines_their_job_step_and_attem
 ) -> None:
     url = files.serve("/fields.txt", text_document(), "text/plain")
     job_id, _ = submit(observed, url)
-    observed.wait_until(job_id, finished)
+    observed.wait_until(job_id, finished, headers=AUTH)
 
     # Every line of every docflow process is JSON with its service (moto and valkey, the local
     # stand-ins for S3/SQS and Redis, keep their own formats).
@@ -171,7 +165,7 @@ def test_metrics_are_emitted_as_cloudwatch_emf(
 ) -> None:
     url = files.serve("/metrics.txt", text_document(), "text/plain")
     job_id, answer = submit(observed, url, callbackUrl=receiver.url())
-    observed.wait_until(job_id, finished)
+    observed.wait_until(job_id, finished, headers=AUTH)
     request = json.loads(answer.request.content)
     httpx.post(f"{observed.gateway}/process-document", json=request, headers=AUTH)  # a retry
     httpx.post(f"{observed.gateway}/process-document", json={"jobId": "x"}, headers=AUTH)
@@ -202,11 +196,11 @@ def test_secrets_and_document_text_never_reach_the_logs(
 ) -> None:
     url = files.serve("/secret.txt", text_document(), "text/plain") + f"?sig={SIGNATURE}"
     job_id, _ = submit(observed, url, callbackUrl=receiver.url())
-    final = observed.wait_until(job_id, finished)
+    final = observed.wait_until(job_id, finished, headers=AUTH)
     # A download that fails names its URL, but not the URL's query.
     missing = files.url("/missing.pdf") + f"?sig={SIGNATURE}"
     failed_id, _ = submit(observed, missing)
-    failed = observed.wait_until(failed_id, finished)
+    failed = observed.wait_until(failed_id, finished, headers=AUTH)
 
     assert final["status"] == "done"
     assert final["result"]["analyzer"] == "heuristic"  # the LLM's answer was refused
@@ -226,27 +220,31 @@ def test_a_job_without_a_live_worker_says_since_when_it_waits(
     url = files.serve("/scanned-10.pdf", scanned_pages(10), "application/pdf")
     # A long step on a live worker is not waiting: its heartbeats show it alive.
     job_id, _ = submit(observed, url)
-    observed.wait_until(job_id, lambda s: s["step"] == "extract")
+    observed.wait_until(job_id, lambda s: s["step"] == "extract", headers=AUTH)
     seen = []
-    while not finished(current := status(observed, job_id)):
+    while not finished(current := observed.status(job_id, AUTH)):
         seen.append(current["waitingForWorkerSince"])
         time.sleep(0.3)
     extract = next(step for step in current["steps"] if step["name"] == "extract")
     extract_seconds = _epoch(extract["endedAt"]) - _epoch(extract["startedAt"])
     # The worker is killed mid-step: after STUCK_AFTER without a sign of it, the job says so.
     other_id, _ = submit(observed, url)
-    observed.wait_until(other_id, lambda s: s["step"] == "extract")
+    observed.wait_until(other_id, lambda s: s["step"] == "extract", headers=AUTH)
     killed_at = time.time()
     observed.kill9("worker")
-    stuck = observed.wait_until(other_id, lambda s: s["waitingForWorkerSince"] is not None, 30)
+    stuck = observed.wait_until(
+        other_id, lambda s: s["waitingForWorkerSince"] is not None, 30, headers=AUTH
+    )
     # No worker at all: a new job waits from the moment it was accepted.
     new_id, _ = submit(observed, url)
-    waiting = observed.wait_until(new_id, lambda s: s["waitingForWorkerSince"] is not None, 30)
+    waiting = observed.wait_until(
+        new_id, lambda s: s["waitingForWorkerSince"] is not None, 30, headers=AUTH
+    )
     env = {"DOCFLOW_GATEWAY": observed.gateway, "DOCFLOW_API_TOKEN": API_TOKEN, "COLUMNS": "200"}
     said = CliRunner().invoke(cli, ["status", new_id], env=env)
     observed.run("up")
-    resumed = observed.wait_until(other_id, finished, 120)
-    new = observed.wait_until(new_id, finished, 120)
+    resumed = observed.wait_until(other_id, finished, 120, headers=AUTH)
+    new = observed.wait_until(new_id, finished, 120, headers=AUTH)
 
     assert extract_seconds > STUCK_AFTER, "a step longer than STUCK_AFTER"
     assert set(seen) == {None}
@@ -270,8 +268,8 @@ def test_jobs_are_listed_newest_first_and_filtered_by_status(
     ok_url = files.serve("/listed.txt", text_document(), "text/plain")
     done_id, _ = submit(observed, ok_url)
     failed_id, _ = submit(observed, files.url("/listed-missing.pdf"))
-    observed.wait_until(done_id, finished)
-    observed.wait_until(failed_id, finished)
+    observed.wait_until(done_id, finished, headers=AUTH)
+    observed.wait_until(failed_id, finished, headers=AUTH)
 
     def listed(query: str) -> httpx.Response:
         return httpx.get(f"{observed.gateway}/jobs{query}", headers=AUTH, timeout=30)

@@ -264,7 +264,8 @@ def describe(record: PromiseRecord) -> str:
     if kind == "external":
         return "a wait"
     param = record.param if isinstance(record.param, dict) else {}
-    what = "timer" if ":d" in record.id else "call"
+    # A detached call's id ends in "d<hash>", a numbered one's in digits (a job id may hold ":d").
+    what = "timer" if record.id.rsplit(":", 1)[1].startswith("d") else "call"
     return f"{what} {param.get('func')!r} v{param.get('version', 1)}"
 
 
