@@ -102,6 +102,19 @@ def test_an_approval_job_waits_without_an_invocation_and_finishes_once_approved(
     assert done["result"]["approval"]["approvedBy"] == "bob"
 
 
+def test_a_document_that_cannot_be_processed_fails_its_job_at_once(
+    serverless_stack: LocalStack, files: FileServer
+) -> None:
+    """Steps retry on their own terms, not the SDK's: a 404 is not retried at all (were the SDK
+    to retry it, each retry would be another invocation, and the job would never end)."""
+    job_id = serverless_stack.start_job(files.url("/serverless-missing.pdf"), "missing")
+
+    failed = serverless_stack.wait_until(job_id, lambda s: s["status"] != "processing", 30)
+
+    assert (failed["status"], failed["error"]["reason"]) == ("failed", "not_found"), failed
+    assert serverless_stack.step_attempts(job_id) == {"download": 1}
+
+
 def test_a_function_killed_mid_step_resumes_at_that_step_when_its_lease_lapses(
     serverless_stack: LocalStack, files: FileServer
 ) -> None:

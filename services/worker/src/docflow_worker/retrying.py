@@ -188,16 +188,14 @@ class StepMismatch(ReasonedError):
     workflow changed under a job in flight (a new version's change made in place). The job
     fails rather than hand one step's result to another."""
 
-    def __init__(self, expected: str, recorded: str) -> None:
-        super().__init__("internal_error", f"the workflow runs {expected!r} where the job's "
-                         f"history has {recorded!r}: its code changed under the job")  # fmt: skip
-
 
 def step_result(fn: Callable[..., Any], recorded: Any) -> Any:
     """The step's result a ``named`` checkpoint holds, as the step's own type."""
     name, value = checkpoint_value(recorded)
     if name is not None and name != fn.__name__:
-        raise StepMismatch(fn.__name__, name)
+        msg = (f"the workflow runs {fn.__name__!r} where the job's history has {name!r}: its "
+               "code changed under the job")  # fmt: skip
+        raise StepMismatch("internal_error", msg)
     return TypeAdapter(get_type_hints(fn).get("return", Any)).validate_python(value)
 
 

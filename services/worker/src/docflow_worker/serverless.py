@@ -33,6 +33,7 @@ from docflow_shared.observability import json_logging
 from docflow_shared.resonate_http import ResonateHttp
 from docflow_shared.settings import WorkerSettings
 from resonate.error import ServerError
+from resonate.retry import Never
 from resonate.types import Value
 from resonate_aws import Resonate
 
@@ -92,7 +93,9 @@ def worker_function() -> StepPerInvocation:
     """Every workflow version, and what it calls by name, on the Lambda shim."""
     settings = WorkerSettings.current()
     lease = timedelta(seconds=settings.function_timeout_seconds) + LEASE_MARGIN
-    resonate = StepPerInvocation(url=settings.resonate_url, ttl=lease)
+    # Steps retry on their own terms (retrying.py), as on the worker: the SDK must not retry
+    # them blindly (here each retry would be another invocation, without end).
+    resonate = StepPerInvocation(url=settings.resonate_url, ttl=lease, retry_policy=Never())
     resonate.with_dependency(JobSignals(HttpPromises(settings.resonate_url)))
     for version, workflow in VERSIONS.items():
         register(resonate, workflow, version)
