@@ -171,8 +171,9 @@ def test_a_rolling_deploy_finishes_old_jobs_on_their_version_and_new_ones_on_the
         checks = {check["field"]: check["passed"] for check in status["result"]["checks"]}
         assert checks == {"total": True, "date": True, "currency": True}, status["result"]
 
-    # Each job's recorded history replays against its own version's code: every checkpoint
-    # names the step that wrote it, in the order that version runs them.
+    # Each job's recorded history replays against its own version's code: each version 2
+    # checkpoint names the step that wrote it, each version 1 one holds what its step returns,
+    # in the order that version runs them.
     histories = tmp_path / "histories"
     histories.mkdir()
     runner, gateway = CliRunner(), ["--gateway", rolling_stack.gateway]

@@ -51,8 +51,10 @@ def steps_of(version: int, needs_approval: bool) -> tuple[StepName, ...]:
 
 #: A step's checkpoint (its promise's value) names the step: ``{CHECKPOINT_STEP: "analyze",
 #: "value": ...}``, so a history says which step each checkpoint is, and a replay can tell a
-#: step from another that took its place (``docflow replay-check``).
+#: step from another that took its place (``docflow replay-check``). From version 2 on: version
+#: 1's checkpoints stay the bare values, which workers of before this format still read.
 CHECKPOINT_STEP = "docflow:step"
+NAMED_CHECKPOINTS_FROM = 2
 
 
 def named_checkpoint(step: str, value: Any) -> dict[str, Any]:
@@ -60,8 +62,8 @@ def named_checkpoint(step: str, value: Any) -> dict[str, Any]:
 
 
 def checkpoint_value(recorded: Any) -> tuple[str | None, Any]:
-    """The step a checkpoint names, and its value. A checkpoint written before checkpoints
-    were named is the value itself, and names no step."""
+    """The step a checkpoint names, and its value. A version 1 checkpoint is the value itself,
+    and names no step."""
     if isinstance(recorded, dict) and isinstance(recorded.get(CHECKPOINT_STEP), str):
         return recorded[CHECKPOINT_STEP], recorded.get("value")
     return None, recorded

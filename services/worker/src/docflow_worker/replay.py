@@ -5,8 +5,9 @@ The replay runs the version's workflow with a context that answers every durable
 history instead of making it: the SDK numbers a workflow's calls in the order it makes them
 (``<root>:1``, ``<root>:2``, ...), so the n-th call the code makes must be the call the job
 made n-th. It fails at the first one that is not: another kind of call (a step where the job
-waited), another step (a named checkpoint records its step), another function or version called
-by name, a recorded result the step could not have returned, a call the job never made although
+waited), another step (a checkpoint of version 2 on names its step; version 1's are checked by
+what they hold), another function or version called by name, a recorded result the step could
+not have returned, a call the job never made although
 it ended, or calls the job made that the code no longer does. A change inside a step's body
 replays clean: no step body runs.
 
@@ -15,6 +16,7 @@ A history that stops at a pending call is a job in flight: the replay ends there
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from docflow_shared.resonate_http import PromiseRecord
 from docflow_shared.settings import SettingsError, WorkerSettings
 from docflow_shared.workflow import checkpoint_value
 from docflow_shared.workflow_history import JobHistory
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .retrying import StepMismatch
 from .workflows import VERSIONS
@@ -128,11 +130,17 @@ class ReplayContext:
         raise _HistoryEnds
 
     def run(self, fn: Callable[..., Any], *_args: Any) -> _Answer:
+        step = f"step {fn.__name__!r}"
         record = self._next("local", fn.__name__)
-        recorded, _value = checkpoint_value(record.value) if record else (None, None)
-        if record is not None and recorded is not None and recorded != fn.__name__:
-            raise Divergence(self._differs(record, f"step {fn.__name__!r}"))
-        return _Answer(self, record, f"step {fn.__name__!r}")
+        if record is None or record.state != "resolved":
+            return _Answer(self, record, step)
+        recorded, value = checkpoint_value(record.value)
+        if recorded is not None and recorded != fn.__name__:
+            raise Divergence(self._differs(record, step))
+        if recorded is None and not _returns(fn, value):  # version 1: no name, only the value
+            raise Divergence(f"at {record.id} the code makes {step}, but the job's history has "
+                             f"a step whose result is not one {fn.__name__!r} returns")  # fmt: skip
+        return _Answer(self, record, step)
 
     def rpc(self, name: str, *_args: Any, **_kwargs: Any) -> _Answer:
         record = self._next("remote", name)
@@ -247,6 +255,15 @@ def _error(record: PromiseRecord) -> Exception:
     return error
 
 
+def _returns(body: Callable[..., Any], value: Any) -> bool:
+    """Whether ``value`` is a result the step body (``retrying.checkpoint``) returns."""
+    try:
+        TypeAdapter(inspect.signature(body).return_annotation).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _kind(record: PromiseRecord) -> str:
     if record.tags.get("resonate:scope") == "local":
         return "local"
@@ -260,7 +277,7 @@ def describe(record: PromiseRecord) -> str:
     kind = _kind(record)
     if kind == "local":
         name, _value = checkpoint_value(record.value)
-        return f"step {name!r}" if name else "a step (unnamed: recorded before steps were named)"
+        return f"step {name!r}" if name else "a step (its checkpoint names none: version 1)"
     if kind == "external":
         return "a wait"
     param = record.param if isinstance(record.param, dict) else {}

@@ -18,6 +18,7 @@ from docflow_shared.settings import WorkerSettings
 from docflow_shared.workflow import (
     DEADLINE_GRACE,
     EXTRACT_PAGES_NAME,
+    NAMED_CHECKPOINTS_FROM,
     REDRIVEN,
     TIMED_OUT_DECISION,
     WAIT_TIMER_NAME,
@@ -56,11 +57,15 @@ class Steps:
         # A call by name is resolved at the version its options carry (the SDK's default: 1),
         # so each carries the workflow's own.
         self.ctx, self.job, self.version = ctx, job, version
+        # Version 1 keeps the checkpoints it always wrote: a worker of before named checkpoints
+        # may replay them in a rolling deploy, and could not read a named one.
+        self.named = version >= NAMED_CHECKPOINTS_FROM
 
     async def run(self, step: Callable[..., Any], *inputs: Any) -> Any:
         while True:
             try:
-                recorded = await self.ctx.run(checkpoint(step, named=True), self.job, *inputs)
+                body = checkpoint(step, named=self.named)
+                recorded = await self.ctx.run(body, self.job, *inputs)
                 return step_result(step, recorded)
             except StepFailed as failure:
                 await self._redriven(failure)
