@@ -25,14 +25,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import BackendRejected, BackendUnavailable, JobNotFound
 from .settings import ResonateSettings
-
-if TYPE_CHECKING:
-    import http.client
 
 #: The wire's version (``resonate_base.PROTOCOL_VERSION``; a contract test checks they agree).
 PROTOCOL_VERSION = "2026-04-01"
@@ -98,12 +95,15 @@ class ResonateHttp:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             msg = f"RESONATE_URL must be an http(s) URL, not {url!r}"
             raise ValueError(msg)
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
+        from .http1 import Http1Connection  # here: a refused request never makes a client
+
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._connection = Http1Connection(
+            parts.hostname, port, parts.scheme == "https", budget_seconds
+        )
         self._path = (parts.path.rstrip("/") or "") + "/"
         self._budget = budget_seconds
         self._auth = auth
-        self._connection: http.client.HTTPConnection | None = None
         self._operation_deadline: float | None = None
         # One connection, one request at a time (the local gateway may call from threads).
         self._lock = threading.Lock()
@@ -155,7 +155,8 @@ class ResonateHttp:
 
     def _call(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         # The SDK also sends the promise's lineage origin in a "resonate:origin" header, for a
-        # sharding connector (not HTTP); the server reads none, and http.client refuses the name.
+        # sharding connector (not HTTP); the server reads none, and HTTP allows no colon in a
+        # header's name.
         head = {"corrId": uuid.uuid4().hex, "version": PROTOCOL_VERSION}
         body = json.dumps({"kind": kind, "head": head, "data": data}, separators=(",", ":"))
         headers = {"Content-Type": "application/json"}
@@ -181,8 +182,6 @@ class ResonateHttp:
             return self._post_within(body, headers)
 
     def _post_within(self, body: bytes, headers: dict[str, str]) -> bytes:
-        import http.client  # here: a request refused before it needs Resonate never loads it
-
         deadline = time.monotonic() + self._budget
         if self._operation_deadline is not None:
             deadline = min(deadline, self._operation_deadline)
@@ -192,40 +191,20 @@ class ResonateHttp:
             if remaining <= 0:
                 msg = f"the workflow service did not answer within {self._budget:g} s"
                 raise BackendUnavailable(msg)
-            reused = self._connection is not None
-            connection = self._connect(remaining)
+            reused = self._connection.is_open
+            self._connection.set_timeout(remaining)
             try:
-                connection.request("POST", self._path, body, headers)
-                return connection.getresponse().read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._close()
+                return self._connection.post(self._path, body, headers)[1]
+            except ConnectionError:  # refused, reset, or closed before the answer
                 if reused:
                     continue  # closed by the server while idle: send again now, on a new one
             except TimeoutError as err:
-                self._close()
                 msg = f"the workflow service did not answer within {self._budget:g} s"
                 raise BackendUnavailable(msg) from err
-            except (OSError, http.client.HTTPException):
-                self._close()  # refused, or a connection that broke: retry while time is left
+            except OSError:
+                pass  # refused, or a connection that broke: retry while time is left
             time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
             delay *= 2
-
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
-        import http.client
-
-        if self._connection is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._connection = kind(self._host, self._port, timeout=timeout)
-        elif self._connection.sock is not None:
-            self._connection.sock.settimeout(timeout)
-        else:
-            self._connection.timeout = timeout
-        return self._connection
-
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
 
 
 class ContainerClient:
