@@ -10,8 +10,7 @@ Redis: what the front doors need, no more.
 
 from __future__ import annotations
 
-import socket
-from typing import BinaryIO
+from .socket_stream import SocketStream
 
 MAX_LINE = 65536  # a status or header line longer than this is not an answer we can read
 MAX_HEADERS = 100
@@ -26,22 +25,16 @@ class BadResponse(OSError):
     """What came back is not an HTTP/1.x answer we can read."""
 
 
-class Http1Connection:
+class Http1Connection(SocketStream):
     """Requests one at a time to ``host:port`` (TLS with ``tls``), on a connection opened on
     first use and kept while the server keeps it. Every socket error is the caller's to handle
     (``OSError``; ``TimeoutError`` when ``timeout`` passes); the connection is then closed."""
 
     def __init__(self, host: str, port: int, tls: bool, timeout: float) -> None:
-        self.host, self.port, self.tls, self.timeout = host, port, tls, timeout
+        super().__init__(host, port, tls, timeout)
         default_port = 443 if tls else 80
         bracketed = f"[{host}]" if ":" in host else host  # an IPv6 address
         self._host_header = bracketed if port == default_port else f"{bracketed}:{port}"
-        self._socket: socket.socket | None = None
-        self._reader: BinaryIO | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._socket is not None
 
     def set_timeout(self, timeout: float) -> None:
         self.timeout = timeout
@@ -51,7 +44,7 @@ class Http1Connection:
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         """Send one POST and read its whole answer: ``(status, body)``."""
         if self._socket is None:
-            self._connect()
+            self.open()
         assert self._socket is not None
         head = [f"POST {path} HTTP/1.1", f"Host: {self._host_header}",
                 f"Content-Length: {len(body)}"]  # fmt: skip
@@ -62,20 +55,6 @@ class Http1Connection:
         except BaseException:
             self.close()  # half a request or half an answer: nothing to reuse
             raise
-
-    def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-        self._socket = self._reader = None
-
-    def _connect(self) -> None:
-        raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the request is one write
-        if self.tls:
-            import ssl  # here: most front doors reach Resonate over plain HTTP in a VPC
-
-            raw = ssl.create_default_context().wrap_socket(raw, server_hostname=self.host)
-        self._socket, self._reader = raw, raw.makefile("rb")
 
     def _read_answer(self) -> tuple[int, bytes]:
         status_line = self._line(first=True)

@@ -9,9 +9,10 @@ one connection, so they speak the protocol themselves, as they do Resonate's
 
 from __future__ import annotations
 
-import socket
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from .socket_stream import SocketStream
 
 
 class RedisError(Exception):
@@ -21,7 +22,7 @@ class RedisError(Exception):
 Reply = int | str | list[Any] | None
 
 
-class Resp:
+class Resp(SocketStream):
     """One connection to the Redis at ``url`` (``redis://`` or ``rediss://`` (TLS),
     ``[user:password@]host[:port][/db]``), opened on first use and again after a failure.
     Bulk replies are UTF-8 text, as redis-py's ``decode_responses=True`` gives them."""
@@ -31,14 +32,10 @@ class Resp:
         if parts.scheme not in ("redis", "rediss") or not parts.hostname:
             msg = f"not a redis:// or rediss:// URL: {parts.scheme}://{parts.hostname or ''}"
             raise ValueError(msg)
-        self.host, self.port = parts.hostname, parts.port or 6379
-        self.tls = parts.scheme == "rediss"
+        super().__init__(parts.hostname, parts.port or 6379, parts.scheme == "rediss", timeout)
         self.user = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.db = int(parts.path.strip("/") or 0)
-        self.timeout = timeout
-        self._socket: socket.socket | None = None
-        self._reader: BinaryIO | None = None
 
     def call(self, *args: str | int) -> Reply:
         """Send one command and read its reply; ``RedisError`` if it cannot be had."""
@@ -74,18 +71,8 @@ class Resp:
         reply = self.call("MGET", *keys)
         return reply if isinstance(reply, list) else []
 
-    def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-        self._socket = self._reader = None
-
     def _connect(self) -> None:
-        raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        if self.tls:
-            import ssl  # here: most Redis URLs are not TLS ones
-
-            raw = ssl.create_default_context().wrap_socket(raw, server_hostname=self.host)
-        self._socket, self._reader = raw, raw.makefile("rb")  # buffered: one read per reply
+        self.open()
         try:
             if self.password is not None:
                 auth = (self.user, self.password) if self.user else (self.password,)
