@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from docflow_samples import (
+    e_invoice_xml,
+    factur_x_pdf,
     invoice_pdf,
     invoice_png,
     long_text_pdf,
@@ -63,6 +65,43 @@ def test_a_text_pdf_goes_through_five_steps_to_done_with_its_fields(
         status["result"]["resultUrl"] == f"s3://docflow-artifacts/jobs/{job['jobId']}/result.json"
     )
     assert stack.step_attempts(job["jobId"]) == dict.fromkeys(STEPS, 1)
+
+
+def test_an_e_invoice_is_read_exactly_from_its_xml(stack: LocalStack, files: FileServer) -> None:
+    """A Factur-X PDF (a real EN 16931 invoice attached to its printed page) and a UBL invoice
+    sent as the XML itself: every field as the XML states it, certain."""
+    printed = ["De Koksmaat", "Factuur 12115118", "Datum 09-01-2015", "Totaal EUR 205,33"]
+    pdf = new_job(files.serve("/factur-x.pdf",
+                              factur_x_pdf(e_invoice_xml("CII_example1.xml"), printed),
+                              "application/pdf"))  # fmt: skip
+    ubl = new_job(files.serve("/invoice.xml", e_invoice_xml("ubl-tc434-example2.xml"),
+                              "application/xml"))  # fmt: skip
+
+    for job in (pdf, ubl):
+        assert stack.submit(job).status_code == 202
+    from_pdf = stack.wait_finished(pdf["jobId"])
+    from_xml = stack.wait_finished(ubl["jobId"])
+
+    assert from_pdf["status"] == from_xml["status"] == "done", (from_pdf, from_xml)
+    assert field_values(from_pdf) == {"number": "12115118", "date": "2015-01-09",
+                                      "vendor": "De Koksmaat", "currency": "EUR",
+                                      "total": "250.33"}  # fmt: skip
+    assert field_values(from_xml) == {"number": "TOSL108", "date": "2013-06-30",
+                                      "vendor": "Salescompany ltd.", "currency": "NOK",
+                                      "total": "1801.78"}  # fmt: skip
+    for status in (from_pdf, from_xml):
+        result = status["result"]
+        assert (result["analyzer"], result["documentType"]) == ("e-invoice", "invoice")
+        assert {field["confidence"] for field in result["fields"].values()} == {1.0}
+    # The page prints 205,33 where the XML says 250.33: the result says so.
+    assert from_pdf["result"]["disagreements"] == [{
+        "field": "total", "value": "250.33",
+        "message": "the e-invoice's total 250.33 is not printed on the document's pages",
+    }]  # fmt: skip
+    assert from_xml["result"]["disagreements"] == []
+    assert from_pdf["result"]["fields"]["vendor"]["evidence"] == (
+        "factur-x.xml (CII): Name: De Koksmaat"
+    )
 
 
 def test_a_scanned_pdf_is_read_by_ocr(stack: LocalStack, files: FileServer) -> None:

@@ -63,7 +63,8 @@ def test_the_models_answer_is_validated_and_used(stub: LLMStub) -> None:
     result = analyzed(make(stub), [INVOICE], "auto")
 
     assert result == {"documentType": "invoice", "fields": {"total": TOTAL, "currency": CURRENCY},
-                      "summary": SUMMARY, "analyzer": "llm:stub-model"}  # fmt: skip
+                      "summary": SUMMARY, "analyzer": "llm:stub-model",
+                      "disagreements": []}  # fmt: skip
     headers, request = stub.requests[0]
     assert headers["Authorization"] == "Bearer sk-test"
     assert (request["model"], request["temperature"]) == ("stub-model", 0)

@@ -108,6 +108,17 @@ class ExtractedField(Wire):
     value: str | list[str]  # a list for a contract's parties
     evidence: str
     page: int = Field(ge=1)
+    # How sure the analyzer is, 0 to 1 (1.0: read from an e-invoice's XML); null: it does not say.
+    confidence: float | None = Field(None, ge=0, le=1)
+
+
+class Disagreement(Wire):
+    """A field on which the document contradicts itself: an e-invoice's XML says one thing,
+    its printed pages do not show it."""
+
+    field: str
+    value: str  # what the XML says
+    message: str
 
 
 class Analysis(Wire):
@@ -116,8 +127,9 @@ class Analysis(Wire):
     document_type: Literal["invoice", "receipt", "contract", "other"]
     fields: dict[str, ExtractedField]  # only those found
     summary: str
-    analyzer: str  # "heuristic", or "llm:<model>"
+    analyzer: str  # "heuristic", "e-invoice" (read from its XML), or "llm:<model>"
     fallback_reason: str | None = None  # why the LLM's answer was not used, if it was not
+    disagreements: list[Disagreement] = []
 
 
 class ApprovalDecision(Wire):

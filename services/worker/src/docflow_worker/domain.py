@@ -73,6 +73,8 @@ class Text(Wire):
     pages: int
     chars: int
     ocr_pages: list[int]
+    # The document's e-invoice XML (attached to its PDF, or the document itself), as a blob.
+    e_invoice_key: str | None = None
 
 
 class FieldCheck(Wire):

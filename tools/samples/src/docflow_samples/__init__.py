@@ -1,9 +1,12 @@
 """Sample documents generated on the fly (no binary blobs in the repo): a text invoice PDF and
-the same invoice as a scan (an image-only PDF), plus a receipt and a contract in plain text."""
+the same invoice as a scan (an image-only PDF), plus a receipt and a contract in plain text;
+and real e-invoice XML files (``e_invoices/``, their source and licence in SOURCES.md), alone or
+attached to a printed PDF as Factur-X does."""
 
 from __future__ import annotations
 
 import io
+from importlib.resources import files
 
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
@@ -96,3 +99,19 @@ def two_page_tiff() -> bytes:
     out = io.BytesIO()
     cover.save(out, format="TIFF", save_all=True, append_images=[invoice_image()])
     return out.getvalue()
+
+
+def e_invoice_xml(name: str) -> bytes:
+    """One of the real e-invoices in ``e_invoices/`` (e.g. ``CII_example1.xml``)."""
+    return files(__package__).joinpath("e_invoices", name).read_bytes()
+
+
+def factur_x_pdf(xml: bytes, printed_lines: list[str], name: str = "factur-x.xml") -> bytes:
+    """A printed invoice page with ``xml`` attached as ``name``, as a Factur-X PDF carries it."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    for line in printed_lines:
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.embed_file(bytes=xml, basename=name, desc="Factur-X invoice", compress=True)
+    return bytes(pdf.output())

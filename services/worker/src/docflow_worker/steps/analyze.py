@@ -5,7 +5,8 @@ from __future__ import annotations
 from docflow_shared.models import Analysis
 from docflow_shared.settings import WorkerSettings
 
-from ..analyzer import Analyzer, HeuristicAnalyzer
+from .. import e_invoice
+from ..analyzer import Analyzer, HeuristicAnalyzer, summarize
 from ..dal import blobs
 from ..domain import Job, PageText, Text
 from ..llm_analyzer import LLMAnalyzer
@@ -23,5 +24,14 @@ def analyzer() -> Analyzer:
 
 
 def analyze(job: Job, text: Text) -> Analysis:
+    """From the e-invoice XML when the document is or carries one (exact), else from the text
+    by the configured analyzer."""
     pages = [PageText.model_validate(page).text for page in blobs.get_json(text.key)["pages"]]
+    if text.e_invoice_key:
+        source = text.e_invoice_key.rsplit("/", 1)[-1]
+        invoice = e_invoice.read(blobs.get_bytes(text.e_invoice_key), source)
+        if invoice is not None:
+            # An XML document has no printed pages: its text is the XML itself.
+            printed = [] if source == e_invoice.XML_DOCUMENT else pages
+            return e_invoice.analysis(invoice, printed, summarize("\n".join(printed)))
     return analyzer().analyze(pages, job.type)

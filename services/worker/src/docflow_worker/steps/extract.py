@@ -8,6 +8,7 @@ workers; ``extract`` then gathers the batches' text into one file.
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from dataclasses import dataclass
 from itertools import pairwise
@@ -20,6 +21,7 @@ from docflow_shared.errors import InvalidDocument
 from docflow_shared.workflow import blob_prefix
 from PIL import Image, ImageSequence
 
+from .. import e_invoice
 from ..dal import blobs
 from ..documents import PDF, PDFIUM, TEXT, open_image, open_pdf
 from ..domain import Document, Job, PageBatch, PageText, Text
@@ -53,7 +55,8 @@ def extract_pages(job: Job, document: Document, first: int, last: int) -> PageBa
 
 
 def extract(job: Job, document: Document, batches: list[PageBatch]) -> Text:
-    """Every page's text in one file, ``text.json``, from the page batches, in page order."""
+    """Every page's text in one file, ``text.json``, from the page batches, in page order; and
+    the e-invoice XML the document is or carries, if any, under ``e-invoice/``."""
     pages = [PageText.model_validate(page)
              for batch in batches for page in blobs.get_json(batch.key)["pages"]]  # fmt: skip
     key = blob_prefix(job.job_id) + "text.json"
@@ -63,7 +66,27 @@ def extract(job: Job, document: Document, batches: list[PageBatch]) -> Text:
         pages=len(pages),
         chars=sum(len(p.text) for p in pages),
         ocr_pages=[p.page for p in pages if p.method == "ocr"],
+        e_invoice_key=_store_e_invoice(job, document),
     )
+
+
+def _store_e_invoice(job: Job, document: Document) -> str | None:
+    if document.content_type not in (PDF, TEXT):
+        return None
+    data = blobs.get_bytes(document.key)
+    if document.content_type == PDF:
+        found = e_invoice.attached_xml(data)
+    else:
+        xml_document = e_invoice.XML_DOCUMENT
+        found = (xml_document, data) if e_invoice.read(data, xml_document) else None
+    if found is None:
+        return None
+    name, xml = found
+    # Named as it was attached: the analysis says where its fields came from.
+    key = blob_prefix(job.job_id) + "e-invoice/" + re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    blobs.put_bytes(key, xml, "application/xml")
+    logger.info("e-invoice found", extra={"source": name})
+    return key
 
 
 def _pages_file(pages: list[PageText]) -> dict[str, Any]:
