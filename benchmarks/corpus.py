@@ -66,14 +66,17 @@ class Document:
     scan: dict[str, Any] = field(default_factory=dict)  # empty: a text PDF
 
 
-def _date_text(rng: random.Random, day: date, european: bool = False) -> str:
+def _date_text(rng: random.Random, day: date, european: bool = False, us: bool = False) -> str:
     if european:
         return rng.choice(
             [f"{day.day:02d}.{day.month:02d}.{day.year}", f"{day.day}.{day.month}.{day.year}"]
         )
+    # With dollars, the month first, as the US writes it (the generator once wrote the day
+    # first there, which no US document does).
+    numeric = f"{day.month:02d}/{day.day:02d}" if us else f"{day.day:02d}/{day.month:02d}"
     return rng.choice([
         day.isoformat(),
-        f"{day.day:02d}/{day.month:02d}/{day.year}",
+        f"{numeric}/{day.year}",
         f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}",
         f"{day.day} {MONTH_NAMES[day.month - 1][:3]} {day.year}",
     ])  # fmt: skip
@@ -97,9 +100,9 @@ def invoice(rng: random.Random, n: int, layout: str) -> Document:
     total = round(subtotal + vat, 2)
     street = f"{rng.randint(1, 99)} {rng.choice(['Forge', 'High', 'Mill'])} Street"
     customer = rng.choice(PARTIES)[1]
-    issued = _date_text(rng, day, european)
+    issued = _date_text(rng, day, european, us=code == "USD")
     if layout == "table":
-        due = _date_text(rng, day + timedelta(days=30))
+        due = _date_text(rng, day + timedelta(days=30), us=code == "USD")
         dates = [f"Issue date\t{issued}", f"Due date\t{due}"]
         lines = [f"\t{vendor}", f"\t{street}", "", "INVOICE", f"Invoice number\t{number}",
                  *(dates if rng.random() < 0.5 else dates[::-1]), f"Customer\t{customer}", "",
@@ -136,13 +139,14 @@ def receipt(rng: random.Random, n: int, layout: str) -> Document:
     total = round(sum(p for _, p in items), 2)
     if layout == "till":
         lines = [merchant, f"{rng.randint(1, 99)} Market Square",
-                 f"{_date_text(rng, day)}  {rng.randint(8, 20)}:{rng.randint(0, 59):02d}"
+                 f"{_date_text(rng, day, us=code == 'USD')}  {rng.randint(8, 20)}:"
+                 f"{rng.randint(0, 59):02d}"
                  f"  Till {rng.randint(1, 6)}", ""]  # fmt: skip
         lines += [f"{name}\t{money(price)}" for name, price in items]
         lines += ["", f"TOTAL\t{money(total)}", f"CARD\t{money(total)}", f"CHANGE\t{money(0)}",
                   "Thank you, see you soon"]  # fmt: skip
     else:
-        lines = [merchant, "Receipt", f"Date: {_date_text(rng, day)}"]
+        lines = [merchant, "Receipt", f"Date: {_date_text(rng, day, us=code == 'USD')}"]
         lines += [f"{name}      {money(price)}" for name, price in items]
         lines += [f"{rng.choice(['Total:', 'TOTAL', 'Amount paid:'])} {money(total)}",
                   "Paid by card. Thank you for your purchase!"]  # fmt: skip

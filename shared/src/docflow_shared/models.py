@@ -6,7 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    UrlConstraints,
+    field_validator,
+    model_serializer,
+)
 from pydantic.alias_generators import to_camel
 
 from .ids import JOB_ID_PATTERN
@@ -102,14 +111,38 @@ class Trace(Wire):
     accepted_at: int  # epoch ms, the trigger's clock
 
 
-class ExtractedField(Wire):
-    """A field read from the document, with the line it was read from, so a person can check."""
+class Candidate(Wire):
+    """One value a field could have, with the line it was read from and how likely it is."""
 
-    value: str | list[str]  # a list for a contract's parties
+    value: str | list[str]
+    evidence: str
+    page: int = Field(ge=1)
+    confidence: float = Field(ge=0, le=1)
+
+
+class ExtractedField(Wire):
+    """A field read from the document, with the line it was read from, so a person can check.
+
+    ``value`` is null when the analyzer was not sure enough (``DOCFLOW_FIELD_MIN_CONFIDENCE``):
+    then ``candidates`` holds what it could be, best first, and evidence and page are the best
+    one's. A value is never a guess presented as fact."""
+
+    value: str | list[str] | None  # a list for a contract's parties
     evidence: str
     page: int = Field(ge=1)
     # How sure the analyzer is, 0 to 1 (1.0: read from an e-invoice's XML); null: it does not say.
     confidence: float | None = Field(None, ge=0, le=1)
+    candidates: list[Candidate] = []  # when unsure, or when other values came near
+
+    @model_serializer(mode="wrap")
+    def _value_even_when_null(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Results are dumped without their nulls; a field's value stays, null: "not sure".
+        # Candidates are shown only when there is a choice.
+        data: dict[str, Any] = dump(self)
+        data.setdefault("value", None)
+        if not data.get("candidates", True):
+            del data["candidates"]
+        return data
 
 
 class Disagreement(Wire):

@@ -213,6 +213,11 @@ class WorkerSettings(ResonateSettings, OutboundSettings):
     approval_invoice_over: Decimal | None = Field(
         None, ge=0, validation_alias="DOCFLOW_APPROVAL_INVOICE_OVER"
     )
+    # A field the heuristic analyzer is less sure of than this comes back with no value, and
+    # its candidates (precision first: a wrong total is worse than none).
+    field_min_confidence: float = Field(
+        0.6, ge=0, le=1, validation_alias="DOCFLOW_FIELD_MIN_CONFIDENCE"
+    )
     # The worker as a Lambda function (docflow_worker.serverless): its timeout, which the lease
     # on a pushed task outlasts (a function cannot heartbeat), and the token the Resonate
     # server's pushes carry (unset: any push is taken).

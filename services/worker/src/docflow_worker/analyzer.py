@@ -1,35 +1,70 @@
 """Document analysis: classify, pull out key fields, summarise. Offline and deterministic.
 
 ``Analyzer`` is the seam: anything with ``analyze(pages, hint)`` can replace the heuristic one
-(``llm_analyzer.LLMAnalyzer`` does, when ``DOCFLOW_LLM_*`` is set). Every field carries the
-evidence snippet and page it came from, so a user can check it.
+(``llm_analyzer.LLMAnalyzer`` does, when ``DOCFLOW_LLM_*`` is set).
+
+Precision first: a wrong total is worse than none (it gets paid). So every field is chosen, not
+grabbed: each line that could hold it gives a candidate, scored by what labels it (in seven
+languages, ``vocabulary``), where it is and how it agrees with the rest (net + tax = gross, a
+total is not below its subtotal). A field's confidence is its best candidate's score, less when
+another value scores near it. A field below ``min_confidence`` comes back with no value and its
+candidates, for a person to choose. Every field carries the evidence line and page it came from.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from collections import Counter
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Protocol
 
-from docflow_shared.models import Analysis, ExtractedField
+from docflow_shared.models import Analysis, Candidate, ExtractedField
 
-KEYWORDS = {
-    "invoice": ["invoice", "bill to", "amount due", "invoice number", "due date", "vat"],
-    "receipt": ["receipt", "thank you for your purchase", "cash", "change", "subtotal", "card"],
-    "contract": ["agreement", "party", "parties", "hereby", "term", "governing law", "whereas"],
-}
-CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
-CURRENCY_CODES = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "INR"}
-MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
-)}  # fmt: skip
-
-AMOUNT = r"(?P<cur>[$€£¥]|\b[A-Z]{3}\b)?[ \t]?(?P<num>\d{1,3}(?:[,. ]\d{3})*(?:[.,]\d{2})|\d+(?:[.,]\d{2})?)[ \t]?(?P<cur2>\b[A-Z]{3}\b|[$€£¥])?"  # noqa: E501
-
+from . import dates, money, vocabulary
+from .vocabulary import (
+    BUYER,
+    DATE,
+    INVOICE_DATE,
+    INVOICE_NUMBER,
+    KIND_WORDS,
+    LEGAL_FORMS,
+    NOT_THE_DATE,
+    NOT_TOTAL,
+    PAYABLE,
+    SELLER,
+    TOTAL,
+)
 
 EVIDENCE_CHARS = 200
+DEFAULT_MIN_CONFIDENCE = 0.6
+CANDIDATES_KEPT = 3
+# A rival value scoring this much of the best makes the best unsure.
+RIVAL_WEIGHT = 0.5
+# Number labels that name an invoice's number outright; the rest ("No.", "Nr") only may.
+SPECIFIC_NUMBER = re.compile(r"invoice|rechnung|factur|factuur|faktur|fattura|beleg|receipt|bill",
+                             re.IGNORECASE)  # fmt: skip
+# "incl. VAT" says the tax is in: not a tax amount.
+_INCLUDED_TAX = re.compile(
+    r"\b(incl|inkl|including|inclusive|with|avec|met|con|z)\.?\s+(?:of\s+)?"
+    r"(?:vat|tax|mwst|ust|tva|btw|iva|gst|podatkiem|taxes)\b",
+    re.IGNORECASE,
+)
+# A street or a postcode and town: the line after a letterhead's name.
+ADDRESS = re.compile(
+    r"\d+\w?,?\s+(?:[\w'.-]+\s+){0,3}(?:street|st\.?|road|rd\.?|avenue|ave\.?|lane|way|drive|"
+    r"square|place|straße|strasse|str\.|weg|platz|gasse|allee|ring|rue|boulevard|bd|straat|"
+    r"laan|plein|gracht|ulica|calle|avenida|via|piazza|corso)\b"
+    r"|\b(?:straße|strasse|str\.|rue|ul\.|calle|via|straat)\s+[\w'.-]+\s+\d+"
+    r"|\b\d{4,5}\s+[A-ZÄÖÜ][\w-]+"
+    r"|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b",  # a UK postcode
+    re.IGNORECASE,
+)
+_TIME_UNIT = re.compile(
+    r"\s*(?:days?|tage?n?|jours?|dagen|dni|d[ií]as|giorni|months?|monate?n?|mois|maanden)\b",
+    re.IGNORECASE,
+)
+_NUMBER_VALUE = re.compile(r"\s*(?:[:#.\-]|n[°º]|no\.?)?\s*([A-Za-z0-9][A-Za-z0-9\-/_.]{1,29})")
 
 
 class Analyzer(Protocol):
@@ -37,187 +72,373 @@ class Analyzer(Protocol):
 
 
 @dataclass(frozen=True)
-class Found:
-    value: str | list[str]
-    snippet: str
+class Line:
     page: int
-
-    def as_field(self) -> ExtractedField:
-        return ExtractedField(
-            value=self.value, evidence=self.snippet.strip()[:EVIDENCE_CHARS], page=self.page
-        )
+    index: int  # on its page
+    text: str
 
 
-def _search(
-    pattern: str, pages: list[str], flags: int = re.IGNORECASE
-) -> tuple[re.Match[str], int] | None:
-    for number, text in enumerate(pages, start=1):
-        match = re.search(pattern, text, flags)
-        if match:
-            return match, number
-    return None
+@dataclass(frozen=True)
+class Scored:
+    """One candidate for a field: its value, how likely it is, and the line it is on."""
+
+    value: str | list[str]
+    score: float
+    line: Line
+
+    def as_candidate(self) -> Candidate:
+        return Candidate(value=self.value, evidence=_evidence(self.line), page=self.line.page,
+                         confidence=round(self.score, 2))  # fmt: skip
 
 
-def _line_of(text: str, match: re.Match[str]) -> str:
-    start = text.rfind("\n", 0, match.start()) + 1
-    end = text.find("\n", match.end())
-    return text[start : end if end != -1 else len(text)]
+def _evidence(line: Line) -> str:
+    return line.text.strip()[:EVIDENCE_CHARS]
 
 
-def parse_amount(raw: str) -> Decimal | None:
-    """``1.234,56``, ``1,234.56``, ``1 234.56`` and ``1234`` all read as decimals."""
-    digits = raw.replace(" ", "")
-    if re.search(r"[.,]\d{2}$", digits):
-        whole, cents = digits[:-3], digits[-2:]
-        digits = re.sub(r"[.,]", "", whole) + "." + cents
-    else:
-        digits = re.sub(r"[.,]", "", digits)
-    try:
-        return Decimal(digits)
-    except InvalidOperation:
+def choose(candidates: list[Scored], min_confidence: float) -> ExtractedField | None:
+    """The field from its candidates: the best value, unsure by as much as a rival value comes
+    near it; below ``min_confidence``, no value, and the candidates to choose from."""
+    if not candidates:
         return None
-
-
-def parse_date(raw: str) -> str | None:
-    """ISO 8601 from ``2024-03-05``, ``05/03/2024`` (day first), ``March 5, 2024`` and so on."""
-    raw = raw.strip()
-    try:
-        if m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", raw):
-            return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-        if m := re.fullmatch(r"(\d{1,2})[./](\d{1,2})[./](\d{4})", raw):
-            return date(int(m[3]), int(m[2]), int(m[1])).isoformat()
-        if m := re.fullmatch(r"([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})", raw):
-            return date(int(m[3]), MONTHS[m[1][:3].lower()], int(m[2])).isoformat()
-        if m := re.fullmatch(r"(\d{1,2}) ([A-Za-z]{3,9})\.? (\d{4})", raw):
-            return date(int(m[3]), MONTHS[m[2][:3].lower()], int(m[1])).isoformat()
-    except (KeyError, ValueError):
-        return None
-    return None
-
-
-# Other dates on the page that are not the document's own.
-NOT_THE_DATE = "".join(
-    f"(?<!{word} )" for word in ["due", "delivery", "expiry", "payment", "order"]
-)
-TOTAL_LABELS = r"(?:amount due|total due|balance due|grand total|total amount|amount payable|total)"
-DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2} [A-Za-z]{3,9}\.? \d{4})"  # noqa: E501
+    best_by_value: dict[str, Scored] = {}
+    for candidate in sorted(candidates, key=lambda c: -c.score):
+        best_by_value.setdefault(str(candidate.value), candidate)
+    ranked = list(best_by_value.values())
+    best = ranked[0]
+    rival = ranked[1].score if len(ranked) > 1 else 0.0
+    confidence = round(max(0.0, min(1.0, best.score - RIVAL_WEIGHT * rival)), 2)
+    kept = [replace(c, score=min(c.score, 1.0)).as_candidate() for c in ranked[:CANDIDATES_KEPT]]
+    sure = confidence >= min_confidence
+    return ExtractedField(
+        value=best.value if sure else None,
+        evidence=_evidence(best.line),
+        page=best.line.page,
+        confidence=confidence,
+        candidates=[] if sure and len(ranked) == 1 else kept,
+    )
 
 
 class HeuristicAnalyzer:
-    """Keyword classification and labelled-value extraction; no network, same input same output."""
+    """Multilingual, scored heuristics; no network, the same input gives the same output."""
+
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
+        self.min_confidence = min_confidence
 
     def analyze(self, pages: list[str], hint: str) -> Analysis:
         text = "\n".join(pages)
-        document_type = hint if hint in KEYWORDS or hint == "other" else self.classify(text)
-        fields = {
-            "invoice": self._invoice,
-            "receipt": self._receipt,
-            "contract": self._contract,
-        }.get(document_type, lambda _p: {})(pages)
+        document_type = hint if hint in KIND_WORDS or hint == "other" else self.classify(text)
+        lines = [Line(number, index, line) for number, page in enumerate(pages, start=1)
+                 for index, line in enumerate(page.splitlines())]  # fmt: skip
+        if document_type in ("invoice", "receipt"):
+            candidates = _payment_document(lines, text, document_type)
+        elif document_type == "contract":
+            candidates = _contract(lines)
+        else:
+            candidates = {}
+        fields = {name: choose(found, self.min_confidence) for name, found in candidates.items()}
         return Analysis(
             document_type=document_type,
-            fields={name: found.as_field() for name, found in fields.items() if found},
+            fields={name: field for name, field in fields.items() if field is not None},
             summary=summarize(text),
             analyzer="heuristic",
         )
 
     @staticmethod
     def classify(text: str) -> str:
-        lowered = text.lower()
-        scores = {
-            kind: sum(lowered.count(word) for word in words) for kind, words in KEYWORDS.items()
-        }
-        best = max(scores, key=lambda kind: scores[kind])
-        return best if scores[best] >= 2 else "other"
+        scores = {kind: vocabulary.count(words, text) for kind, words in KIND_WORDS.items()}
+        ranked = sorted(scores.items(), key=lambda kind_score: -kind_score[1])
+        (best, score), (_, second) = ranked[0], ranked[1]
+        return best if score >= 2 and score > second else "other"
 
-    def _invoice(self, pages: list[str]) -> dict[str, Found | None]:
-        total, currency = self._total(pages, TOTAL_LABELS)
-        return {
-            "vendor": self._labelled(pages, r"(?:from|vendor|seller|supplier)")
-            or self._first_line(pages),
-            "number": self._pattern(
-                pages, r"invoice\s*(?:no\.?|number|#)\s*[:\-]?\s*([A-Z0-9][A-Z0-9\-/]*)"
-            ),
-            "date": self._date(pages, r"(?:invoice date|date of issue|issue date|date)"),
-            "total": total,
-            "currency": currency,
-        }
 
-    def _receipt(self, pages: list[str]) -> dict[str, Found | None]:
-        total, currency = self._total(pages, r"(?:total|amount paid|amount)")
-        return {
-            "merchant": self._labelled(pages, r"(?:merchant|store)") or self._first_line(pages),
-            "date": self._date(pages, r"(?:date)"),
-            "total": total,
-            "currency": currency,
-        }
+def _payment_document(lines: list[Line], text: str, kind: str) -> dict[str, list[Scored]]:
+    totals, currency = _totals(lines, text)
+    # The currency hints at how a date whose day and month could be swapped is written.
+    hint = (str(currency[0].value), currency[0].score) if currency else None
+    return {
+        "merchant" if kind == "receipt" else "vendor": _issuers(lines, kind),
+        **({"number": _numbers(lines)} if kind == "invoice" else {}),
+        "date": _dates(lines, text, hint),
+        "total": totals,
+        "currency": currency,
+    }
 
-    def _contract(self, pages: list[str]) -> dict[str, Found | None]:
-        # A name ends at a parenthesis, a comma, a line end or a sentence end ("Inc." is not one).
-        parties = _search(
-            r"between\s+(.+?)\s+(?:\(.*?\)\s+)?and\s+(.+?)"
-            r"(?:\s+\(|[,;\n]|\.\s*$|\.\s+[A-Z][a-z])",
-            pages,
+
+# -- totals and their currency -----------------------------------------------------------------
+
+
+def _totals(lines: list[Line], text: str) -> tuple[list[Scored], list[Scored]]:
+    """Each labelled amount, scored by its label; then cross-checked against the others."""
+    found: list[tuple[Scored, money.Money, str]] = []  # (candidate, amount, its label's kind)
+    not_totals: list[Decimal] = []
+    previous: Line | None = None
+    for line in lines:
+        amounts = [m for m in money.amounts_in(line.text) if m.amount > 0 and _is_money(m, line)]
+        if not amounts:
+            previous = line
+            continue
+        label, kind = _total_label(line.text, amounts[-1].start)
+        if kind is None and previous is not None and previous.page == line.page:
+            # A label alone above its value ("Total" on one line, the amount on the next).
+            label, kind = _total_label(previous.text, len(previous.text))
+            if _only_a_label(previous.text):
+                label -= 0.05
+            else:
+                label, kind = 0.0, None
+        if kind == "not total":
+            not_totals += [m.amount for m in amounts]
+        elif kind is not None:
+            amount = amounts[-1]  # the rightmost: a label's own amount ends its line
+            found.append((Scored(f"{amount.amount:.2f}", label, line), amount, kind))
+        previous = line
+    found = _cross_checked(found, not_totals)
+    if not found:
+        return [], []
+    best = max(found, key=lambda f: f[0].score)
+    return [f[0] for f in found], _currency(best[1], best[0].line, text)
+
+
+def _is_money(amount: money.Money, line: Line) -> bool:
+    """Whether an amount is money: it has a currency sign or cents ("30 days", "2 pcs" and a
+    year are not), and no unit of time follows it."""
+    printed = line.text[amount.start : amount.end]
+    if not amount.currencies and not re.search(r"[.,]\d{2}$", printed):
+        return False
+    return not _TIME_UNIT.match(line.text, amount.end)
+
+
+def _only_a_label(text: str) -> bool:
+    """Whether the line is nothing but a total's label ("Amount due:"), not a table's header
+    ("Description  Qty  Amount")."""
+    stripped = text.strip()
+    labels = [m for words in (PAYABLE, TOTAL, NOT_TOTAL)
+              for m in vocabulary.words(tuple(words)).finditer(stripped)]  # fmt: skip
+    return any(m.start() == 0 and not stripped[m.end() :].strip(" :.") for m in labels)
+
+
+def _total_label(text: str, before: int) -> tuple[float, str | None]:
+    """How strongly ``text`` labels the amount at ``before`` as the total: the nearest label to
+    its left decides ("Total excl. VAT" is not the total; "Total incl. VAT" is)."""
+    head = _INCLUDED_TAX.sub(r"\1", text[:before])
+    labels = [(m.end(), -m.start(), rank, score, kind) for rank, (words, score, kind) in enumerate(
+        [(TOTAL, 0.75, "total"), (PAYABLE, 0.9, "payable"), (NOT_TOTAL, 0.0, "not total")])
+        for m in vocabulary.words(tuple(words)).finditer(head)]  # fmt: skip
+    if not labels:
+        return 0.0, None
+    # The nearest label; ending at one place, the longer, then the more specific one.
+    *_, score, kind = max(labels)
+    if kind == "total" and any(label[-1] == "not total" for label in labels):
+        return 0.5, kind  # "Net 100  VAT 21  Total 121": a tax summary's total
+    return score, kind
+
+
+def _cross_checked(
+    found: list[tuple[Scored, money.Money, str]], not_totals: list[Decimal]
+) -> list[tuple[Scored, money.Money, str]]:
+    """Labelled totals adjusted by the rest: one the subtotal exceeds is suspect, the largest
+    payable amount and a gross that net + tax add up to are likelier."""
+    if not found:
+        return found
+    largest = max(f[1].amount for f in found)
+    sums = {a + b for a in not_totals for b in not_totals if a != b}
+    checked = []
+    for candidate, amount, kind in found:
+        score = candidate.score
+        if not_totals and amount.amount < max(not_totals) and kind != "payable":
+            score -= 0.3
+        if amount.amount == largest:
+            score += 0.05
+        if amount.amount in sums:
+            score += 0.1
+        checked.append((replace(candidate, score=min(score, 0.99)), amount, kind))
+    return checked
+
+
+def _currency(total: money.Money, line: Line, text: str) -> list[Scored]:
+    """The total's own sign; an ambiguous one ($, kr) settled by a code elsewhere in the
+    document; no sign, the currency the document's amounts are all in."""
+    mentions = money.currency_mentions(text)
+    if total.currency:
+        return [Scored(total.currency, 0.95, line)]
+    if total.currencies:
+        named = [c for m in mentions if len(m) == 1 for c in m if c in total.currencies]
+        if named:
+            return [Scored(Counter(named).most_common(1)[0][0], 0.85, line)]
+        if "USD" in total.currencies:  # "$" alone: most often, not always, US dollars
+            return [Scored("USD", 0.65, line)]
+        return [Scored(code, 0.3, line) for code in sorted(total.currencies)]
+    unique = Counter(next(iter(m)) for m in mentions if len(m) == 1)
+    if len(unique) == 1:
+        return [Scored(next(iter(unique)), 0.75, line)]
+    return [Scored(code, 0.4 * n / sum(unique.values()), line) for code, n in unique.items()]
+
+
+# -- dates ----------------------------------------------------------------------------------------
+
+
+def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> list[Scored]:
+    order = dates.numeric_order(text, currency)
+    found: list[Scored] = []
+    unlabelled: list[tuple[dates.FoundDate, Line]] = []
+    previous: Line | None = None
+    for line in lines:
+        for date in dates.dates_in(line.text, order):
+            score = _date_label(line.text[: date.start])
+            if score is None and previous is not None and not dates.dates_in(previous.text):
+                above = _date_label(previous.text)
+                score = above - 0.05 if above is not None else None
+            if score is None:
+                unlabelled.append((date, line))
+            else:
+                found.append(Scored(date.iso, score * date.certainty, line))
+        previous = line
+    # Unlabelled, a till slip's date at the top: likely when it is the document's only date.
+    only = len({date.iso for date, _ in unlabelled}) == 1 and not found
+    for rank, (date, line) in enumerate(unlabelled):
+        score = 0.7 if only else (0.45 if rank == 0 else 0.25)
+        found.append(Scored(date.iso, score * date.certainty, line))
+    return found
+
+
+def _date_label(head: str) -> float | None:
+    """The score the nearest date label in ``head`` gives the date after it ("Due date" ends
+    where its "date" does: the more specific label wins)."""
+    labels = [(m.end(), -m.start(), rank, score) for rank, (words, score) in enumerate(
+        [(DATE, 0.8), (INVOICE_DATE, 0.9), (NOT_THE_DATE, 0.1)])
+        for m in vocabulary.words(tuple(words)).finditer(head)]  # fmt: skip
+    return max(labels)[-1] if labels else None
+
+
+# -- numbers and issuers ------------------------------------------------------------------------
+
+
+def _numbers(lines: list[Line]) -> list[Scored]:
+    found = []
+    pattern = vocabulary.words(tuple(INVOICE_NUMBER))
+    for line in lines:
+        for label in pattern.finditer(line.text):
+            value = _NUMBER_VALUE.match(line.text, label.end())
+            if value is None or not any(ch.isdigit() for ch in value[1]):
+                continue
+            token = value[1].rstrip(".-/")
+            an_amount = ("." in token or "," in token) and bool(money.amounts_in(token))
+            if dates.dates_in(token) or an_amount:
+                continue  # a date or an amount, not a number
+            score = 0.85 if SPECIFIC_NUMBER.search(label.group()) else 0.55
+            found.append(Scored(token, score, line))
+            break
+    return found
+
+
+def _issuers(lines: list[Line], kind: str) -> list[Scored]:
+    """Who issued it: a name after a seller label; a company (a legal form) near the top and
+    not in a bill-to block; failing those, the first plausible line."""
+    found: list[Scored] = []
+    top = [line for line in lines if line.page == 1 and line.text.strip()][:12]
+    seller = vocabulary.words(tuple(SELLER))
+    for position, line in enumerate(lines):
+        label = seller.match(line.text.strip())
+        if label:
+            rest = line.text.strip()[label.end() :].lstrip(" :").strip()
+            following = lines[position + 1] if position + 1 < len(lines) else None
+            name = rest or (following.text.strip() if following else "")
+            if _plausible_name(name):
+                found.append(Scored(name, 0.85, line if rest else following or line))
+    first: Scored | None = None
+    for rank, line in enumerate(top):
+        name = line.text.strip()
+        if label := seller.match(name):  # read above, after its label
+            name = name[label.end() :].lstrip(" :").strip()
+        if not _plausible_name(name) or _in_buyer_block(lines, line):
+            continue
+        if vocabulary.find(LEGAL_FORMS, name):
+            found.append(Scored(name, 0.78 - 0.02 * rank, line))
+        elif first is None and rank < 3:
+            # A till slip starts with its shop; an invoice's first line is as often a logo's
+            # words, a bill-to block or a stamp, unless an address follows it: a letterhead.
+            below = top[rank + 1].text if rank + 1 < len(top) else ""
+            letterhead = ADDRESS.search(below) is not None
+            first = Scored(name, (0.6 if kind == "receipt" else 0.45) + 0.2 * letterhead, line)
+    if not found and first is not None:
+        found.append(first)
+    return found
+
+
+def _plausible_name(text: str) -> bool:
+    letters = sum(ch.isalpha() for ch in text)
+    return (
+        3 <= len(text) <= 80
+        and letters >= 3
+        and not any(m.currencies or m.amount != int(m.amount) for m in money.amounts_in(text))
+        and not dates.dates_in(text)
+        and not ADDRESS.search(text)
+        and not vocabulary.find(
+            [
+                "invoice",
+                "tax invoice",
+                "receipt",
+                "rechnung",
+                "facture",
+                "factuur",
+                "faktura",
+                "factura",
+                "fattura",
+                "page",
+                "seite",
+            ],
+            text,
         )
-        term = self._pattern(
-            pages, r"(?:term of|period of|for a term of)\s+([\w\s-]*?(?:months?|years?|days?))"
-        )
-        fees = self._total(pages, r"(?:fees?|compensation|price)(?:[ \t]+(?:of|amounting to))?")[0]
-        found_parties = None
-        if parties:
-            match, page = parties
-            found_parties = Found(
-                [match[1].strip(), match[2].strip()], _line_of(pages[page - 1], match), page
-            )
-        return {"parties": found_parties, "term": term, "fees": fees}
+        and not re.search(r"@|www\.|https?:|\btel\b|\bfax\b|\+\d", text, re.IGNORECASE)
+    )
 
-    @staticmethod
-    def _pattern(pages: list[str], pattern: str) -> Found | None:
-        hit = _search(pattern, pages)
-        if not hit:
-            return None
-        match, page = hit
-        return Found(match[1].strip(), _line_of(pages[page - 1], match), page)
 
-    def _labelled(self, pages: list[str], label: str) -> Found | None:
-        return self._pattern(pages, label + r"\s*:\s*([^\n]+)")
+def _in_buyer_block(lines: list[Line], line: Line) -> bool:
+    """Whether ``line`` is in an address block a buyer label starts (within three lines)."""
+    position = lines.index(line)
+    for earlier in lines[max(0, position - 3) : position + 1]:
+        if earlier.page == line.page and vocabulary.find(BUYER, earlier.text):
+            return True
+    return False
 
-    @staticmethod
-    def _first_line(pages: list[str]) -> Found | None:
-        for number, text in enumerate(pages, start=1):
-            for line in text.splitlines():
-                if len(line.strip()) >= 3 and not re.search(r"invoice|receipt", line, re.I):
-                    return Found(line.strip(), line, number)
-        return None
 
-    @staticmethod
-    def _date(pages: list[str], label: str) -> Found | None:
-        """The date after ``label``; failing that, the first date in the document (a till slip
-        prints it unlabelled at the top)."""
-        hit = _search(NOT_THE_DATE + label + r"\s*[:\-]?\s*" + DATE, pages) or _search(
-            r"(?<![\w./-])" + DATE, pages
-        )
-        if not hit:
-            return None
-        match, page = hit
-        iso = parse_date(match[1])
-        return Found(iso, _line_of(pages[page - 1], match), page) if iso else None
+# -- contracts ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _total(pages: list[str], label: str) -> tuple[Found | None, Found | None]:
-        # The label must start a word: "Subtotal" is not the total.
-        hit = _search(r"(?<![A-Za-z])" + label + r"[ \t]*[:\-]?[ \t]*" + AMOUNT, pages)
-        if not hit:
-            return None, None
-        match, page = hit
-        amount = parse_amount(match["num"])
-        if amount is None:
-            return None, None
-        line = _line_of(pages[page - 1], match)
-        symbol = match["cur"] or match["cur2"]
-        code = CURRENCY_SYMBOLS.get(symbol or "", symbol if symbol in CURRENCY_CODES else None)
-        currency = Found(code, line, page) if code else None
-        return Found(f"{amount:.2f}", line, page), currency
+
+def _contract(lines: list[Line]) -> dict[str, list[Scored]]:
+    text = "\n".join(line.text for line in lines)
+    found: dict[str, list[Scored]] = {"parties": [], "term": [], "fees": []}
+    # A name ends at a parenthesis, a comma, a line end or a sentence end ("Inc." is not one).
+    parties = re.search(
+        r"between\s+(.+?)\s+(?:\(.*?\)\s+)?and\s+(.+?)(?:\s+\(|[,;\n]|\.\s*$|\.\s+[A-Z][a-z])",
+        text,
+        re.IGNORECASE,
+    )
+    if parties:
+        found["parties"].append(Scored([parties[1].strip(), parties[2].strip()], 0.8,
+                                       _line_at(lines, parties.start())))  # fmt: skip
+    term = re.search(
+        r"(?:term of|period of|for a term of)\s+([\w\s-]*?(?:months?|years?|days?))",
+        text,
+        re.IGNORECASE,
+    )
+    if term:
+        found["term"].append(Scored(term[1].strip(), 0.8, _line_at(lines, term.start())))
+    fee_label = vocabulary.words(("fee", "fees", "compensation", "price"))
+    for line in lines:
+        label = fee_label.search(line.text)
+        amounts = money.amounts_in(line.text[label.end() :]) if label else []
+        if amounts:
+            found["fees"].append(Scored(f"{amounts[0].amount:.2f}", 0.8, line))
+            break
+    return found
+
+
+def _line_at(lines: list[Line], offset: int) -> Line:
+    for line in lines:
+        offset -= len(line.text) + 1
+        if offset < 0:
+            return line
+    return lines[-1]
 
 
 def summarize(text: str, sentences: int = 3, limit: int = 400) -> str:

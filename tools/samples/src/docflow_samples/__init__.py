@@ -30,7 +30,7 @@ INVOICE_LINES = [
 
 RECEIPT_TEXT = """Corner Coffee
 Receipt
-Date: 12/04/2024
+Date: Apr 12, 2024
 2 x Flat white      $7.00
 1 x Croissant       $3.50
 Total: $10.50

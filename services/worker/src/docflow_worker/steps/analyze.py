@@ -20,7 +20,7 @@ def analyzer() -> Analyzer:
         return LLMAnalyzer(
             settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_seconds
         )
-    return HeuristicAnalyzer()
+    return HeuristicAnalyzer(settings.field_min_confidence)
 
 
 def analyze(job: Job, text: Text) -> Analysis:

@@ -21,7 +21,7 @@ def approval_required(job: Job, analysis: Analysis) -> bool:
         return True
     limit = WorkerSettings.current().approval_invoice_over
     total = analysis.fields.get("total")
-    if limit is None or analysis.document_type != "invoice" or total is None:
+    if limit is None or analysis.document_type != "invoice" or total is None or total.value is None:
         return False
     try:
         return Decimal(str(total.value)) > limit

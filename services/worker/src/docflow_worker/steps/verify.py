@@ -33,7 +33,7 @@ def verify(job: Job, analysis: Analysis) -> Verification:
     checks = []
     for name, check in problem_of.items():
         found = analysis.fields.get(name)
-        if found is not None:
+        if found is not None and found.value is not None:  # an unsure field has no value
             problem = check(found.value) if isinstance(found.value, str) else "not one value"
             checks.append(FieldCheck(field=name, passed=problem is None, problem=problem))
     return Verification(checks=checks, needs_review=approval_required(job, analysis))

@@ -1,0 +1,129 @@
+"""The words documents label their fields and announce their kind with, in English, German,
+French, Spanish, Italian, Dutch and Polish. Each list is matched as whole words, case-blind
+(``term`` is not in "Termin", ``change`` not in "QualityExchange")."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+# What is to be paid: the total's strongest labels.
+PAYABLE = [
+    "amount due", "total due", "balance due", "grand total", "total amount", "amount payable",
+    "total to pay", "invoice total", "total payable", "total incl", "total including",
+    "total inc", "total (incl", "total with vat", "gesamtbetrag", "rechnungsbetrag",
+    "zahlbetrag", "endbetrag", "gesamtsumme", "zu zahlen", "bruttobetrag", "summe brutto",
+    "total ttc", "net à payer", "montant total", "total à payer", "montant ttc", "totaal",
+    "te betalen", "totaalbedrag", "totaal incl", "do zapłaty", "razem do zapłaty",
+    "kwota do zapłaty",
+    "importe total", "total a pagar", "total factura", "totale documento", "importo totale",
+    "totale da pagare", "totale fattura", "round total", "total sales", "nett total",
+    "amount paid", "total paid", "betrag bezahlt",
+]  # fmt: skip
+# A total, but not said to be what is paid.
+TOTAL = ["total", "summe", "betrag", "montant", "importe", "importo", "totale", "razem", "suma",
+         "amount"]  # fmt: skip
+# Amounts that are not the total: before tax, the tax, what was handed over or back.
+NOT_TOTAL = [
+    "subtotal", "sub-total", "sub total", "net total", "total net", "total excl", "excl",
+    "excluding", "before tax", "nettobetrag", "netto", "zwischensumme", "summe netto",
+    "total ht", "montant ht", "sous-total", "sous total", "subtotaal", "totaal excl",
+    "netto razem", "wartość netto", "base imponible", "imponibile", "tax", "vat", "mwst",
+    "ust", "tva", "btw", "iva", "gst", "sst", "vat amount", "steuer", "podatek", "rounding",
+    "rounding adj", "change", "cash", "tendered", "paid", "discount", "rabatt", "remise",
+    "korting", "rabat", "sconto", "descuento", "deposit", "anzahlung", "acompte", "prepaid",
+    "qty", "quantity", "menge", "unit price", "price", "preis", "einzelpreis", "prix unitaire",
+    "cena", "precio", "prezzo", "prijs", "saving", "savings", "tip", "service charge",
+]  # fmt: skip
+
+INVOICE_DATE = [
+    "invoice date", "date of issue", "issue date", "date issued", "dated", "rechnungsdatum",
+    "ausstellungsdatum", "belegdatum", "date de facture", "date de facturation",
+    "date d'émission", "factuurdatum", "datum factuur", "data wystawienia", "data faktury",
+    "fecha de factura", "fecha de emisión", "fecha factura", "data fattura",
+    "data di emissione", "data documento", "invoice dt",
+]  # fmt: skip
+DATE = ["date", "datum", "data", "fecha", "dt"]
+NOT_THE_DATE = [
+    "due", "due date", "payment due", "delivery", "delivery date", "order date", "expiry",
+    "period", "service date", "fällig", "fälligkeit", "zahlbar bis", "lieferdatum",
+    "leistungsdatum", "bestelldatum", "échéance", "date d'échéance", "date de livraison",
+    "vervaldatum", "leverdatum", "termin płatności", "data dostawy", "data sprzedaży",
+    "vencimiento", "fecha de vencimiento", "scadenza", "data di scadenza", "valid until",
+    "gültig bis", "birth", "geburt",
+]  # fmt: skip
+
+INVOICE_NUMBER = [
+    "invoice no", "invoice number", "invoice #", "invoice nr", "inv no", "inv #", "invoice",
+    "bill no", "receipt no", "receipt #", "document no", "rechnungsnummer", "rechnung nr",
+    "rechnungs-nr", "re-nr", "belegnummer", "beleg-nr", "facture n°", "facture no",
+    "n° de facture", "numéro de facture", "factuurnummer", "factuurnr", "nr faktury",
+    "faktura nr", "faktura vat nr", "numer faktury", "número de factura", "factura nº",
+    "factura n", "nº factura", "numero fattura", "fattura n", "fattura nr", "no", "nr",
+    "number", "n°", "nº",
+]  # fmt: skip
+
+SELLER = [
+    "seller", "vendor", "supplier", "from", "issued by", "verkäufer", "lieferant",
+    "rechnungssteller", "fournisseur", "vendeur", "émetteur", "leverancier", "verkoper",
+    "sprzedawca", "wystawca", "proveedor", "emisor", "vendedor", "fornitore", "venditore",
+    "cedente",
+]  # fmt: skip
+BUYER = [
+    "bill to", "billed to", "invoice to", "sold to", "ship to", "deliver to", "customer",
+    "buyer", "client", "recipient", "rechnungsempfänger", "rechnungsadresse", "kunde",
+    "käufer", "empfänger", "lieferadresse", "facturé à", "adresse de facturation",
+    "destinataire", "acheteur", "factuuradres", "klant", "afnemer", "koper", "nabywca",
+    "odbiorca", "cliente", "comprador", "destinatario", "committente", "cessionario",
+]  # fmt: skip
+# Legal forms: a line with one names a company, most often the issuer at the top.
+LEGAL_FORMS = [
+    "gmbh", "ag", "kg", "ohg", "ug", "e.k.", "gbr", "ltd", "limited", "llc", "llp", "inc",
+    "corp", "plc", "pty", "co.", "s.a.", "sa", "sas", "s.a.s.", "sarl", "s.a.r.l.", "eurl",
+    "b.v.", "bv", "n.v.", "nv", "v.o.f.", "sp. z o.o.", "sp.z o.o.", "s.c.", "s.l.", "sl",
+    "s.p.a.", "spa", "s.r.l.", "srl", "sdn bhd", "sdn. bhd.", "bhd", "enterprise",
+    "trading", "restaurant", "hotel", "store", "shop", "market", "supermarket", "café",
+]  # fmt: skip
+
+# What each kind of document says about itself; the receipt's words are a till's.
+KIND_WORDS = {
+    "invoice": [
+        "invoice", "tax invoice", "bill to", "invoice number", "invoice date", "due date",
+        "payment terms", "iban", "bic", "swift", "vat", "rechnung", "rechnungsnummer",
+        "zahlungsziel", "ust-idnr", "facture", "échéance", "tva", "factuur", "btw",
+        "faktura", "nip", "factura", "fattura", "partita iva", "amount due", "remit to",
+        "invoice no", "invoice #", "rechnungsdatum", "rechnungsbetrag", "gesamtbetrag",
+        "factuurnummer", "factuurdatum", "te betalen", "kvk", "numéro de facture",
+        "date de facture", "net à payer", "total ttc", "siret", "numer faktury",
+        "data wystawienia", "do zapłaty", "número de factura", "fecha de factura", "nif", "cif",
+        "numero fattura", "data fattura",
+    ],
+    "receipt": [
+        "receipt", "cash", "change", "tendered", "thank you", "cashier", "till", "pos",
+        "visa", "mastercard", "card", "kassenbon", "quittung", "beleg", "bar", "rückgeld",
+        "ticket", "caisse", "rendu", "kassabon", "bon", "paragon", "paragon fiskalny",
+        "reçu", "recibo", "scontrino", "table", "server", "qty", "member", "points",
+    ],
+    "contract": [
+        "agreement", "contract", "hereby", "whereas", "governing law", "parties", "party",
+        "term of", "terminate", "termination", "vertrag", "vereinbarung", "vertragsparteien",
+        "kündigung", "contrat", "les parties", "résiliation", "overeenkomst", "partijen",
+        "umowa", "strony", "contrato", "las partes", "contratto", "le parti",
+    ],
+}  # fmt: skip
+
+
+@cache
+def words(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``phrases`` as whole words, case-blind; the longest first."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    alternatives = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+    return re.compile(rf"(?<![\w]){'(?:' + alternatives + ')'}(?![\w])", re.IGNORECASE)
+
+
+def find(phrases: list[str], text: str) -> re.Match[str] | None:
+    return words(tuple(phrases)).search(text)
+
+
+def count(phrases: list[str], text: str) -> int:
+    return len(words(tuple(phrases)).findall(text))

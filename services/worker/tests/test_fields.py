@@ -1,0 +1,243 @@
+"""The heuristic analyzer's parsers and choices, on snippets written the way real invoices and
+receipts in seven languages print them, among them each kind of mistake the analyzer once
+made on real documents (issue 15): written fresh here, not taken from any held-out set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from docflow_worker.analyzer import HeuristicAnalyzer
+from docflow_worker.dates import dates_in, numeric_order
+from docflow_worker.money import amounts_in
+
+pytestmark = pytest.mark.unit
+
+
+def fields(text: str, hint: str = "auto", min_confidence: float = 0.6) -> dict[str, Any]:
+    analysis = HeuristicAnalyzer(min_confidence).analyze([text], hint)
+    return {name: found.value for name, found in analysis.fields.items()}
+
+
+def kind(text: str) -> str:
+    return HeuristicAnalyzer.classify(text)
+
+
+# -- amounts and currencies ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Total: 1.234,56 €", [("1234.56", {"EUR"})]),
+        ("Gesamtbetrag 1 234,56 EUR", [("1234.56", {"EUR"})]),
+        ("Total CHF 1'234.50", [("1234.50", {"CHF"})]),
+        ("Fr. 45.00", [("45.00", {"CHF"})]),
+        ("TOTAL RM 12.50", [("12.50", {"MYR"})]),
+        ("Do zapłaty: 1 278,61 zł", [("1278.61", {"PLN"})]),
+        ("Totaal € 99,95", [("99.95", {"EUR"})]),
+        ("Summe: 12,50 kr", [("12.50", {"NOK", "SEK"})]),  # kr: ambiguous
+        # A quantity and a price are not one amount; a space groups thousands only before a
+        # decimal comma.
+        ("1 278.61", [("1", set()), ("278.61", set())]),
+        ("GST 6% 12.00", [("12.00", set())]),  # "GST" is no currency, "6%" no amount
+        ("0%", []),
+        ("Rechnungsdatum 12.03.2024", []),  # a date is not an amount
+        ("Tel. 030/1234567", []),
+    ],
+)
+def test_amounts_are_read_in_each_notation_with_the_sign_beside_them(
+    line: str, expected: list[tuple[str, set[str]]]
+) -> None:
+    assert [(str(m.amount), set(m.currencies)) for m in amounts_in(line)] == expected
+
+
+# -- dates --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "iso", "certainty"),
+    [
+        ("Date: 03/20/2023", "2023-03-20", 1.0),  # the month first: 20 is no month
+        ("20-10-2015", "2015-10-20", 1.0),
+        ("August 3 , 2014", "2014-08-03", 1.0),
+        ("29 maart 2014", "2014-03-29", 1.0),
+        ("17-03-18", "2018-03-17", 1.0),
+        ("1. März 2024", "2024-03-01", 1.0),
+        ("Data wystawienia: 15 października 2023", "2023-10-15", 1.0),
+        ("Fecha: 7 de enero de 2024", "2024-01-07", 1.0),
+        ("Data fattura 12 febbraio 2024", "2024-02-12", 1.0),
+        ("Rechnungsdatum 05.03.2024", "2024-03-05", 1.0),  # dots: the day first
+        ("11/03/2017", "2017-03-11", 0.6),  # could be either: read day first, a guess
+    ],
+)
+def test_dates_are_read_in_each_language_and_say_when_unsure(
+    line: str, iso: str, certainty: float
+) -> None:
+    [found] = dates_in(line, numeric_order(line, None))
+    assert (found.iso, found.certainty) == (iso, certainty)
+
+
+@pytest.mark.parametrize(
+    ("currency", "iso", "certainty"),
+    [(("USD", 0.95), "2017-11-03", 0.9), (("GBP", 0.95), "2017-03-11", 0.9),
+     (("USD", 0.65), "2017-11-03", 0.75)],  # "$" alone: USD, less sure
+)  # fmt: skip
+def test_the_currency_reads_an_ambiguous_date_by_its_custom(
+    currency: tuple[str, float], iso: str, certainty: float
+) -> None:
+    [found] = dates_in("11/03/2017", numeric_order("11/03/2017", currency))
+    assert (found.iso, found.certainty) == (iso, certainty)
+
+
+def test_another_date_in_the_document_settles_the_order() -> None:
+    text = "Invoice date 04/05/2023\nDue date 03/20/2023"
+    order = numeric_order(text, None)
+
+    assert order == (True, 1.0)
+    assert [d.iso for d in dates_in("Invoice date 04/05/2023", order)] == ["2023-04-05"]
+
+
+def test_an_unsettled_day_and_month_is_no_value_only_candidates() -> None:
+    text = "Corner Store\nRECEIPT\nDate 11/03/2017\nCash\nTOTAL 4.50\nChange 0.50"
+    analysis = HeuristicAnalyzer().analyze([text], "receipt")
+
+    date = analysis.fields["date"]
+    assert date.value is None
+    assert [c.value for c in date.candidates] == ["2017-03-11"]  # no currency: day first, a guess
+    assert date.confidence is not None
+    assert date.confidence < 0.6
+
+
+def test_dollars_alone_read_a_labelled_date_month_first_just_sure_enough() -> None:
+    text = "Corner Store\nRECEIPT\nDate 11/03/2017\nCash\nTOTAL $4.50\nChange $0.50"
+    date = HeuristicAnalyzer().analyze([text], "receipt").fields["date"]
+    assert (date.value, date.confidence) == ("2017-11-03", 0.6)
+
+
+# -- totals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "total", "currency"),
+    [
+        (
+            "SUB-TOTAL 100.00\nSST 6% 6.00\nROUNDING 0.00\nTOTAL 106.00\nCASH 110.00\nCHANGE 4.00",
+            "106.00",
+            None,
+        ),
+        ("Net total 1.000,00 EUR\nVAT 19% 190,00 EUR\nGross total 1.190,00 EUR", "1190.00", "EUR"),
+        ("Nettobetrag 100,00 €\nMwSt 19 % 19,00 €\nRechnungsbetrag 119,00 €", "119.00", "EUR"),
+        ("Summe netto 250,00\nUSt. 47,50\nGesamtbetrag EUR 297,50", "297.50", "EUR"),
+        (
+            "Total HT 100,00 €\nTVA 20 % 20,00 €\nTotal TTC 120,00 €\nNet à payer 120,00 €",
+            "120.00",
+            "EUR",
+        ),
+        ("Subtotaal € 80,00\nBTW 21% € 16,80\nTotaal € 96,80", "96.80", "EUR"),
+        ("Razem netto 1 040,33 zł\nVAT 23% 239,28 zł\nDo zapłaty: 1 279,61 zł", "1279.61", "PLN"),
+        ("Base imponible 50,00 €\nIVA 21% 10,50 €\nTotal a pagar 60,50 €", "60.50", "EUR"),
+        ("Imponibile 200,00\nIVA 22% 44,00\nTotale documento € 244,00", "244.00", "EUR"),
+        ("Total for this invoice USD 4.11", "4.11", "USD"),
+        ("Total (incl. VAT) £ 48.00", "48.00", "GBP"),
+    ],
+)
+def test_the_total_is_what_is_payable_in_each_language(
+    text: str, total: str, currency: str | None
+) -> None:
+    found = fields("ACME Trading Ltd\nINVOICE\n" + text, "invoice")
+    assert (found.get("total"), found.get("currency")) == (total, currency)
+
+
+def test_a_quantity_and_a_price_are_not_read_as_one_amount() -> None:
+    text = "Invoice\nItem  Qty  Price\nWidget 1 278.61\nTotal EUR 278.61"
+    assert fields(text, "invoice")["total"] == "278.61"
+
+
+def test_a_payment_term_in_days_is_not_an_amount() -> None:
+    text = "INVOICE\nTotal: EUR 1,230.50\nAmount due within 30 days."
+    assert fields(text, "invoice")["total"] == "1230.50"
+
+
+def test_two_totals_that_disagree_give_no_value_but_both_candidates() -> None:
+    text = "ACME Ltd\nINVOICE\nTotal amount EUR 500.00\nAmount due EUR 350.00"
+    analysis = HeuristicAnalyzer().analyze([text], "invoice")
+
+    total = analysis.fields["total"]
+    assert total.value is None
+    assert {c.value for c in total.candidates} == {"500.00", "350.00"}
+
+
+def test_the_minimum_confidence_is_the_callers_to_choose() -> None:
+    text = "ACME Ltd\nINVOICE\nTotal amount EUR 500.00\nAmount due EUR 350.00"
+    assert fields(text, "invoice", min_confidence=0.0)["total"] in ("500.00", "350.00")
+    assert "date" not in fields(text, "invoice", min_confidence=0.0), "nothing to choose from"
+
+
+# -- issuers ------------------------------------------------------------------------------------
+
+
+def test_the_vendor_follows_a_seller_label_not_the_bill_to_block() -> None:
+    text = ("Rechnungsempfänger:\nMüller Bau GmbH\nHauptstr. 1, 10115 Berlin\n\n"
+            "Verkäufer: Schmidt Elektro GmbH\nRechnung\nRechnungsnummer: RE-2024-117\n"
+            "Gesamtbetrag 119,00 €")  # fmt: skip
+    assert fields(text)["vendor"] == "Schmidt Elektro GmbH"
+
+
+def test_a_company_at_the_top_is_the_vendor_and_a_note_above_it_is_not() -> None:
+    text = "Please pay promptly\nNorthwind Trading B.V.\nFactuur\nFactuurnummer 2024-0117"
+    text += "\nTotaal € 96,80"
+    assert fields(text)["vendor"] == "Northwind Trading B.V."
+
+
+def test_an_issuer_with_no_sign_of_being_one_is_not_presented_as_fact() -> None:
+    found = HeuristicAnalyzer().analyze(["Northwind Traders\nINVOICE\nTotal USD 5.00"], "invoice")
+    assert found.fields["vendor"].value is None
+    assert found.fields["vendor"].candidates[0].value == "Northwind Traders"
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [
+        ("Invoice No. INV-2024-0042", "INV-2024-0042"),
+        ("Rechnungsnummer: RE-117", "RE-117"),
+        ("Facture n° F2023-88", "F2023-88"),
+        ("Factuurnummer 2024/0117", "2024/0117"),
+        ("Faktura VAT nr FV/2023/10/15", "FV/2023/10/15"),
+        ("Número de factura: A-0045", "A-0045"),
+        ("Fattura n. 12/2024", "12/2024"),
+    ],
+)
+def test_the_invoice_number_follows_its_label_in_each_language(line: str, number: str) -> None:
+    assert fields("Total EUR 10.00\n" + line, "invoice").get("number") == number
+
+
+# -- the kind of document -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "change" inside "QualityExchange" is no till's change.
+        (
+            "QualityExchange Ltd\nINVOICE\nInvoice number 17\nBill to: Globex\nDue date 2024-05-01",
+            "invoice",
+        ),
+        # "term" inside "Zahlungstermin" is no contract's term.
+        ("Rechnung\nRechnungsnummer 2024-17\nZahlungstermin 14 Tage\nUSt-IdNr DE123", "invoice"),
+        ("Facture\nTVA 20 %\nÉchéance 30 jours", "invoice"),
+        # A till slip headed "TAX INVOICE" is a receipt.
+        ("TAX INVOICE\nCashier: 3\nTOTAL 12.50\nCASH 20.00\nCHANGE 7.50\nThank you", "receipt"),
+        ("Kassenbon\nSumme 7,50\nBar 10,00\nRückgeld 2,50", "receipt"),
+        (
+            "Dienstleistungsvertrag\nDie Vertragsparteien vereinbaren\nKündigung mit 3 Monaten",
+            "contract",
+        ),
+        ("Lorem ipsum dolor sit amet.", "other"),
+    ],
+)
+def test_the_kind_is_told_by_whole_words_in_each_language(text: str, expected: str) -> None:
+    assert kind(text) == expected
