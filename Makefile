@@ -79,6 +79,7 @@ bench:
 	$(RUN) python -m benchmarks.scale
 	$(RUN) python -m benchmarks.recovery
 	$(RUN) python -m benchmarks.field_accuracy
+	$(RUN) python -m benchmarks.real_accuracy
 	$(RUN) python -m benchmarks.extraction
 
 # The reliability tests at full scale (200 chaos jobs, 1,000 fuzzed requests, 2,000 POSTs);

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from docflow_samples import invoice_image
 from docflow_worker.steps import extract
 from docflow_worker.steps.extract import ocr, parse_tsv
+from PIL import Image
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("ocr")]
+
+REAL = Path(__file__).parents[3] / "benchmarks" / "real" / "documents"
 
 
 @pytest.mark.parametrize("angle", [90, 180, 270])
@@ -30,6 +35,37 @@ def test_an_upright_page_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert "Total: EUR 1,230.50" in ocr(invoice_image())
     assert len(readings) == 1
+
+
+def test_a_real_full_bed_scan_is_cropped_to_its_paper_and_read() -> None:
+    """A petrol station's receipt scanned on a full A4 bed (benchmarks/real, CC-BY-4.0): read
+    as it is, Tesseract answers "Empty page" (a thin dark edge is enough); cropped to the
+    paper and its contrast stretched, the receipt reads."""
+    scan = Image.open(REAL / "softmatic" / "C-tanke_07092018_01_03400.jpg")
+
+    assert extract._read(scan).words == 0, "the scan as it is: nothing read"
+    text = ocr(scan)
+
+    assert "Tankstelle" in text
+    assert "34,00" in text
+
+
+def test_a_huge_scan_is_read_at_about_300_dpi() -> None:
+    page = Image.new("L", (4961, 7016), 255)  # A4 at 600 dpi
+    assert max(extract.prepare(page).size) <= extract.MAX_OCR_SIDE
+
+
+@pytest.mark.parametrize(
+    ("text", "is_text"),
+    [
+        ("\x01\x04\x01\x05\x06\x07\x07\x08\t \n\x0b\x0c\r\x0e\x0f\x10\x06\x11\x06\x12", False),
+        ('\t \n !" #$ %& ()*+ ,-./ 0123 4567 89:;', False),  # glyph codes mapped to ASCII
+        ("Invoice INV-7\nTotal due: $120.00\n", True),
+        ("Rechnung Nr. 2024/117, Gesamtbetrag 119,00 €", True),
+    ],
+)
+def test_a_text_layer_that_is_not_text_is_read_as_a_scan(text: str, is_text: bool) -> None:
+    assert extract.readable(text) is is_text
 
 
 def _tsv(*words: tuple[tuple[int, int, int], int, int, float, str]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Protocol
@@ -37,6 +38,8 @@ from .vocabulary import (
 )
 
 EVIDENCE_CHARS = 200
+ISSUERS = ("vendor", "merchant")
+TOP_LINES = 12  # a page's head: where its issuer and its date are
 DEFAULT_MIN_CONFIDENCE = 0.6
 CANDIDATES_KEPT = 3
 # A rival value scoring this much of the best makes the best unsure.
@@ -50,12 +53,31 @@ _INCLUDED_TAX = re.compile(
     r"(?:vat|tax|mwst|ust|tva|btw|iva|gst|podatkiem|taxes)\b",
     re.IGNORECASE,
 )
+# Words in a line that is about a company, not its name.
+NOT_A_NAME = [
+    "vat",
+    "vat no",
+    "ust-id",
+    "ust-idnr",
+    "steuernummer",
+    "iban",
+    "bic",
+    "purchased",
+    "registered",
+    "amtsgericht",
+    "handelsregister",
+    "tel",
+    "fax",
+    "phone",
+    "email",
+]
 # A street or a postcode and town: the line after a letterhead's name.
 ADDRESS = re.compile(
     r"\d+\w?,?\s+(?:[\w'.-]+\s+){0,3}(?:street|st\.?|road|rd\.?|avenue|ave\.?|lane|way|drive|"
     r"square|place|straße|strasse|str\.|weg|platz|gasse|allee|ring|rue|boulevard|bd|straat|"
     r"laan|plein|gracht|ulica|calle|avenida|via|piazza|corso)\b"
     r"|\b(?:straße|strasse|str\.|rue|ul\.|calle|via|straat)\s+[\w'.-]+\s+\d+"
+    r"|[\w-]*(?:straße|strasse|strabe|str\.|weg|platz|gasse|allee|damm|ufer)\s*\d+"
     r"|\b\d{4,5}\s+[A-ZÄÖÜ][\w-]+"
     r"|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b",  # a UK postcode
     re.IGNORECASE,
@@ -95,18 +117,22 @@ def _evidence(line: Line) -> str:
     return line.text.strip()[:EVIDENCE_CHARS]
 
 
-def choose(candidates: list[Scored], min_confidence: float) -> ExtractedField | None:
+def choose(
+    candidates: list[Scored], min_confidence: float, same: Callable[[str], str] = str
+) -> ExtractedField | None:
     """The field from its candidates: the best value, unsure by as much as a rival value comes
-    near it; below ``min_confidence``, no value, and the candidates to choose from."""
+    near it (one scoring as high halves it; one scoring 80 % of it takes a fifth); below
+    ``min_confidence``, no value, and the candidates to choose from. ``same`` says which
+    values are one (a name written twice, once with its legal form)."""
     if not candidates:
         return None
     best_by_value: dict[str, Scored] = {}
     for candidate in sorted(candidates, key=lambda c: -c.score):
-        best_by_value.setdefault(str(candidate.value), candidate)
+        best_by_value.setdefault(same(str(candidate.value)), candidate)
     ranked = list(best_by_value.values())
     best = ranked[0]
-    rival = ranked[1].score if len(ranked) > 1 else 0.0
-    confidence = round(max(0.0, min(1.0, best.score - RIVAL_WEIGHT * rival)), 2)
+    rival = ranked[1].score / best.score if len(ranked) > 1 and best.score > 0 else 0.0
+    confidence = round(max(0.0, min(1.0, best.score * (1 - RIVAL_WEIGHT * rival**4))), 2)
     kept = [replace(c, score=min(c.score, 1.0)).as_candidate() for c in ranked[:CANDIDATES_KEPT]]
     sure = confidence >= min_confidence
     return ExtractedField(
@@ -116,6 +142,12 @@ def choose(candidates: list[Scored], min_confidence: float) -> ExtractedField | 
         confidence=confidence,
         candidates=[] if sure and len(ranked) == 1 else kept,
     )
+
+
+def _first_word(name: str) -> str:
+    """A name's first word, folded: "Aldi GmbH & Co" and "ALDI SÜD" are one issuer."""
+    words = re.findall(r"\w+", vocabulary.fold(name).casefold())
+    return words[0] if words else name
 
 
 class HeuristicAnalyzer:
@@ -135,7 +167,10 @@ class HeuristicAnalyzer:
             candidates = _contract(lines)
         else:
             candidates = {}
-        fields = {name: choose(found, self.min_confidence) for name, found in candidates.items()}
+        fields = {
+            name: choose(found, self.min_confidence, _first_word if name in ISSUERS else str)
+            for name, found in candidates.items()
+        }
         return Analysis(
             document_type=document_type,
             fields={name: field for name, field in fields.items() if field is not None},
@@ -173,7 +208,7 @@ def _totals(lines: list[Line], text: str) -> tuple[list[Scored], list[Scored]]:
     not_totals: list[Decimal] = []
     previous: Line | None = None
     for line in lines:
-        amounts = [m for m in money.amounts_in(line.text) if m.amount > 0 and _is_money(m, line)]
+        amounts = [m for m in money.amounts_in(line.text) if m.amount and _is_money(m, line)]
         if not amounts:
             previous = line
             continue
@@ -212,7 +247,7 @@ def _only_a_label(text: str) -> bool:
     ("Description  Qty  Amount")."""
     stripped = text.strip()
     labels = [m for words in (PAYABLE, TOTAL, NOT_TOTAL)
-              for m in vocabulary.words(tuple(words)).finditer(stripped)]  # fmt: skip
+              for m in vocabulary.finditer(words, stripped)]  # fmt: skip
     return any(m.start() == 0 and not stripped[m.end() :].strip(" :.") for m in labels)
 
 
@@ -222,7 +257,7 @@ def _total_label(text: str, before: int) -> tuple[float, str | None]:
     head = _INCLUDED_TAX.sub(r"\1", text[:before])
     labels = [(m.end(), -m.start(), rank, score, kind) for rank, (words, score, kind) in enumerate(
         [(TOTAL, 0.75, "total"), (PAYABLE, 0.9, "payable"), (NOT_TOTAL, 0.0, "not total")])
-        for m in vocabulary.words(tuple(words)).finditer(head)]  # fmt: skip
+        for m in vocabulary.finditer(words, head)]  # fmt: skip
     if not labels:
         return 0.0, None
     # The nearest label; ending at one place, the longer, then the more specific one.
@@ -295,7 +330,9 @@ def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> 
     # Unlabelled, a till slip's date at the top: likely when it is the document's only date.
     only = len({date.iso for date, _ in unlabelled}) == 1 and not found
     for rank, (date, line) in enumerate(unlabelled):
-        score = 0.7 if only else (0.45 if rank == 0 else 0.25)
+        # Else the first date, near the top of the first page, is likelier the document's.
+        near_top = line.page == 1 and line.index < TOP_LINES
+        score = 0.7 if only else (0.6 if rank == 0 and near_top and not found else 0.25)
         found.append(Scored(date.iso, score * date.certainty, line))
     return found
 
@@ -305,7 +342,7 @@ def _date_label(head: str) -> float | None:
     where its "date" does: the more specific label wins)."""
     labels = [(m.end(), -m.start(), rank, score) for rank, (words, score) in enumerate(
         [(DATE, 0.8), (INVOICE_DATE, 0.9), (NOT_THE_DATE, 0.1)])
-        for m in vocabulary.words(tuple(words)).finditer(head)]  # fmt: skip
+        for m in vocabulary.finditer(words, head)]  # fmt: skip
     return max(labels)[-1] if labels else None
 
 
@@ -314,9 +351,8 @@ def _date_label(head: str) -> float | None:
 
 def _numbers(lines: list[Line]) -> list[Scored]:
     found = []
-    pattern = vocabulary.words(tuple(INVOICE_NUMBER))
     for line in lines:
-        for label in pattern.finditer(line.text):
+        for label in vocabulary.finditer(INVOICE_NUMBER, line.text):
             value = _NUMBER_VALUE.match(line.text, label.end())
             if value is None or not any(ch.isdigit() for ch in value[1]):
                 continue
@@ -334,44 +370,73 @@ def _issuers(lines: list[Line], kind: str) -> list[Scored]:
     """Who issued it: a name after a seller label; a company (a legal form) near the top and
     not in a bill-to block; failing those, the first plausible line."""
     found: list[Scored] = []
-    top = [line for line in lines if line.page == 1 and line.text.strip()][:12]
-    seller = vocabulary.words(tuple(SELLER))
+    top = [line for line in lines if line.page == 1 and line.text.strip()][:TOP_LINES]
     for position, line in enumerate(lines):
-        label = seller.match(line.text.strip())
+        label = vocabulary.match(SELLER, line.text.strip())
         if label:
-            rest = line.text.strip()[label.end() :].lstrip(" :").strip()
+            rest = _name_on(line)
             following = lines[position + 1] if position + 1 < len(lines) else None
             name = rest or (following.text.strip() if following else "")
             if _plausible_name(name):
                 found.append(Scored(name, 0.85, line if rest else following or line))
     first: Scored | None = None
     for rank, line in enumerate(top):
-        name = line.text.strip()
-        if label := seller.match(name):  # read above, after its label
-            name = name[label.end() :].lstrip(" :").strip()
+        name = _name_on(line)
         if not _plausible_name(name) or _in_buyer_block(lines, line):
             continue
         if vocabulary.find(LEGAL_FORMS, name):
             found.append(Scored(name, 0.78 - 0.02 * rank, line))
         elif first is None and rank < 3:
-            # A till slip starts with its shop; an invoice's first line is as often a logo's
-            # words, a bill-to block or a stamp, unless an address follows it: a letterhead.
+            # A till slip starts with its shop, an invoice as often with a logo's words, a
+            # bill-to block or a stamp: a first line is a name when an address follows it.
             below = top[rank + 1].text if rank + 1 < len(top) else ""
             letterhead = ADDRESS.search(below) is not None
-            first = Scored(name, (0.6 if kind == "receipt" else 0.45) + 0.2 * letterhead, line)
+            first = Scored(name, 0.5 + 0.2 * letterhead, line)
+    # A company's legal name in the footer (a till slip's, an invoice's imprint).
+    last_page = [line for line in lines if line.page == lines[-1].page and line.text.strip()]
+    for line in last_page[-10:]:
+        name = _name_on(line)
+        if line not in top and _plausible_name(name) and vocabulary.find(LEGAL_FORMS, name):
+            found.append(Scored(name, 0.62, line))
     if not found and first is not None:
         found.append(first)
     return found
+
+
+def _name_on(line: Line) -> str:
+    """A line as a name: without a seller label before it, stray marks at its ends, or what
+    follows a comma or a dash after a legal form ("Aldi GmbH & Co. KG, Holte")."""
+    name = line.text.strip()
+    if label := vocabulary.match(SELLER, name):
+        name = name[label.end() :].lstrip(" :").strip()
+    name = re.sub(r"^[^\w(]+|[^\w).]+$", "", name)
+    form = vocabulary.find(LEGAL_FORMS, name)
+    cut = re.search(r"[,\u2013-]", name[form.end() :]) if form else None
+    if form and cut:
+        name = name[: form.end() + cut.start()].strip()
+    return name
+
+
+def _wordlike(text: str) -> bool:
+    """Whether a line reads as words, not as OCR's reading of a logo ("i tt (l RNS ik atin")."""
+    tokens = re.findall(r"[^\W\d_]+", text)
+    if not tokens:
+        return False
+    long = [t for t in tokens if len(t) >= 3]
+    odd = sum(not (ch.isalnum() or ch.isspace() or ch in "&.,'-()") for ch in text)
+    return len(long) * 2 >= len(tokens) and odd * 5 <= len(text)
 
 
 def _plausible_name(text: str) -> bool:
     letters = sum(ch.isalpha() for ch in text)
     return (
         3 <= len(text) <= 80
+        and _wordlike(text)
         and letters >= 3
         and not any(m.currencies or m.amount != int(m.amount) for m in money.amounts_in(text))
         and not dates.dates_in(text)
         and not ADDRESS.search(text)
+        and not vocabulary.find([*PAYABLE, *TOTAL, *NOT_A_NAME], text)
         and not vocabulary.find(
             [
                 "invoice",
@@ -423,9 +488,8 @@ def _contract(lines: list[Line]) -> dict[str, list[Scored]]:
     )
     if term:
         found["term"].append(Scored(term[1].strip(), 0.8, _line_at(lines, term.start())))
-    fee_label = vocabulary.words(("fee", "fees", "compensation", "price"))
     for line in lines:
-        label = fee_label.search(line.text)
+        label = vocabulary.find(("fee", "fees", "compensation", "price"), line.text)
         amounts = money.amounts_in(line.text[label.end() :]) if label else []
         if amounts:
             found["fees"].append(Scored(f"{amounts[0].amount:.2f}", 0.8, line))

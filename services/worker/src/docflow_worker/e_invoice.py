@@ -116,6 +116,14 @@ class EInvoice:
     fields: dict[str, tuple[str, str]]  # field -> (value, the element it was read from)
 
 
+def in_document(data: bytes, is_pdf: bool) -> tuple[str, bytes] | None:
+    """The e-invoice XML a document carries (a PDF's attachment) or is (an XML document):
+    its source name and bytes."""
+    if is_pdf:
+        return attached_xml(data)
+    return (XML_DOCUMENT, data) if read(data, XML_DOCUMENT) is not None else None
+
+
 def attached_xml(pdf_bytes: bytes) -> tuple[str, bytes] | None:
     """The e-invoice XML a PDF carries, with its file name: one the standards name first, else
     any attached ``.xml`` file that is an invoice in a syntax read here."""

@@ -87,6 +87,8 @@ def amounts_in(line: str) -> list[Money]:
         amount = Price.fromstring(text).amount
         if amount is None:
             continue
+        if text.startswith("-"):  # a refund's total; the parser reads the digits only
+            amount = -abs(amount)
         sign, start, end = _sign_beside(line, start, end)
         found.append(Money(amount, currencies_of(sign) if sign else frozenset(), start, end))
     return found

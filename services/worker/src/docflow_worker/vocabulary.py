@@ -5,6 +5,8 @@ French, Spanish, Italian, Dutch and Polish. Each list is matched as whole words,
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
 from functools import cache
 
 # What is to be paid: the total's strongest labels.
@@ -103,6 +105,12 @@ KIND_WORDS = {
         "visa", "mastercard", "card", "kassenbon", "quittung", "beleg", "bar", "rückgeld",
         "ticket", "caisse", "rendu", "kassabon", "bon", "paragon", "paragon fiskalny",
         "reçu", "recibo", "scontrino", "table", "server", "qty", "member", "points",
+        "bargeld", "rückgeld", "zurück", "gegeben", "kundenbeleg", "kasse", "bon-nr",
+        "vielen dank", "einkauf", "girocard", "ec-karte", "ec-cash", "kartenzahlung",
+        "anzahl artikel", "bitte beleg aufbewahren", "öffnungszeiten", "filiale", "markt",
+        "summe", "zu zahlen", "payback", "pfand", "leergut", "bedient", "espèces",
+        "rendu monnaie", "merci", "efectivo", "cambio", "contanti", "resto", "kassa",
+        "wisselgeld", "reszta", "gotówka",
     ],
     "contract": [
         "agreement", "contract", "hereby", "whereas", "governing law", "parties", "party",
@@ -113,17 +121,38 @@ KIND_WORDS = {
 }  # fmt: skip
 
 
+def fold(text: str) -> str:
+    """``text`` without its accents, letter for letter (``Zurück`` → ``Zuruck``: OCR without a
+    German model reads it so), so a match's place is its place in ``text``."""
+    return "".join(_fold_char(ch) for ch in text)
+
+
 @cache
-def words(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    """Any of ``phrases`` as whole words, case-blind; the longest first."""
-    ordered = sorted(phrases, key=len, reverse=True)
+def _fold_char(ch: str) -> str:
+    base = unicodedata.normalize("NFKD", ch)[:1]
+    return base if base.isascii() and base.isalpha() else ch
+
+
+@cache
+def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    ordered = sorted({fold(p) for p in phrases}, key=len, reverse=True)  # the longest first
     alternatives = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
-    return re.compile(rf"(?<![\w]){'(?:' + alternatives + ')'}(?![\w])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])", re.IGNORECASE)
 
 
-def find(phrases: list[str], text: str) -> re.Match[str] | None:
-    return words(tuple(phrases)).search(text)
+def finditer(phrases: list[str] | tuple[str, ...], text: str) -> Iterator[re.Match[str]]:
+    """Each of ``phrases`` in ``text`` as whole words, case- and accent-blind."""
+    return _pattern(tuple(phrases)).finditer(fold(text))
 
 
-def count(phrases: list[str], text: str) -> int:
-    return len(words(tuple(phrases)).findall(text))
+def find(phrases: list[str] | tuple[str, ...], text: str) -> re.Match[str] | None:
+    return _pattern(tuple(phrases)).search(fold(text))
+
+
+def match(phrases: list[str] | tuple[str, ...], text: str) -> re.Match[str] | None:
+    """One of ``phrases`` at the very start of ``text``."""
+    return _pattern(tuple(phrases)).match(fold(text))
+
+
+def count(phrases: list[str] | tuple[str, ...], text: str) -> int:
+    return len(_pattern(tuple(phrases)).findall(fold(text)))
