@@ -162,11 +162,28 @@ def test_a_job_ending_survives_the_sdks_error_round_trip() -> None:
         {"approved": "yes", "reviewer": "bob"},
         {"approved": 1, "reviewer": "bob"},
         {"approved": True, "reviewer": "bob", "extra": 1},
+        # Corrections: only with an approval, only of the fields a reviewer corrects, each
+        # written as the analyzer writes it.
+        {"approved": False, "reviewer": "bob", "fields": {"total": "1.00"}},
+        {"approved": True, "reviewer": "bob", "fields": {"colour": "red"}},
+        {"approved": True, "reviewer": "bob", "fields": {"total": "1.234,56"}},
+        {"approved": True, "reviewer": "bob", "fields": {"total": "NaN"}},
+        {"approved": True, "reviewer": "bob", "fields": {"date": "05/03/2024"}},
+        {"approved": True, "reviewer": "bob", "fields": {"currency": "€"}},
+        {"approved": True, "reviewer": "bob", "fields": {"vendor": "  "}},
+        {"approved": True, "reviewer": "bob", "fields": {"vendor": "x" * 201}},
     ],
 )
 def test_an_invalid_approval_decision_is_refused(decision: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ApprovalDecision.model_validate(decision)
+
+
+def test_a_reviewers_corrections_are_taken_as_written() -> None:
+    fields = {"total": "1234.56", "date": "2024-03-05", "currency": "EUR", "vendor": "ACME Ltd",
+              "number": "INV-7", "merchant": "Corner Coffee"}  # fmt: skip
+    decision = ApprovalDecision.model_validate({"approved": True, "fields": fields})
+    assert decision.fields == fields
 
 
 def test_an_unknown_promise_state_is_an_error_not_a_guess() -> None:

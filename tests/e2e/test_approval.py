@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from docflow_samples import invoice_pdf
+from docflow_samples import invoice_pdf, unsure_invoice_pdf
 from docflow_shared.ids import workflow_id
 from docflow_testing.processes import BIN
-from docflow_testing.stack import REVIEW_STEPS, FileServer, LocalStack, running_stack
+from docflow_testing.stack import REVIEW_STEPS, STEPS, FileServer, LocalStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-approval-stack")]
 
@@ -69,6 +69,44 @@ def test_an_approved_job_waits_then_completes(approval_stack: LocalStack, docume
     audited, finished = approval_stack.notifications(job_id)
     assert (audited["type"], audited["audit"]) == ("audit.approved", entry)
     assert finished["type"] == "job.done"
+
+
+def test_auto_review_lets_a_sure_job_through_and_stops_an_unsure_one_for_corrections(
+    approval_stack: LocalStack, document: str, files: FileServer
+) -> None:
+    """``"requireApproval": "auto"``: straight through when the analyzer is sure, a person
+    when not; the reviewer's corrections become the result."""
+    unsure_url = files.serve("/unsure-invoice.pdf", unsure_invoice_pdf(), "application/pdf")
+    sure = approval_stack.start_job(document, "auto-sure", requireApproval="auto")
+    unsure = approval_stack.start_job(unsure_url, "auto-unsure", requireApproval="auto")
+
+    waiting = approval_stack.wait_for(unsure, "awaiting_approval")
+    total = waiting["result"]["analysis"]["fields"]["total"]
+    assert total["value"] is None, "two totals that disagree: no value, but candidates"
+    assert {c["value"] for c in total["candidates"]} == {"500.00", "350.00"}
+    wrong = decide(approval_stack, unsure, {"approved": True, "reviewer": "rita",
+                                            "fields": {"total": "three hundred"}})  # fmt: skip
+    assert wrong.status_code == 422, wrong.text
+    assert "is not an amount" in wrong.text
+    corrections = {"total": "350.00", "vendor": "Northwind Traders"}
+    answer = decide(approval_stack, unsure, {"approved": True, "reviewer": "rita",
+                                             "fields": corrections})  # fmt: skip
+    assert answer.status_code == 202, answer.text
+
+    done_sure, done_unsure = (approval_stack.wait_finished(j) for j in (sure, unsure))
+    assert done_sure["status"] == "done", done_sure
+    assert [s["name"] for s in done_sure["steps"]] == STEPS, "sure: no review"
+    assert done_unsure["status"] == "done", done_unsure
+    assert [s["name"] for s in done_unsure["steps"]] == REVIEW_STEPS
+    fields = done_unsure["result"]["fields"]
+    assert fields["total"] | {"page": 0} == {
+        "value": "350.00", "evidence": "corrected by rita", "page": 0, "confidence": 1.0,
+        "source": "reviewer"}  # fmt: skip
+    assert (fields["vendor"]["value"], fields["vendor"]["source"]) == ("Northwind Traders",
+                                                                      "reviewer")  # fmt: skip
+    assert fields["number"]["value"] == "INV-2024-0077", "what was not corrected stays"
+    assert "source" not in fields["number"]
+    assert done_unsure["result"]["approval"]["corrected"] == corrections
 
 
 def test_a_rejected_job_ends_rejected_with_the_reviewers_comment(

@@ -16,7 +16,7 @@ import boto3
 import httpx
 import pytest
 from docflow_cli.cli import Api, app
-from docflow_samples import invoice_pdf
+from docflow_samples import invoice_pdf, unsure_invoice_pdf
 from docflow_testing.cli_output import ANSI_CONTROL, row
 from docflow_testing.processes import BIN, free_port
 from docflow_testing.stack import STEPS, FileServer, LocalStack
@@ -175,6 +175,33 @@ def test_approve_a_job_submitted_with_require_approval(
     assert final.exit_code == 0, final.output
     approval = json.loads(final.stdout)["result"]["approval"]
     assert approval == {"approvedBy": "bob", "comment": "fine"}
+
+
+def test_auto_review_and_corrections_from_the_cli(
+    docflow: Docflow, stack: LocalStack, document: str, files: FileServer
+) -> None:
+    """--auto-review lets a sure invoice through and stops an unsure one; approve --set
+    corrects its fields; a bad correction is the API's 422, said plainly."""
+    unsure = files.serve("/cli-unsure.pdf", unsure_invoice_pdf(), "application/pdf")
+    sure_id = accepted_job(docflow("submit", document, "--auto-review", "--json"))
+    unsure_id = accepted_job(docflow("submit", unsure, "--auto-review", "--json"))
+    both = docflow("submit", document, "--auto-review", "--require-approval")
+    stack.wait_for(unsure_id, "awaiting_approval")
+
+    wrong = docflow("approve", unsure_id, "--reviewer", "bob", "--set", "total=lots")
+    approved = docflow("approve", unsure_id, "--reviewer", "bob", "--set", "total=350.00")
+    finals = [json.loads(docflow("status", job, "--watch", "--json").stdout)
+              for job in (sure_id, unsure_id)]  # fmt: skip
+
+    assert both.exit_code == 2
+    assert "choose one of --require-approval and --auto-review" in both.output
+    assert wrong.exit_code == 2  # refused
+    assert "'lots' is not an amount" in wrong.output
+    assert approved.exit_code == 0, approved.output
+    assert [f["status"] for f in finals] == ["done", "done"]
+    assert "approval" not in finals[0]["result"], "sure: through without a person"
+    total = finals[1]["result"]["fields"]["total"]
+    assert (total["value"], total["source"]) == ("350.00", "reviewer")
 
 
 def test_reject_and_cancel_end_their_jobs_and_status_exits_1(

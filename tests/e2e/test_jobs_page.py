@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from docflow_samples import invoice_pdf
+from docflow_samples import invoice_pdf, unsure_invoice_pdf
 from docflow_testing.processes import Process
 from docflow_testing.stack import STEPS, FileServer, LocalStack, running_stack
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -169,6 +169,36 @@ def test_a_reviewer_approves_a_waiting_job_from_the_page(
     expect(decided).not_to_contain_text("verified")
     result = api.get(f"/status/{job_id}").json()["result"]
     assert result["approval"] == {"approvedBy": "rita", "comment": "totals checked"}
+
+
+def test_a_reviewer_corrects_an_unsure_total_from_the_page(
+    page: Page, api: httpx.Client, files: FileServer
+) -> None:
+    """ "requireApproval": "auto" stops an invoice whose totals disagree; the page offers the
+    fields to correct (the unsure total prefilled with its best candidate), and what the
+    reviewer types becomes the result."""
+    unsure = files.serve("/jobs-page-unsure.pdf", unsure_invoice_pdf(), "application/pdf")
+    job_id = submit(api, unsure, "page-correct", requireApproval="auto")
+    card = card_of(page, job_id)
+    wait_for_status(card, "awaiting_approval")
+    total_row = card.locator('[data-field-name="total"] [data-field="value"]')
+    expect(total_row).to_have_text("unsure: 500.00 or 350.00?")
+
+    total = card.locator('input[name="field-total"]')
+    expect(total).to_have_value("500.00")  # the best candidate, for the reviewer to check
+    total.fill("350.00")
+    card.locator('input[name="reviewer"]').fill("rita")
+    card.locator('[data-action="approve"]').click()
+
+    wait_for_status(card, "done")
+    expect(card.locator('[data-field-name="total"] [data-field="value"]')).to_have_text(
+        "350.00 (corrected)"
+    )
+    result = api.get(f"/status/{job_id}").json()["result"]
+    assert (result["fields"]["total"]["value"], result["fields"]["total"]["source"]) == (
+        "350.00", "reviewer")  # fmt: skip
+    # The vendor the analyzer was unsure of, accepted as the page suggested it, is a correction.
+    assert result["approval"]["corrected"] == {"total": "350.00", "vendor": "Northwind Traders"}
 
 
 def test_a_refused_decision_shows_the_apis_message_and_a_rejection_ends_the_job(

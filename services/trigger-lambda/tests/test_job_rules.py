@@ -148,7 +148,7 @@ def test_a_job_waiting_for_approval_is_decided_once() -> None:
     assert accepted.action == "approved"
     value = store.promises[approval].value
     audit = value.pop("audit")
-    assert value == {"approved": True, "reviewer": "bob", "comment": None}
+    assert value == {"approved": True, "reviewer": "bob", "comment": None, "fields": None}
     # Without a verified caller, the name the body gives, and the record says so.
     assert audit | {"at": None} == {
         "action": "approved", "by": "bob", "verified": False, "at": None,

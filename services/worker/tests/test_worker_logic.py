@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 from docflow_samples import CONTRACT_TEXT, INVOICE_LINES, RECEIPT_TEXT, invoice_pdf
 from docflow_shared.errors import InvalidDocument, ReasonedError, StepFailed
-from docflow_shared.models import Analysis
+from docflow_shared.models import Analysis, Disagreement
 from docflow_shared.retry import Backoff
 from docflow_shared.settings import forget_settings
 from docflow_shared.url_guard import check_url, refused
 from docflow_worker import retrying
 from docflow_worker.analyzer import HeuristicAnalyzer, summarize
 from docflow_worker.documents import PDF, PNG, TEXT, page_count, sniff_type
-from docflow_worker.domain import Document, Job, PageBatch
+from docflow_worker.domain import Approval, Document, Job, PageBatch
 from docflow_worker.steps.download import download
 from docflow_worker.steps.extract import extract_pages
-from docflow_worker.steps.review import approval_required
+from docflow_worker.steps.review import approval_required, corrected, unsure
 from resonate.codec import Codec, NoopEncryptor
 from resonate.durable import DurableFunction
 
@@ -217,6 +217,58 @@ def test_approval_is_needed_when_asked_or_for_a_large_invoice(
         assert approval_required(a_job(asked), analysis) is needed
     finally:
         forget_settings()
+
+
+def a_field(value: str | None, confidence: float | None) -> dict[str, Any]:
+    return {"value": value, "evidence": "", "page": 1, "confidence": confidence}
+
+
+def analysis_with(document_type: str = "invoice", **fields: dict[str, Any]) -> Analysis:
+    sure = {"vendor": a_field("ACME Ltd", 0.9), "date": a_field("2024-03-05", 0.9),
+            "total": a_field("10.00", 0.9), "currency": a_field("EUR", 0.95)}  # fmt: skip
+    return Analysis.model_validate({"documentType": document_type, "fields": sure | fields,
+                                    "summary": "", "analyzer": "heuristic"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("analysis", "needed"),
+    [
+        (analysis_with(), False),
+        (analysis_with(total=a_field(None, 0.5)), True),  # unsure: no value
+        (analysis_with(vendor=a_field("ACME Ltd", 0.74)), True),  # below 0.75
+        (analysis_with(vendor=a_field("ACME Ltd", None)), False),  # an LLM's: no confidence
+        (analysis_with("other"), True),  # a kind docflow cannot read
+        (analysis_with(number=a_field(None, 0.3)), False),  # not a required field
+    ],
+)
+def test_auto_approval_asks_a_person_only_when_the_analysis_is_unsure(
+    analysis: Analysis, needed: bool
+) -> None:
+    job = a_job(False).model_copy(update={"require_approval": "auto"})
+    forget_settings()
+    try:
+        assert approval_required(job, analysis) is needed
+    finally:
+        forget_settings()
+
+
+def test_a_document_that_contradicts_itself_is_unsure() -> None:
+    contradicted = analysis_with().model_copy(update={"disagreements": [Disagreement(
+        field="total", value="10.00", message="not printed")]})  # fmt: skip
+    assert unsure(contradicted, 0.75)
+    assert not unsure(analysis_with(), 0.75)
+
+
+def test_the_reviewers_corrections_replace_the_analyzers_values() -> None:
+    approval = Approval(approved_by="rita", comment="", corrected={"total": "12.00"})
+
+    fields = corrected(analysis_with(), approval).fields
+
+    assert fields["total"].model_dump(mode="json") == {
+        "value": "12.00", "evidence": "corrected by rita", "page": 1, "confidence": 1.0,
+        "source": "reviewer"}  # fmt: skip
+    assert fields["vendor"].value == "ACME Ltd"
+    assert corrected(analysis_with(), None) == analysis_with()
 
 
 def test_the_total_is_not_the_subtotal() -> None:

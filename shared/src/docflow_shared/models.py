@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -15,6 +17,7 @@ from pydantic import (
     UrlConstraints,
     field_validator,
     model_serializer,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -85,7 +88,9 @@ class JobRequest(Wire):
     requester_id: str | None = Field(None, min_length=1, max_length=128, examples=["alice"])
     type: DocumentType = DocumentType.AUTO
     callback_url: CallbackUrl | None = None
-    require_approval: bool = False
+    # True: a person approves the job before it is stored; "auto": only when the analysis is
+    # unsure (a required field missing or below DOCFLOW_REVIEW_BELOW_CONFIDENCE).
+    require_approval: bool | Literal["auto"] = False
     # The job ends timed_out (requester notified) if it is not done this many seconds after
     # it was accepted; without it, DOCFLOW_JOB_TIMEOUT applies.
     deadline_seconds: int | None = Field(None, ge=1, le=MAX_DEADLINE_SECONDS)
@@ -133,6 +138,7 @@ class ExtractedField(Wire):
     # How sure the analyzer is, 0 to 1 (1.0: read from an e-invoice's XML); null: it does not say.
     confidence: float | None = Field(None, ge=0, le=1)
     candidates: list[Candidate] = []  # when unsure, or when other values came near
+    source: Literal["reviewer"] | None = None  # a person's correction, not the analyzer's
 
     @model_serializer(mode="wrap")
     def _value_even_when_null(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -176,6 +182,45 @@ class ApprovalDecision(Wire):
     reviewer: str | None = Field(None, min_length=1, max_length=128, pattern=r"\S",
                                  examples=["bob"])  # fmt: skip
     comment: str | None = Field(None, max_length=2000)
+    # With an approval, the reviewer's values for fields the analyzer missed or got wrong: they
+    # become the result's (``source: "reviewer"``).
+    fields: dict[str, str] | None = Field(None, examples=[{"total": "1230.50"}])
+
+    @model_validator(mode="after")
+    def _corrections_make_sense(self) -> ApprovalDecision:
+        if self.fields and not self.approved:
+            raise ValueError("corrected fields come with an approval, not a rejection")
+        for name, value in (self.fields or {}).items():
+            if name not in CORRECTABLE_FIELDS:
+                known = ", ".join(CORRECTABLE_FIELDS)
+                raise ValueError(f"{name!r} is not a field a reviewer corrects (one of {known})")
+            if problem := correction_problem(name, value):
+                raise ValueError(f"{name}: {problem}")
+        return self
+
+
+CORRECTABLE_FIELDS = ("vendor", "merchant", "number", "date", "total", "currency")
+
+
+def correction_problem(name: str, value: str) -> str | None:
+    """What is wrong with a reviewer's value for a field, if anything: each field is written as
+    the analyzer writes it."""
+    if not value.strip() or len(value) > 200:
+        return "a value of 1 to 200 characters"
+    if name == "total":
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            return f"{value!r} is not an amount (write 1230.50)"
+        return None if amount.is_finite() else f"{value!r} is not an amount"
+    if name == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return f"{value!r} is not a date (write 2024-03-05)"
+    if name == "currency" and not re.fullmatch(r"[A-Z]{3}", value):
+        return f"{value!r} is not an ISO 4217 currency code (write EUR)"
+    return None
 
 
 class AuditEvent(Wire):

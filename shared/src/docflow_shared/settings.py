@@ -218,6 +218,11 @@ class WorkerSettings(ResonateSettings, OutboundSettings):
     field_min_confidence: float = Field(
         0.6, ge=0, le=1, validation_alias="DOCFLOW_FIELD_MIN_CONFIDENCE"
     )
+    # With "requireApproval": "auto", a job any of whose required fields is less sure than
+    # this waits for a person.
+    review_below_confidence: float = Field(
+        0.75, ge=0, le=1, validation_alias="DOCFLOW_REVIEW_BELOW_CONFIDENCE"
+    )
     # The worker as a Lambda function (docflow_worker.serverless): its timeout, which the lease
     # on a pushed task outlasts (a function cannot heartbeat), and the token the Resonate
     # server's pushes carry (unset: any push is taken).

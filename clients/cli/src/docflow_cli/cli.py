@@ -488,6 +488,10 @@ def submit(
     require_approval: Annotated[
         bool, typer.Option("--require-approval", help="wait for a reviewer after analyze")
     ] = False,
+    auto_review: Annotated[
+        bool,
+        typer.Option("--auto-review", help="wait for a reviewer only if the analysis is unsure"),
+    ] = False,
     callback_url: Annotated[
         str | None, typer.Option(help="POSTed a signed event when the job ends")
     ] = None,
@@ -499,6 +503,10 @@ def submit(
 
     With --wait, it then watches the job and exits as status --watch does."""
     api = Api.at(gateway_url)
+    if require_approval and auto_review:
+        raise typer.BadParameter("choose one of --require-approval and --auto-review",
+                                 param_hint="--auto-review")  # fmt: skip
+    approval: bool | str = "auto" if auto_review else require_approval
     if via is Via.S3:
         if job_id:
             raise typer.BadParameter("an inbox upload's job id is derived from the object",
@@ -506,7 +514,7 @@ def submit(
         if not inbox:
             raise typer.BadParameter("name the S3 inbox to upload to", param_hint="--inbox")
         metadata = {TYPE_METADATA: doc_type.value,
-                    REQUIRE_APPROVAL_METADATA: str(require_approval).lower(),
+                    REQUIRE_APPROVAL_METADATA: str(approval).lower(),
                     **({CALLBACK_URL_METADATA: callback_url} if callback_url else {})}  # fmt: skip
         accepted = upload_to_inbox(local_file(document), inbox, requester or local_user(), metadata)
         finish_submit(api, accepted, wait, as_json, queued=True)
@@ -517,7 +525,7 @@ def submit(
         # Signed in, the API knows who asks; a queue's sender must say.
         requesterId=requester or (None if signed_in() and via is Via.HTTP else local_user()),
         type=doc_type.value,
-        requireApproval=require_approval,
+        requireApproval=approval,
         callbackUrl=callback_url,
     )
     if via is Via.SQS:
@@ -647,13 +655,23 @@ def approve(
     job_id: JobId,
     reviewer: Reviewer = None,
     comment: Annotated[str | None, typer.Option(help="a note kept with the decision")] = None,
+    corrections: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="a field's right value, NAME=VALUE (e.g. total=350.00)"),
+    ] = None,
     gateway_url: GatewayUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Approve a job awaiting approval.
+    """Approve a job awaiting approval, correcting any field the analyzer got wrong.
 
-    It resumes with store and notify."""
-    decide(Api.at(gateway_url), job_id, True, reviewer, comment, as_json)
+    It resumes with store and notify; the corrected values are the result's."""
+    fields = {}
+    for correction in corrections or []:
+        name, equals, value = correction.partition("=")
+        if not equals or not name.strip():
+            raise typer.BadParameter(f"{correction!r} is not NAME=VALUE", param_hint="--set")
+        fields[name.strip()] = value.strip()
+    decide(Api.at(gateway_url), job_id, True, reviewer, comment, as_json, fields)
 
 
 @command
@@ -671,10 +689,17 @@ def reject(
 
 
 def decide(
-    api: Api, job_id: str, approved: bool, reviewer: str | None, comment: str | None, as_json: bool
+    api: Api,
+    job_id: str,
+    approved: bool,
+    reviewer: str | None,
+    comment: str | None,
+    as_json: bool,
+    fields: dict[str, str] | None = None,
 ) -> None:
     named = {"reviewer": reviewer} if reviewer else {}
-    decision = {"approved": approved, "comment": comment, **named}
+    corrected = {"fields": fields} if fields else {}
+    decision = {"approved": approved, "comment": comment, **named, **corrected}
     show_action(api.job_action(job_id, "approval", decision), as_json)
 
 

@@ -7,6 +7,11 @@ const POLL_MS = 1500;
 const LIMIT = 50;
 const TOKEN_KEY = "docflow.apiToken"; // sessionStorage: gone when the tab closes
 const REVIEWER_KEY = "docflow.reviewer";
+// The fields a reviewer may correct, by kind of document (as ApprovalDecision takes them).
+const CORRECTABLE = {
+  invoice: ["vendor", "number", "date", "total", "currency"],
+  receipt: ["merchant", "date", "total", "currency"],
+};
 
 // jobId -> {card, body, approval, redrive, shown}: cards are kept and updated in place, so a
 // reviewer's half-typed name or comment survives every refresh.
@@ -146,7 +151,7 @@ function update(job) {
     entry.shown = shown;
   }
   if (job.status === "awaiting_approval" && !entry.approval) {
-    entry.approval = approvalForm(job.jobId);
+    entry.approval = approvalForm(job);
     entry.card.append(entry.approval);
   } else if (job.status !== "awaiting_approval" && entry.approval) {
     entry.approval.remove();
@@ -284,6 +289,15 @@ function fieldText(value) {
   return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
 }
 
+// A value, or what it could be when the analyzer was not sure enough to say.
+function valueText(found) {
+  if (found.value !== null && found.value !== undefined) {
+    return fieldText(found.value) + (found.source === "reviewer" ? " (corrected)" : "");
+  }
+  const choices = (found.candidates || []).map((c) => fieldText(c.value));
+  return choices.length ? `unsure: ${choices.join(" or ")}?` : "unsure";
+}
+
 function fieldsTable(fields) {
   const heads = ["field", "value", "page", "evidence"];
   return el(
@@ -298,7 +312,7 @@ function fieldsTable(fields) {
           "tr",
           { "data-field-name": name },
           el("td", null, name),
-          el("td", { "data-field": "value" }, fieldText(found.value)),
+          el("td", { "data-field": "value" }, valueText(found)),
           el("td", null, found.page ?? "–"),
           el("td", { class: "muted" }, found.evidence || ""),
         ),
@@ -336,7 +350,8 @@ function auditSection(audit) {
   );
 }
 
-function approvalForm(jobId) {
+function approvalForm(job) {
+  const jobId = job.jobId;
   // Signed in with a token from `docflow login`, the name may stay empty: it is the token's.
   const reviewer = el("input", { name: "reviewer", placeholder: "your name (or none: the token's)" });
   reviewer.value = localStorage.getItem(REVIEWER_KEY) || "";
@@ -344,9 +359,14 @@ function approvalForm(jobId) {
   const approve = el("button", { type: "button", "data-action": "approve" }, "Approve");
   const reject = el("button", { type: "button", "data-action": "reject" }, "Reject");
   const message = el("p", { class: "approval-message", "data-field": "approval-message" });
+  const corrections = correctionInputs(job);
   const form = el(
     "form",
     { class: "approval", "data-field": "approval" },
+    corrections.length
+      ? el("fieldset", { class: "corrections" }, el("legend", null, "Fields (correct what is wrong)"),
+          ...corrections.map((input) => el("label", null, `${input.dataset.correct} `, input)))
+      : null,
     el("label", null, "Reviewer ", reviewer),
     el("label", { class: "comment" }, "Comment ", comment),
     approve,
@@ -365,6 +385,13 @@ function approvalForm(jobId) {
     const name = reviewer.value.trim();
     const decision = { approved, comment: comment.value.trim() };
     if (name) decision.reviewer = name;
+    // A value the reviewer changed, or accepted where the analyzer was unsure, is a correction.
+    const fields = {};
+    for (const input of corrections) {
+      const value = input.value.trim();
+      if (value && value !== input.dataset.original) fields[input.dataset.correct] = value;
+    }
+    if (approved && Object.keys(fields).length) decision.fields = fields;
     try {
       // Job ids are [A-Za-z0-9._:-], all path-safe as they are.
       await api("POST", `/jobs/${jobId}/approval`, decision);
@@ -377,6 +404,19 @@ function approvalForm(jobId) {
       approve.disabled = reject.disabled = false;
     }
   }
+}
+
+// One input per field a reviewer may correct: the analyzer's value, or its best candidate.
+function correctionInputs(job) {
+  const analysis = (job.result && (job.result.analysis || job.result)) || {};
+  const found = analysis.fields || {};
+  return (CORRECTABLE[analysis.documentType] || []).map((name) => {
+    const field = found[name] || {};
+    const input = el("input", { name: `field-${name}`, "data-correct": name });
+    input.dataset.original = field.value ?? "";
+    input.value = field.value ?? field.candidates?.[0]?.value ?? "";
+    return input;
+  });
 }
 
 // A failed job that may run again from its failed step, once the fix is deployed.

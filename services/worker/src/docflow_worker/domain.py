@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from docflow_shared.models import JobRequest, Trace, Wire
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 
 class Job(JobRequest):
@@ -98,15 +98,17 @@ class Decision(Wire):
     approved: bool = False
     reviewer: str = "?"
     comment: str | None = None
+    fields: dict[str, str] | None = None  # the reviewer's corrections
     timed_out: bool = False
     canceled: bool = False
 
 
 class Approval(Wire):
-    """The review step's result: who approved."""
+    """The review step's result: who approved, and the fields they corrected."""
 
     approved_by: str
     comment: str
+    corrected: dict[str, str] = Field(default_factory=dict)
 
 
 class Notified(Wire):

@@ -28,6 +28,17 @@ INVOICE_LINES = [
     "Amount due within 30 days. Thank you for your business.",
 ]
 
+# An invoice the analyzer cannot be sure of: two totals that disagree, a vendor with nothing to
+# say it is one. With "requireApproval": "auto" it waits for a person.
+UNSURE_INVOICE_LINES = [
+    "Northwind Traders",
+    "INVOICE",
+    "Invoice number: INV-2024-0077",
+    "Invoice date: 2024-03-05",
+    "Total amount: EUR 500.00",
+    "Amount due: EUR 350.00",
+]
+
 RECEIPT_TEXT = """Corner Coffee
 Receipt
 Date: Apr 12, 2024
@@ -47,10 +58,19 @@ the State of Delaware, and the parties hereby agree to its terms.
 
 def invoice_pdf() -> bytes:
     """A one-page invoice with a real text layer."""
+    return _lines_pdf(INVOICE_LINES)
+
+
+def unsure_invoice_pdf() -> bytes:
+    """A one-page invoice (text layer) whose total and vendor the analyzer is unsure of."""
+    return _lines_pdf(UNSURE_INVOICE_LINES)
+
+
+def _lines_pdf(lines: list[str]) -> bytes:
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", size=12)
-    for line in INVOICE_LINES:
+    for line in lines:
         pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 

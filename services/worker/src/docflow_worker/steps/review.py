@@ -8,16 +8,27 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from docflow_shared.models import Analysis
+from docflow_shared.models import Analysis, ExtractedField
 from docflow_shared.settings import WorkerSettings
 
 from ..domain import Approval, Decision, Job
 from ..endings import end_job
 
+# What a document of each kind must have for it to go through without a person.
+REQUIRED_FIELDS = {
+    "invoice": ("vendor", "date", "total", "currency"),
+    "receipt": ("merchant", "date", "total"),
+    "contract": ("parties",),
+}
+
 
 def approval_required(job: Job, analysis: Analysis) -> bool:
-    """Asked for by the request, or an invoice above ``DOCFLOW_APPROVAL_INVOICE_OVER``."""
-    if job.require_approval:
+    """Asked for by the request (or, with ``"auto"``, when the analysis is unsure), or an
+    invoice above ``DOCFLOW_APPROVAL_INVOICE_OVER``."""
+    if job.require_approval == "auto":
+        if unsure(analysis, WorkerSettings.current().review_below_confidence):
+            return True
+    elif job.require_approval:
         return True
     limit = WorkerSettings.current().approval_invoice_over
     total = analysis.fields.get("total")
@@ -27,6 +38,36 @@ def approval_required(job: Job, analysis: Analysis) -> bool:
         return Decimal(str(total.value)) > limit
     except InvalidOperation:
         return False
+
+
+def unsure(analysis: Analysis, below: float) -> bool:
+    """Whether a person should look: a kind of document docflow cannot read, a required field
+    missing (or left without a value: not sure enough), one less sure than ``below``, or a
+    document that contradicts itself (an e-invoice whose printed total is not its XML's)."""
+    required = REQUIRED_FIELDS.get(analysis.document_type)
+    if required is None or analysis.disagreements:
+        return True
+    for name in required:
+        found = analysis.fields.get(name)
+        if found is None or found.value is None:
+            return True
+        if found.confidence is not None and found.confidence < below:
+            return True
+    return False
+
+
+def corrected(analysis: Analysis, approval: Approval | None) -> Analysis:
+    """The analysis with the reviewer's corrections in place of the analyzer's values."""
+    if approval is None or not approval.corrected:
+        return analysis
+    fields = dict(analysis.fields)
+    for name, value in approval.corrected.items():
+        before = fields.get(name)
+        fields[name] = ExtractedField(
+            value=value, evidence=f"corrected by {approval.approved_by}",
+            page=before.page if before else 1, confidence=1.0, source="reviewer",
+        )  # fmt: skip
+    return analysis.model_copy(update={"fields": fields})
 
 
 def review(job: Job, decision: Decision) -> Approval:
@@ -42,4 +83,4 @@ def review(job: Job, decision: Decision) -> Approval:
             "rejected",
             f"rejected by {decision.reviewer}" + (f": {comment}" if comment else ""),
         )
-    return Approval(approved_by=decision.reviewer, comment=comment)
+    return Approval(approved_by=decision.reviewer, comment=comment, corrected=decision.fields or {})

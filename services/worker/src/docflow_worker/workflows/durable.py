@@ -125,7 +125,9 @@ def job_result(
     """The workflow's value, which ``GET /status`` shows as the job's ``result``."""
     return {"resultUrl": result_url, **analysis.model_dump(mode="json", exclude_none=True),
             "pages": document.pages, **notified.model_dump(mode="json"),
-            **({"approval": approval.model_dump(mode="json")} if approval else {})}  # fmt: skip
+            # exclude_defaults: no "corrected" when the reviewer corrected nothing.
+            **({"approval": approval.model_dump(mode="json", exclude_defaults=True)}
+               if approval else {})}  # fmt: skip
 
 
 async def reviewer_decision(ctx: Context, job: Job, version: int) -> Decision:

@@ -15,7 +15,7 @@ from ..steps.analyze import analyze
 from ..steps.download import download
 from ..steps.extract import extract
 from ..steps.notify import notify
-from ..steps.review import review
+from ..steps.review import corrected, review
 from ..steps.store import store
 from ..steps.verify import verify
 from .durable import Steps, job_result, reviewer_decision, running_job
@@ -36,6 +36,7 @@ async def process_document(
     approval = None
     if verification.needs_review:
         approval = await steps.run(review, await reviewer_decision(ctx, job, VERSION))
+        analysis = corrected(analysis, approval)  # the reviewer's values are the result's
     result_url = await steps.run(store, document, analysis)
     notified = await steps.run(notify, result_url)
     result = job_result(result_url, document, analysis, notified, approval)
