@@ -13,6 +13,8 @@ from docflow_worker.money import amounts_in
 
 pytestmark = pytest.mark.unit
 
+MARKUP = '<img src=x onerror="window.injected=1"><b>Bold</b> Tools Ltd'
+
 
 def fields(text: str, hint: str = "auto", min_confidence: float = 0.6) -> dict[str, Any]:
     analysis = HeuristicAnalyzer(min_confidence).analyze([text], hint)
@@ -194,6 +196,21 @@ def test_an_issuer_with_no_sign_of_being_one_is_not_presented_as_fact() -> None:
     found = HeuristicAnalyzer().analyze(["Northwind Traders\nINVOICE\nTotal USD 5.00"], "invoice")
     assert found.fields["vendor"].value is None
     assert found.fields["vendor"].candidates[0].value == "Northwind Traders"
+
+
+@pytest.mark.parametrize(
+    ("line", "vendor"),
+    [
+        ("[, real GmbH", "real GmbH"),  # OCR's marks before a name go
+        ("Aldi GmbH & Co. KG, Schloss Holte", "Aldi GmbH & Co. KG"),  # the town after it too
+        # What the document printed stays (the jobs page shows it as text).
+        (MARKUP, MARKUP),
+    ],
+)
+def test_a_name_loses_ocr_debris_but_keeps_what_the_document_printed(
+    line: str, vendor: str
+) -> None:
+    assert fields(f"Verkäufer: {line}\nRechnung\nGesamtbetrag 10,00 €")["vendor"] == vendor
 
 
 # -- numbers ------------------------------------------------------------------------------------

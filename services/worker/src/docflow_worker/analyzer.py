@@ -53,6 +53,10 @@ _INCLUDED_TAX = re.compile(
     r"(?:vat|tax|mwst|ust|tva|btw|iva|gst|podatkiem|taxes)\b",
     re.IGNORECASE,
 )
+# OCR's debris at a name's ends ("[, real GmbH"): marks, not markup (a "<" the document printed
+# stays, and is shown as text).
+_MARKS = r"\s\[\]|,;:~_*'\"`\u2022\u00b7\u00b4\u2018\u2019\u201c\u201d\u201e\-"
+_DEBRIS = re.compile(rf"^[{_MARKS}.]+|[{_MARKS}]+$")
 # Words in a line that is about a company, not its name.
 NOT_A_NAME = [
     "vat",
@@ -409,7 +413,7 @@ def _name_on(line: Line) -> str:
     name = line.text.strip()
     if label := vocabulary.match(SELLER, name):
         name = name[label.end() :].lstrip(" :").strip()
-    name = re.sub(r"^[^\w(]+|[^\w).]+$", "", name)
+    name = _DEBRIS.sub("", name)
     form = vocabulary.find(LEGAL_FORMS, name)
     cut = re.search(r"[,\u2013-]", name[form.end() :]) if form else None
     if form and cut:
