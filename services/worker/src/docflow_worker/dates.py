@@ -1,7 +1,7 @@
 """Dates as documents print them, in the languages docflow reads, read by ``dateparser``.
 
 A numeric date whose first two numbers could each be the day or the month (``11/03/2017``) is
-ambiguous; it is read by an explicit rule, and says whether the rule was sure:
+ambiguous; it is read by an explicit rule, and says how certain that reading is:
 0. dots (``11.03.2017``) are written day first: nowhere writes the month first with dots;
 1. another date in the same document that is not ambiguous shows its order
    (``03/20/2023`` is month first, so ``04/05/2023`` beside it is April 5th);

@@ -4,7 +4,8 @@ An amount is found by its shape (digits, thousands groups, a decimal part), read
 ``price_parser`` (``1.234,56``, ``1 234,56``, ``1'234.56``, ``1,234.56``), and given the currency
 sign printed next to it: an ISO 4217 code, or a symbol from CLDR's tables (``babel``) for the
 locales docflow meets (``zł`` PLN, ``RM`` MYR, ``kr`` SEK or NOK: ambiguous). A space groups
-thousands only before a decimal comma (``1 278,61``): ``1 278.61`` is a quantity and a price.
+thousands before a decimal comma (``1 278,61``) or right after a currency sign
+(``€20 693.41``); else ``1 278.61`` is a quantity and a price.
 """
 
 from __future__ import annotations
