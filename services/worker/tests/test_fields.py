@@ -92,6 +92,16 @@ def test_the_currency_reads_an_ambiguous_date_by_its_custom(
     assert (found.iso, found.certainty) == (iso, certainty)
 
 
+@pytest.mark.parametrize(
+    ("line", "iso"),
+    [("Datum: 04. „04. 2020", "2020-04-04"), ("Datum 21,04,20 10:00 Uhr", "2020-04-21")],
+)
+def test_a_labelled_date_ocr_garbled_is_read_less_surely(line: str, iso: str) -> None:
+    found = HeuristicAnalyzer(0.0).analyze([f"Kassenbon\nSumme 7,50\n{line}"], "receipt")
+    date = found.fields["date"]
+    assert (date.value, date.confidence) == (iso, 0.72)  # the label's 0.8, x 0.9 for the OCR
+
+
 def test_another_date_in_the_document_settles_the_order() -> None:
     text = "Invoice date 04/05/2023\nDue date 03/20/2023"
     order = numeric_order(text, None)
@@ -149,6 +159,19 @@ def test_the_total_is_what_is_payable_in_each_language(
 ) -> None:
     found = fields("ACME Trading Ltd\nINVOICE\n" + text, "invoice")
     assert (found.get("total"), found.get("currency")) == (total, currency)
+
+
+def test_cash_handed_over_does_not_make_the_total_suspect() -> None:
+    # "Bar 10,00" is more than the total, and no subtotal: the total stands.
+    text = "Lidl\nWarburger Straße 130\nzu zahlen 7,16\nBar 10,00\nRückgeld -2,84"
+    assert fields(text, "receipt")["total"] == "7.16"
+
+
+def test_the_amount_charged_to_a_card_confirms_the_total() -> None:
+    text = "ALDI SÜD GmbH & Co. KG\nSumme 18,01\nSumme netto 16,83\nKartenzahlung EUR 18,01"
+    analysis = HeuristicAnalyzer().analyze([text], "receipt")
+    assert analysis.fields["total"].value == "18.01"
+    assert analysis.fields["total"].confidence == 0.9  # 0.75 "Summe", +0.05 the largest, +0.1
 
 
 def test_a_quantity_and_a_price_are_not_read_as_one_amount() -> None:
@@ -211,6 +234,27 @@ def test_a_name_loses_ocr_debris_but_keeps_what_the_document_printed(
     line: str, vendor: str
 ) -> None:
     assert fields(f"Verkäufer: {line}\nRechnung\nGesamtbetrag 10,00 €")["vendor"] == vendor
+
+
+def test_a_footer_names_the_company_before_its_legal_details() -> None:
+    text = ("Bonjour, voici votre facture\nTotal TTC 12,99 €\nBOUYGUES TELECOM - "
+            "Société Anonyme au capital de 712 588 399,56 € - Siège social")  # fmt: skip
+    assert fields(text, "invoice")["vendor"] == "BOUYGUES TELECOM"
+
+
+def test_initials_are_a_name_and_saturday_is_no_company() -> None:
+    invoice = "Squeaky B.V.\nDebussystraat 43\nInvoice\nTotal €23.00"
+    assert fields(invoice, "invoice")["vendor"] == "Squeaky B.V."
+    receipt = "Kassenbon\nSumme 7,50\nBar 10,00\nMo - Sa: 7:30 - 22:00 Uhr"
+    assert fields(receipt, "receipt").get("merchant") is None
+
+
+def test_with_no_total_the_currency_is_the_documents() -> None:
+    till = "Lidl\nEUR\nButter 1,99 A\nBrot 2,49 A\nBar 10,00"  # "EUR" heads the column
+    analysis = HeuristicAnalyzer().analyze([till], "receipt")
+    assert "total" not in analysis.fields
+    assert (analysis.fields["currency"].value, analysis.fields["currency"].confidence) == (
+        "EUR", 0.65)  # fmt: skip
 
 
 # -- numbers ------------------------------------------------------------------------------------

@@ -32,13 +32,17 @@ from .vocabulary import (
     LEGAL_FORMS,
     NOT_THE_DATE,
     NOT_TOTAL,
+    PAID_BY_CARD,
     PAYABLE,
     SELLER,
+    SUBTOTAL,
+    TAX,
     TOTAL,
 )
 
 EVIDENCE_CHARS = 200
 ISSUERS = ("vendor", "merchant")
+NOT_TOTAL_KINDS = ("not total", "tax", "subtotal")
 TOP_LINES = 12  # a page's head: where its issuer and its date are
 DEFAULT_MIN_CONFIDENCE = 0.6
 CANDIDATES_KEPT = 3
@@ -224,17 +228,18 @@ def _totals(lines: list[Line], text: str) -> tuple[list[Scored], list[Scored]]:
                 label -= 0.05
             else:
                 label, kind = 0.0, None
-        if kind == "not total":
-            not_totals += [m.amount for m in amounts]
+        if kind in NOT_TOTAL_KINDS:
+            if kind != "not total":  # a subtotal or a tax: what a gross adds up from
+                not_totals += [m.amount for m in amounts]
         elif kind is not None:
             amount = amounts[-1]  # the rightmost: a label's own amount ends its line
             found.append((Scored(f"{amount.amount:.2f}", label, line), amount, kind))
         previous = line
     found = _cross_checked(found, not_totals)
     if not found:
-        return [], []
+        return [], _document_currency(lines)
     best = max(found, key=lambda f: f[0].score)
-    return [f[0] for f in found], _currency(best[1], best[0].line, text)
+    return [f[0] for f in found], _currency(best[1], best[0].line, lines)
 
 
 def _is_money(amount: money.Money, line: Line) -> bool:
@@ -260,13 +265,14 @@ def _total_label(text: str, before: int) -> tuple[float, str | None]:
     its left decides ("Total excl. VAT" is not the total; "Total incl. VAT" is)."""
     head = _INCLUDED_TAX.sub(r"\1", text[:before])
     labels = [(m.end(), -m.start(), rank, score, kind) for rank, (words, score, kind) in enumerate(
-        [(TOTAL, 0.75, "total"), (PAYABLE, 0.9, "payable"), (NOT_TOTAL, 0.0, "not total")])
+        [(PAID_BY_CARD, 0.65, "card"), (TOTAL, 0.75, "total"), (PAYABLE, 0.9, "payable"),
+         (NOT_TOTAL, 0.0, "not total"), (TAX, 0.0, "tax"), (SUBTOTAL, 0.0, "subtotal")])
         for m in vocabulary.finditer(words, head)]  # fmt: skip
     if not labels:
         return 0.0, None
     # The nearest label; ending at one place, the longer, then the more specific one.
     *_, score, kind = max(labels)
-    if kind == "total" and any(label[-1] == "not total" for label in labels):
+    if kind == "total" and any(label[-1] in NOT_TOTAL_KINDS for label in labels):
         return 0.5, kind  # "Net 100  VAT 21  Total 121": a tax summary's total
     return score, kind
 
@@ -274,12 +280,14 @@ def _total_label(text: str, before: int) -> tuple[float, str | None]:
 def _cross_checked(
     found: list[tuple[Scored, money.Money, str]], not_totals: list[Decimal]
 ) -> list[tuple[Scored, money.Money, str]]:
-    """Labelled totals adjusted by the rest: one the subtotal exceeds is suspect, the largest
-    payable amount and a gross that net + tax add up to are likelier."""
+    """Labelled totals adjusted by the rest: one the subtotal exceeds is suspect; the largest
+    payable amount, a gross that net + tax add up to, and a total the card was charged are
+    likelier."""
     if not found:
         return found
     largest = max(f[1].amount for f in found)
     sums = {a + b for a in not_totals for b in not_totals if a != b}
+    charged = {amount.amount for _, amount, kind in found if kind == "card"}
     checked = []
     for candidate, amount, kind in found:
         score = candidate.score
@@ -287,29 +295,50 @@ def _cross_checked(
             score -= 0.3
         if amount.amount == largest:
             score += 0.05
-        if amount.amount in sums:
+        if amount.amount in sums or (kind != "card" and amount.amount in charged):
             score += 0.1
         checked.append((replace(candidate, score=min(score, 0.99)), amount, kind))
     return checked
 
 
-def _currency(total: money.Money, line: Line, text: str) -> list[Scored]:
+def _currency(total: money.Money, line: Line, lines: list[Line]) -> list[Scored]:
     """The total's own sign; an ambiguous one ($, kr) settled by a code elsewhere in the
-    document; no sign, the currency the document's amounts are all in."""
-    mentions = money.currency_mentions(text)
+    document; no sign, the document's currency."""
     if total.currency:
         return [Scored(total.currency, 0.95, line)]
     if total.currencies:
-        named = [c for m in mentions if len(m) == 1 for c in m if c in total.currencies]
+        named = [code for code, _ in _currencies(lines) if code in total.currencies]
         if named:
             return [Scored(Counter(named).most_common(1)[0][0], 0.85, line)]
         if "USD" in total.currencies:  # "$" alone: most often, not always, US dollars
             return [Scored("USD", 0.65, line)]
         return [Scored(code, 0.3, line) for code in sorted(total.currencies)]
-    unique = Counter(next(iter(m)) for m in mentions if len(m) == 1)
-    if len(unique) == 1:
-        return [Scored(next(iter(unique)), 0.75, line)]
-    return [Scored(code, 0.4 * n / sum(unique.values()), line) for code, n in unique.items()]
+    return _document_currency(lines)
+
+
+def _document_currency(lines: list[Line]) -> list[Scored]:
+    """The currency the document's amounts are written in; failing any, the one its signs
+    and codes name anywhere ("EUR" heading a till slip's column), less surely."""
+    for mentions, all_agree in ((_currencies(lines), 0.75), (_currencies(lines, alone=True), 0.65)):
+        counts = Counter(code for code, _ in mentions)
+        first_line = {code: line for code, line in reversed(mentions)}
+        if len(counts) == 1:
+            return [Scored(code, all_agree, first_line[code]) for code in counts]
+        if counts:
+            total = sum(counts.values())
+            return [Scored(code, 0.4 * n / total, first_line[code]) for code, n in counts.items()]
+    return []
+
+
+def _currencies(lines: list[Line], alone: bool = False) -> list[tuple[str, Line]]:
+    """Each unambiguous currency an amount is written with (``alone``: any sign or code on
+    the page), with its line."""
+    found = []
+    for line in lines:
+        signs = (money.signs_in(line.text) if alone
+                 else [m.currencies for m in money.amounts_in(line.text)])  # fmt: skip
+        found += [(next(iter(codes)), line) for codes in signs if len(codes) == 1]
+    return found
 
 
 # -- dates ----------------------------------------------------------------------------------------
@@ -321,7 +350,10 @@ def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> 
     unlabelled: list[tuple[dates.FoundDate, Line]] = []
     previous: Line | None = None
     for line in lines:
-        for date in dates.dates_in(line.text, order):
+        found_here = dates.dates_in(line.text, order)
+        if not found_here and vocabulary.find([*DATE, *INVOICE_DATE], line.text):
+            found_here = dates.garbled_dates_in(line.text)  # a labelled date OCR garbled
+        for date in found_here:
             score = _date_label(line.text[: date.start])
             if score is None and previous is not None and not dates.dates_in(previous.text):
                 above = _date_label(previous.text)
@@ -388,7 +420,7 @@ def _issuers(lines: list[Line], kind: str) -> list[Scored]:
         name = _name_on(line)
         if not _plausible_name(name) or _in_buyer_block(lines, line):
             continue
-        if vocabulary.find(LEGAL_FORMS, name):
+        if vocabulary.find(LEGAL_FORMS, line.text):
             found.append(Scored(name, 0.78 - 0.02 * rank, line))
         elif first is None and rank < 3:
             # A till slip starts with its shop, an invoice as often with a logo's words, a
@@ -400,7 +432,7 @@ def _issuers(lines: list[Line], kind: str) -> list[Scored]:
     last_page = [line for line in lines if line.page == lines[-1].page and line.text.strip()]
     for line in last_page[-10:]:
         name = _name_on(line)
-        if line not in top and _plausible_name(name) and vocabulary.find(LEGAL_FORMS, name):
+        if line not in top and _plausible_name(name) and vocabulary.find(LEGAL_FORMS, line.text):
             found.append(Scored(name, 0.62, line))
     if not found and first is not None:
         found.append(first)
@@ -415,20 +447,24 @@ def _name_on(line: Line) -> str:
         name = name[label.end() :].lstrip(" :").strip()
     name = _DEBRIS.sub("", name)
     form = vocabulary.find(LEGAL_FORMS, name)
+    if form and (dash := re.search(r"\s[\u2013-]\s", name[: form.start()])):
+        return name[: dash.start()].strip()  # "BOUYGUES TELECOM - Société Anonyme au capital"
     cut = re.search(r"[,\u2013-]", name[form.end() :]) if form else None
     if form and cut:
-        name = name[: form.end() + cut.start()].strip()
+        name = name[: form.end() + cut.start()].strip()  # "Aldi GmbH & Co. KG, Holte"
     return name
 
 
 def _wordlike(text: str) -> bool:
     """Whether a line reads as words, not as OCR's reading of a logo ("i tt (l RNS ik atin")."""
-    tokens = re.findall(r"[^\W\d_]+", text)
+    # Initials ("B.V.", "S.A.") are no words, and no evidence against: letters of two or more.
+    tokens = [t for t in re.findall(r"[^\W\d_]+", text) if len(t) >= 2]
     if not tokens:
         return False
-    long = [t for t in tokens if len(t) >= 3]
+    words = [t for t in tokens if vocabulary.find(LEGAL_FORMS, t)
+             or (len(t) >= 3 and re.search("[aeiouyäöüéèáíóú]", t, re.IGNORECASE))]  # fmt: skip
     odd = sum(not (ch.isalnum() or ch.isspace() or ch in "&.,'-()") for ch in text)
-    return len(long) * 2 >= len(tokens) and odd * 5 <= len(text)
+    return len(words) * 2 >= len(tokens) and odd * 5 <= len(text)
 
 
 def _plausible_name(text: str) -> bool:

@@ -55,6 +55,26 @@ def dates_in(line: str, order: tuple[bool, float] = (False, UNSURE)) -> list[Fou
     return sorted(found, key=lambda f: f.start)
 
 
+# A date as OCR garbles it: "04. „04. 2020", "21,04,20".
+_GARBLED = re.compile(
+    r"(?<!\d)(\d{1,2})\s*[.,]\s*[„\"“”']?\s*(\d{1,2})\s*[.,]\s*(\d{4}|\d{2})(?!\d)"
+)
+#: A date read through OCR's noise is this much less certain.
+GARBLED = 0.9
+
+
+def garbled_dates_in(line: str) -> list[FoundDate]:
+    """The dates OCR wrote with stray marks, spaces or commas in them (the caller asks only
+    where a date label says a date is), read day first as dotted dates are."""
+    found = []
+    for match in _GARBLED.finditer(line):
+        repaired = f"{match[1]}.{match[2]}.{match[3]}"
+        for reading in dates_in(repaired):
+            certainty = GARBLED * reading.certainty
+            found.append(FoundDate(reading.iso, match.start(), match.end(), certainty))
+    return found
+
+
 def numeric_order(text: str, currency: tuple[str, float] | None) -> tuple[bool, float]:
     """``(month_first, certainty)`` for the document's numeric dates: rule 1, else 2, else 3.
     ``currency``: the document's, with the analyzer's confidence in it ("$" alone is unsure:

@@ -134,7 +134,7 @@ def _sign_beside(line: str, start: int, end: int) -> tuple[str | None, int, int]
     return None, start, end
 
 
-def currency_mentions(text: str) -> list[frozenset[str]]:
-    """Each currency sign or code in ``text`` that stands by an amount, as the codes it means."""
-    return [money.currencies for line in text.splitlines() for money in amounts_in(line)
-            if money.currencies]  # fmt: skip
+def signs_in(line: str) -> list[frozenset[str]]:
+    """Each currency sign or code on ``line``, an amount beside it or not, as the codes it
+    means."""
+    return [currencies_of(match.group()) for match in _sign_pattern().finditer(line)]

@@ -26,16 +26,29 @@ PAYABLE = [
 TOTAL = ["total", "summe", "betrag", "montant", "importe", "importo", "totale", "razem", "suma",
          "amount"]  # fmt: skip
 # Amounts that are not the total: before tax, the tax, what was handed over or back.
-NOT_TOTAL = [
+# Before tax: what a total is never below, and what net + tax = gross adds up.
+SUBTOTAL = [
     "subtotal", "sub-total", "sub total", "net total", "total net", "total excl", "excl",
     "excluding", "before tax", "nettobetrag", "netto", "zwischensumme", "summe netto",
     "total ht", "montant ht", "sous-total", "sous total", "subtotaal", "totaal excl",
-    "netto razem", "wartość netto", "base imponible", "imponibile", "tax", "vat", "mwst",
-    "ust", "tva", "btw", "iva", "gst", "sst", "vat amount", "steuer", "podatek", "rounding",
-    "rounding adj", "change", "cash", "tendered", "paid", "discount", "rabatt", "remise",
-    "korting", "rabat", "sconto", "descuento", "deposit", "anzahlung", "acompte", "prepaid",
-    "qty", "quantity", "menge", "unit price", "price", "preis", "einzelpreis", "prix unitaire",
-    "cena", "precio", "prezzo", "prijs", "saving", "savings", "tip", "service charge",
+    "netto razem", "razem netto", "wartość netto", "base imponible", "imponibile",
+]  # fmt: skip
+TAX = ["tax", "vat", "mwst", "ust", "tva", "btw", "iva", "gst", "sst", "vat amount", "steuer",
+       "podatek"]  # fmt: skip
+# Other amounts that are not the total: what was handed over or back, taken off, or a price.
+NOT_TOTAL = [
+    *SUBTOTAL, *TAX, "rounding", "rounding adj", "change", "cash", "tendered", "paid",
+    "discount", "rabatt", "remise", "korting", "rabat", "sconto", "descuento", "deposit",
+    "anzahlung", "acompte", "prepaid", "qty", "quantity", "menge", "unit price", "price",
+    "preis", "einzelpreis", "prix unitaire", "cena", "precio", "prezzo", "prijs", "saving",
+    "savings", "tip", "service charge", "bar", "bargeld", "gegeben", "rückgeld", "zurück",
+    "espèces", "efectivo", "contanti", "gotówka", "wisselgeld", "reszta",
+]  # fmt: skip
+# Paid by card: on a till slip, the amount charged is the total (cash is not: it has change).
+PAID_BY_CARD = [
+    "kartenzahlung", "karte", "ec-karte", "ec-cash", "ec lastschrift", "girocard", "visa",
+    "mastercard", "maestro", "amex", "card", "credit card", "debit card", "carte bancaire",
+    "carte", "tarjeta", "carta", "pinnen", "pin", "karta",
 ]  # fmt: skip
 
 INVOICE_DATE = [
@@ -80,9 +93,13 @@ BUYER = [
 ]  # fmt: skip
 # Legal forms: a line with one names a company, most often the issuer at the top.
 LEGAL_FORMS = [
-    "gmbh", "ag", "kg", "ohg", "ug", "e.k.", "gbr", "ltd", "limited", "llc", "llp", "inc",
-    "corp", "plc", "pty", "co.", "s.a.", "sa", "sas", "s.a.s.", "sarl", "s.a.r.l.", "eurl",
-    "b.v.", "bv", "n.v.", "nv", "v.o.f.", "sp. z o.o.", "sp.z o.o.", "s.c.", "s.l.", "sl",
+    # Not "kg" alone: a receipt's kilograms. "GmbH & Co. KG" has its "gmbh".
+    "gmbh", "mbh", "gesmbh", "ges.mbh", "ges .mbh", "ag", "ohg", "ug", "e.k.", "gbr",
+    "ltd", "limited", "llc", "llp", "inc",
+    # Not "sa" or "sl" alone: a German receipt's Saturday ("Mo - Sa").
+    "corp", "plc", "pty", "co.", "s.a.", "sas", "s.a.s.", "sarl", "s.a.r.l.", "eurl",
+    "société anonyme", "sau", "s.a.u.", "sociedad anónima", "sociedad limitada",
+    "b.v.", "bv", "n.v.", "nv", "v.o.f.", "sp. z o.o.", "sp.z o.o.", "s.c.", "s.l.",
     "s.p.a.", "spa", "s.r.l.", "srl", "sdn bhd", "sdn. bhd.", "bhd", "enterprise",
     "trading", "restaurant", "hotel", "store", "shop", "market", "supermarket", "café",
 ]  # fmt: skip
