@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +39,21 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def precision_recall(tally: Counter[str]) -> tuple[float, float, str]:
+    """Precision and recall of a tally of ``tp`` (right), ``fp`` (a wrong value) and ``miss``
+    (no right value), and "right / expected"; nothing to judge counts as 1.0."""
+    tp, fp, miss = tally["tp"], tally["fp"], tally["miss"]
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + miss) if tp + miss else 1.0
+    return precision, recall, f"{tp} / {tp + miss}"
+
+
+def score_cells(tally: Counter[str]) -> list[str]:
+    """A table's precision, recall and "right / expected" cells for ``tally``."""
+    precision, recall, right = precision_recall(tally)
+    return [f"{precision:.2f}", f"{recall:.2f}", right]
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

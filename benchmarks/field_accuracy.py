@@ -19,7 +19,7 @@ from typing import Any
 from docflow_worker.analyzer import HeuristicAnalyzer
 from docflow_worker.steps.extract import ocr, read_pages
 
-from benchmarks.common import command_line, publish, table
+from benchmarks.common import command_line, precision_recall, publish, score_cells, table
 from benchmarks.corpus import Document, as_pdf, as_scan, corpus
 
 TARGETS = {"text PDFs": 0.95, "scans": 0.85}
@@ -75,9 +75,9 @@ def run(workers: int) -> None:
             if set_name != group:
                 continue
             total.update(tally)
-            rows.append([group, name, *_scores(tally)])
-        precision, recall = (float(x) for x in _scores(total)[:2])
-        rows.append([f"**{group}**", "**all fields**", *_scores(total)])
+            rows.append([group, name, *score_cells(tally)])
+        precision, recall, _ = precision_recall(total)
+        rows.append([f"**{group}**", "**all fields**", *score_cells(total)])
         met = "met" if min(precision, recall) >= target else "NOT met"
         right = types[group]["right"] / sum(types[group].values())
         verdicts.append(
@@ -85,7 +85,7 @@ def run(workers: int) -> None:
             f"{met}; document type right for {right:.0%}."
         )
     layout_rows = [
-        [group, kind, layout, *_scores(tally)]
+        [group, kind, layout, *score_cells(tally)]
         for (group, kind, layout), tally in sorted(layouts.items())
     ]
     documents_line = (
@@ -105,13 +105,6 @@ def run(workers: int) -> None:
     ]
     publish("Field accuracy (default analyzer)", command_line("benchmarks.field_accuracy"),
             [s for s in sections if s])  # fmt: skip
-
-
-def _scores(tally: Counter[str]) -> list[str]:
-    tp, fp, miss = tally["tp"], tally["fp"], tally["miss"]
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + miss) if tp + miss else 1.0
-    return [f"{precision:.2f}", f"{recall:.2f}", f"{tp} / {tp + miss}"]
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from docflow_worker.documents import PDF, page_count, sniff_type
 from docflow_worker.steps.analyze import analysis_of
 from docflow_worker.steps.extract import read_pages
 
-from benchmarks.common import ROOT, command_line, publish, table
+from benchmarks.common import ROOT, command_line, precision_recall, publish, score_cells, table
 
 CORPUS = ROOT / "benchmarks" / "real"
 FIELDS = ["vendor", "number", "date", "total", "currency"]
@@ -163,14 +163,13 @@ def _scored(analyzer: str, documents: list[Labelled], outcomes: list[dict[str, A
             for key in (("field", field), ("source", doc.source), ("language", doc.language),
                         ("kind", doc.kind), ("all", "all")):  # fmt: skip
                 by[key].update(outcome_kind)
-    precision, recall, _ = _scores(by["all", "all"])
+    precision, recall, _ = precision_recall(by["all", "all"])
     type_right = types["right"] / sum(types.values())
     met = (precision >= TARGET_PRECISION and recall >= TARGET_RECALL
            and type_right >= TARGET_TYPE)  # fmt: skip
-    rows = [[group, name, *(f"{x:.2f}" for x in _scores(tally)[:2]), _scores(tally)[2]]
-            for (group, name), tally in sorted(by.items()) if group != "all"]  # fmt: skip
-    rows.append(["**all**", "**all fields**", f"{precision:.2f}", f"{recall:.2f}",
-                 _scores(by["all", "all"])[2]])  # fmt: skip
+    rows = [[group, name, *score_cells(tally)] for (group, name), tally in sorted(by.items())
+            if group != "all"]  # fmt: skip
+    rows.append(["**all**", "**all fields**", *score_cells(by["all", "all"])])
     return [
         f"#### Analyzer: {analyzer}",
         table(["by", "which", "precision", "recall", "right / labelled"], rows),
@@ -179,13 +178,6 @@ def _scored(analyzer: str, documents: list[Labelled], outcomes: list[dict[str, A
         f"{TARGET_TYPE:.0%}): {'met' if met else 'NOT met'}.",
         "Misses (first 30):\n\n" + "\n".join(f"- {m}" for m in misses[:30]) if misses else "",
     ]
-
-
-def _scores(tally: Counter[str]) -> tuple[float, float, str]:
-    tp, fp, miss = tally["tp"], tally["fp"], tally["miss"]
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + miss) if tp + miss else 1.0
-    return precision, recall, f"{tp} / {tp + miss}"
 
 
 def main() -> None:

@@ -493,7 +493,9 @@ def _plausible_name(text: str) -> bool:
             ],
             text,
         )
-        and not re.search(r"@|www\.|https?:|\btel\b|\bfax\b|\+\d", text, re.IGNORECASE)
+        and not re.search(
+            r"@|www\.|https?:|\+\d", text, re.IGNORECASE
+        )  # contact lines ("tel": NOT_A_NAME)
     )
 
 

@@ -67,12 +67,17 @@ def unsure_invoice_pdf() -> bytes:
 
 
 def _lines_pdf(lines: list[str]) -> bytes:
+    return bytes(_printed(lines).output())
+
+
+def _printed(lines: list[str]) -> FPDF:
+    """A page with ``lines`` on it, one under the other, as text."""
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", size=12)
     for line in lines:
         pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    return pdf
 
 
 def long_text_pdf(pages: int) -> bytes:
@@ -128,10 +133,6 @@ def e_invoice_xml(name: str) -> bytes:
 
 def factur_x_pdf(xml: bytes, printed_lines: list[str], name: str = "factur-x.xml") -> bytes:
     """A printed invoice page with ``xml`` attached as ``name``, as a Factur-X PDF carries it."""
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    for line in printed_lines:
-        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    pdf = _printed(printed_lines)
     pdf.embed_file(bytes=xml, basename=name, desc="Factur-X invoice", compress=True)
     return bytes(pdf.output())
