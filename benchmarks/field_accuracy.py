@@ -27,9 +27,9 @@ TARGETS = {"text PDFs": 0.95, "scans": 0.85}
 
 def analyse(doc: Document) -> tuple[str, dict[str, Any]]:
     if doc.scan:
-        pages = [ocr(as_scan(doc))]
+        pages = [ocr(as_scan(doc)).text]
     else:
-        pages = [p.text for p in read_pages(as_pdf(doc), "application/pdf", 1, 1)]
+        pages = [p.text.text for p in read_pages(as_pdf(doc), "application/pdf", 1, 1)]
     analysis = HeuristicAnalyzer().analyze(pages, "auto")
     found = {name: f.value for name, f in analysis.fields.items()}
     return analysis.document_type, found

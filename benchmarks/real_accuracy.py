@@ -78,7 +78,9 @@ def analyse(doc: Labelled) -> dict[str, Any]:
     data = (CORPUS / "documents" / doc.file).read_bytes()
     content_type = sniff_type(data)
     began = time.perf_counter()
-    pages = read_pages(data, content_type, 1, page_count(data, content_type))
+    pages = [
+        page.text for page in read_pages(data, content_type, 1, page_count(data, content_type))
+    ]
     read_seconds = time.perf_counter() - began
     found_xml = e_invoice.in_document(data, content_type == PDF)
     results = {}

@@ -6,6 +6,7 @@ costs nothing (its task is suspended on the server, no worker holds it) and surv
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import subprocess
@@ -18,6 +19,7 @@ from docflow_samples import invoice_pdf, unsure_invoice_pdf
 from docflow_shared.ids import workflow_id
 from docflow_testing.processes import BIN
 from docflow_testing.stack import REVIEW_STEPS, STEPS, FileServer, LocalStack, running_stack
+from PIL import Image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-approval-stack")]
 
@@ -84,6 +86,18 @@ def test_auto_review_lets_a_sure_job_through_and_stops_an_unsure_one_for_correct
     total = waiting["result"]["analysis"]["fields"]["total"]
     assert total["value"] is None, "two totals that disagree: no value, but candidates"
     assert {c["value"] for c in total["candidates"]} == {"500.00", "350.00"}
+    # Each candidate's line is boxed on the picture of its page, where the reviewer checks it.
+    first, second = (c["box"] for c in total["candidates"])
+    assert first != second
+    assert all(0 <= b["left"] < b["right"] <= 1 and 0 <= b["top"] < b["bottom"] <= 1
+               for b in (first, second))  # fmt: skip
+    picture = httpx.get(f"{approval_stack.gateway}/jobs/{unsure}/pages/1", timeout=30)
+    assert picture.status_code == 200, picture.text
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(picture.content)).format == "JPEG"
+    missing = httpx.get(f"{approval_stack.gateway}/jobs/{unsure}/pages/9", timeout=30)
+    assert (missing.status_code, missing.json()["message"]) == (
+        404, f"job {unsure} has no picture of page 9")  # fmt: skip
     wrong = decide(approval_stack, unsure, {"approved": True, "reviewer": "rita",
                                             "fields": {"total": "three hundred"}})  # fmt: skip
     assert wrong.status_code == 422, wrong.text

@@ -183,6 +183,18 @@ def test_a_reviewer_corrects_an_unsure_total_from_the_page(
     wait_for_status(card, "awaiting_approval")
     total_row = card.locator('[data-field-name="total"] [data-field="value"]')
     expect(total_row).to_have_text("unsure: 500.00 or 350.00?")
+    # The page's picture, fetched with the token, with both candidate totals' lines boxed on it.
+    picture = card.locator('[data-field="page-picture"]')
+    expect(picture).to_have_count(1)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=picture.element_handle(), timeout=WAIT_MS)  # fmt: skip
+    boxes = card.locator('[data-evidence-box="total"]')
+    expect(boxes).to_have_count(2)
+    shown = [boxes.nth(i).bounding_box() for i in range(2)]
+    frame = picture.bounding_box()
+    assert frame is not None
+    assert all(b is not None and b["height"] > 0 for b in shown)
+    assert all(frame["y"] <= b["y"] < frame["y"] + frame["height"] for b in shown if b)
 
     total = card.locator('input[name="field-total"]')
     expect(total).to_have_value("500.00")  # the best candidate, for the reviewer to check

@@ -27,6 +27,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/jobs", "docflow_status.handlers.http:lambda_handler"),
     ("GET", "/versions", "docflow_status.handlers.http:lambda_handler"),
     ("GET", "/jobs/{jobId}/history", "docflow_status.handlers.http:lambda_handler"),
+    ("GET", "/jobs/{jobId}/pages/{page}", "docflow_status.handlers.http:lambda_handler"),
 ]
 
 # The emulator's invoke path (the Lambda Invoke API's, for the one function a container holds).

@@ -19,7 +19,8 @@ FILES = {
 }
 
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+    # blob: the pages' pictures, fetched with the API token and shown from memory.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",  # an edited page shows on reload, without a restart

@@ -211,3 +211,23 @@ def test_a_jobs_history_is_exported_in_call_order_with_errors_readable_and_no_pi
     assert JobHistory.model_validate_json(answer["body"]).root.id == root, "it reads back"
     assert missing["statusCode"] == 404
     assert (refused["statusCode"], admin["statusCode"]) == (403, 200), "an admin's, when verified"
+
+
+def test_a_page_picture_of_an_unknown_job_or_without_a_blob_store_is_not_found(
+    resonate_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked before any blob store is asked: an unknown job, and a stack whose status function
+    has no DOCFLOW_BUCKET (then no page has a picture) answer 404, never a 500."""
+    monkeypatch.delenv("DOCFLOW_BUCKET", raising=False)
+    forget_settings()
+    job_id = f"st-{uuid.uuid4().hex[:8]}"
+    start(resonate_url, job_id, finished_steps=2, running=True)
+
+    unknown = f"nobody-{job_id}"
+    no_picture = f"job {job_id} has no picture of page 1"
+    for path, message in [(f"/jobs/{unknown}/pages/1", f"promise doc/{unknown} not found"),
+                          (f"/jobs/{job_id}/pages/1", no_picture)]:  # fmt: skip
+        answer = lambda_handler(api_event("GET", path), LambdaContext("test"))
+        assert (answer["statusCode"], json.loads(answer["body"])["message"]) == (404, message)
+    zero = lambda_handler(api_event("GET", f"/jobs/{job_id}/pages/0"), LambdaContext("test"))
+    assert zero["statusCode"] == 422

@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from docflow_shared.models import Analysis, Box, Candidate, ExtractedField
 from docflow_worker.analyzer import HeuristicAnalyzer
 from docflow_worker.dates import dates_in, numeric_order
+from docflow_worker.domain import PageText
 from docflow_worker.money import amounts_in
+from docflow_worker.steps.analyze import boxed
 
 pytestmark = pytest.mark.unit
 
@@ -302,3 +305,34 @@ def test_the_invoice_number_follows_its_label_in_each_language(line: str, number
 )
 def test_the_kind_is_told_by_whole_words_in_each_language(text: str, expected: str) -> None:
     assert kind(text) == expected
+
+
+def test_each_fields_evidence_is_boxed_where_its_line_is_on_its_page() -> None:
+    total_box = Box(left=0.1, top=0.5, right=0.4, bottom=0.53)
+    subtotal_box = Box(left=0.1, top=0.45, right=0.4, bottom=0.48)
+    vendor_box = Box(left=0.1, top=0.1, right=0.3, bottom=0.13)
+    pages = [
+        PageText(page=1, method="ocr", text="ACME Ltd\n\nSubtotal EUR 9.00\n  Total: EUR 10.00 ",
+                 boxes=[vendor_box, None, subtotal_box, total_box]),
+        PageText(page=2, method="text", text="Total: EUR 10.00"),  # no picture: no boxes
+    ]  # fmt: skip
+    analysis = Analysis(
+        document_type="invoice", summary="", analyzer="llm:any",
+        fields={
+            "total": ExtractedField(value="10.00", evidence="Total: EUR 10.00", page=1, candidates=[
+                Candidate(value="9.00", evidence="Subtotal EUR 9.00", page=1, confidence=0.3)]),
+            "currency": ExtractedField(value="EUR", evidence="EUR 10.00", page=1),  # part of a line
+            "date": ExtractedField(value="2024-03-05", evidence="Total: EUR 10.00", page=2),
+            "number": ExtractedField(value="7", evidence="No. 7", page=1),  # on no line
+        },
+    )  # fmt: skip
+
+    fields = boxed(analysis, pages).fields
+
+    assert fields["total"].box == total_box
+    assert fields["total"].candidates[0].box == subtotal_box
+    assert fields["currency"].box == total_box
+    assert fields["date"].box is None
+    assert fields["number"].box is None
+    assert fields["total"].model_dump(mode="json")["box"] == {
+        "left": 0.1, "top": 0.5, "right": 0.4, "bottom": 0.53}  # fmt: skip

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from docflow_samples import invoice_image
+from docflow_samples import INVOICE_LINES, invoice_image, invoice_pdf
+from docflow_shared.models import Box
 from docflow_worker.steps import extract
 from docflow_worker.steps.extract import ocr, parse_tsv
 from PIL import Image
@@ -17,7 +18,7 @@ REAL = Path(__file__).parents[3] / "benchmarks" / "real" / "documents"
 
 @pytest.mark.parametrize("angle", [90, 180, 270])
 def test_a_page_scanned_sideways_or_upside_down_is_read_upright(angle: int) -> None:
-    text = ocr(invoice_image().rotate(angle, expand=True))
+    text = ocr(invoice_image().rotate(angle, expand=True)).text
 
     assert "INV-2024-0042" in text
     assert "Total: EUR 1,230.50" in text
@@ -33,7 +34,7 @@ def test_an_upright_page_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(extract, "_read", counted)
 
-    assert "Total: EUR 1,230.50" in ocr(invoice_image())
+    assert "Total: EUR 1,230.50" in ocr(invoice_image()).text
     assert len(readings) == 1
 
 
@@ -44,7 +45,7 @@ def test_a_real_full_bed_scan_is_cropped_to_its_paper_and_read() -> None:
     scan = Image.open(REAL / "softmatic" / "C-tanke_07092018_01_03400.jpg")
 
     assert extract._read(scan).words == 0, "the scan as it is: nothing read"
-    text = ocr(scan)
+    text = ocr(scan).text
 
     assert "Tankstelle" in text
     assert "34,00" in text
@@ -71,7 +72,7 @@ def test_a_text_layer_that_is_not_text_is_read_as_a_scan(text: str, is_text: boo
 def _tsv(*words: tuple[tuple[int, int, int], int, int, float, str]) -> str:
     """Tesseract TSV of words: ((block, paragraph, line), left, top, confidence, text)."""
     columns = "level page_num block_num par_num line_num word_num left top width height conf text"
-    rows = [columns.replace(" ", "\t")]
+    rows = [columns.replace(" ", "\t"), "1\t1\t0\t0\t0\t0\t0\t0\t1000\t500\t-1\t"]  # the page
     for (block, paragraph, line), left, top, confidence, text in words:
         cells = [5, 1, block, paragraph, line, 1, left, top, 20 * len(text), 30, confidence, text]
         rows.append("\t".join(str(c) for c in cells))
@@ -123,3 +124,61 @@ def test_two_lines_at_the_same_height_and_size_do_not_crash_the_layout() -> None
     ))  # fmt: skip
 
     assert reading.text == "Total $120.00"
+
+
+def test_each_line_is_boxed_as_a_fraction_of_the_page_and_a_blank_line_has_no_box() -> None:
+    reading = parse_tsv(_tsv(
+        ((1, 1, 1), 100, 100, 95.0, "Invoice"), ((1, 1, 1), 260, 100, 95.0, "INV-1"),
+        ((1, 1, 2), 100, 150, 95.0, "Date"), ((2, 1, 1), 100, 350, 95.0, "Total"),
+    ))  # fmt: skip
+
+    assert reading.text == "Invoice INV-1\nDate\n\nTotal"
+    invoice, _date, blank, total = reading.boxes
+    # words are 20 px a letter wide and 30 px high, on a 1000 x 500 page
+    assert invoice == Box(left=0.1, top=0.2, right=0.36, bottom=0.26)
+    assert blank is None
+    assert total == Box(left=0.1, top=0.7, right=0.2, bottom=0.76)
+
+
+def _text_in(picture: Image.Image, box: Box | None) -> str:
+    """What OCR reads inside ``box`` on ``picture``: proves the box is where its line is."""
+    assert box is not None
+    width, height = picture.size
+    margin = 0.01
+    crop = picture.crop(
+        (
+            int((box.left - margin) * width),
+            int((box.top - margin) * height),
+            int((box.right + margin) * width),
+            int((box.bottom + margin) * height),
+        )
+    )
+    return ocr(crop).text  # fmt: skip
+
+
+def test_a_scans_lines_are_boxed_on_its_picture_turned_upright() -> None:
+    upright = invoice_image()
+    reading = ocr(upright.rotate(90, expand=True))
+
+    assert reading.picture is not None
+    wide = reading.picture.width > reading.picture.height
+    assert wide == (upright.width > upright.height), "the picture is the page turned upright"
+    lines = reading.text.split("\n")
+    assert len(reading.boxes) == len(lines)
+    total = next(i for i, line in enumerate(lines) if "Total" in line)
+    assert "1,230.50" in _text_in(reading.picture, reading.boxes[total])
+
+
+def test_a_text_layers_lines_are_boxed_on_the_rendered_page() -> None:
+    (page,) = extract.read_pages(invoice_pdf(), "application/pdf", 1, 1)
+
+    assert page.text.method == "text"
+    assert page.picture is not None
+    assert max(page.picture.size) == extract.PICTURE_SIDE
+    lines = page.text.text.split("\n")
+    assert len(page.text.boxes) == len(lines)
+    total_line = next(line for line in INVOICE_LINES if line.startswith("Total"))
+    total = lines.index(total_line)
+    assert "1,230.50" in _text_in(page.picture, page.text.boxes[total])
+    vendor = lines.index(INVOICE_LINES[0])
+    assert INVOICE_LINES[0].split()[0] in _text_in(page.picture, page.text.boxes[vendor])

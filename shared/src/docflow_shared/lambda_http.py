@@ -82,11 +82,17 @@ ERROR_MEANINGS = {
 
 
 def openapi_responses(
-    status: int, description: str, model: type[BaseModel], *error_statuses: int
+    status: int, description: str, model: type[BaseModel] | str, *error_statuses: int
 ) -> dict[int, OpenAPIResponse]:
-    """A route's documented answers: its success and the errors it can give (as ErrorBody)."""
+    """A route's documented answers: its success (a model as JSON, or binary content of a media
+    type, e.g. ``"image/jpeg"``) and the errors it can give (as ErrorBody)."""
+    content: dict[str, Any] = (
+        {model: {"schema": {"type": "string", "format": "binary"}}}
+        if isinstance(model, str)
+        else {"application/json": {"model": model}}
+    )
     responses: dict[int, OpenAPIResponse] = {
-        status: {"description": description, "content": {"application/json": {"model": model}}}
+        status: {"description": description, "content": content}
     }
     for error in error_statuses:
         responses[error] = {

@@ -116,6 +116,16 @@ class Trace(Wire):
     accepted_at: int  # epoch ms, the trigger's clock
 
 
+class Box(Wire):
+    """Where a line is on its page's picture, as fractions of the picture's width and height
+    (0, 0 the top left corner): any size of the picture shows it."""
+
+    left: float = Field(ge=0, le=1)
+    top: float = Field(ge=0, le=1)
+    right: float = Field(ge=0, le=1)
+    bottom: float = Field(ge=0, le=1)
+
+
 class Candidate(Wire):
     """One value a field could have, with the line it was read from and how likely it is."""
 
@@ -123,6 +133,7 @@ class Candidate(Wire):
     evidence: str
     page: int = Field(ge=1)
     confidence: float = Field(ge=0, le=1)
+    box: Box | None = None  # the evidence line on the page's picture, when it is found there
 
 
 class ExtractedField(Wire):
@@ -139,15 +150,20 @@ class ExtractedField(Wire):
     confidence: float | None = Field(None, ge=0, le=1)
     candidates: list[Candidate] = []  # when unsure, or when other values came near
     source: Literal["reviewer"] | None = None  # a person's correction, not the analyzer's
+    # The evidence line on the page's picture (``GET /jobs/{jobId}/pages/{page}``), when the
+    # page has one and the line is found on it: where a reviewer looks.
+    box: Box | None = None
 
     @model_serializer(mode="wrap")
     def _value_even_when_null(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Results are dumped without their nulls; a field's value stays, null: "not sure".
-        # Candidates are shown only when there is a choice.
+        # Candidates are shown only when there is a choice, a box only where there is one.
         data: dict[str, Any] = dump(self)
         data.setdefault("value", None)
         if not data.get("candidates", True):
             del data["candidates"]
+        if "box" in data and data["box"] is None:
+            del data["box"]
         return data
 
 

@@ -178,8 +178,12 @@ class StatusSettings(FrontDoorSettings):
     # A job that needs a worker and has shown no sign of one for this long is reported as
     # waiting for a worker (none running, or its worker died).
     stuck_after_seconds: float = Field(30.0, gt=0, validation_alias="DOCFLOW_STUCK_AFTER")
+    # The workers' blob store, where the pictures of the pages are (GET /jobs/{jobId}/pages/{n});
+    # unset: no pictures are shown.
+    bucket: str | None = Field(None, validation_alias="DOCFLOW_BUCKET")
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "bucket", "aws_endpoint_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return _none_if_empty(value)

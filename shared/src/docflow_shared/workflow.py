@@ -127,3 +127,8 @@ JOBS_PREFIX = "jobs/"
 def blob_prefix(job_id: str) -> str:
     """Where one job's document, text and result live in the blob store."""
     return f"{JOBS_PREFIX}{job_id}/"
+
+
+def page_picture_key(job_id: str, page: int) -> str:
+    """Where the picture of a job's page is: the page as its text was read, a grey JPEG."""
+    return f"{blob_prefix(job_id)}pages/{page}.jpg"

@@ -39,10 +39,13 @@ function apiMessage(status, body) {
   return body && body.message ? `${body.message} (${status})` : `The API answered ${status}.`;
 }
 
-async function api(method, path, body) {
-  const headers = {};
+function authorization() {
   const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function api(method, path, body) {
+  const headers = authorization();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method,
@@ -363,6 +366,7 @@ function approvalForm(job) {
   const form = el(
     "form",
     { class: "approval", "data-field": "approval" },
+    ...evidencePages(job),
     corrections.length
       ? el("fieldset", { class: "corrections" }, el("legend", null, "Fields (correct what is wrong)"),
           ...corrections.map((input) => el("label", null, `${input.dataset.correct} `, input)))
@@ -404,6 +408,54 @@ function approvalForm(job) {
       approve.disabled = reject.disabled = false;
     }
   }
+}
+
+// The pages the fields were read from, each field's evidence line boxed on the page's picture
+// (an unsure field's candidates, dashed), so the reviewer checks the values against the page.
+function evidencePages(job) {
+  const analysis = (job.result && (job.result.analysis || job.result)) || {};
+  const marks = [];
+  for (const [name, field] of Object.entries(analysis.fields || {})) {
+    const unsure = field.value === null || field.value === undefined;
+    for (const found of unsure ? field.candidates || [] : [field]) {
+      if (found.box) marks.push({ name, unsure, page: found.page, box: found.box, value: found.value });
+    }
+  }
+  const pages = [...new Set(marks.map((mark) => mark.page))].sort((a, b) => a - b);
+  return pages.map((page) => {
+    const picture = el("img", { alt: `page ${page}`, "data-field": "page-picture" });
+    const figure = el("figure", { class: "evidence", "data-page": page }, picture);
+    for (const mark of marks.filter((m) => m.page === page)) {
+      const box = el(
+        "div",
+        { class: mark.unsure ? "box unsure" : "box", "data-evidence-box": mark.name,
+          title: `${mark.name}: ${fieldText(mark.value)}` },
+        el("span", null, mark.unsure ? `${mark.name}?` : mark.name),
+      );
+      // Positioned through the CSSOM: the page's CSP allows no style attributes.
+      Object.assign(box.style, {
+        left: `${mark.box.left * 100}%`,
+        top: `${mark.box.top * 100}%`,
+        width: `${(mark.box.right - mark.box.left) * 100}%`,
+        height: `${(mark.box.bottom - mark.box.top) * 100}%`,
+      });
+      figure.append(box);
+    }
+    pagePicture(job.jobId, page).then(
+      (url) => { picture.src = url; },
+      (err) => figure.append(el("figcaption", { class: "refused" }, errorText(err))),
+    );
+    return figure;
+  });
+}
+
+// The picture of a job's page, fetched with the token (an <img> cannot send one).
+async function pagePicture(jobId, page) {
+  const response = await fetch(`/jobs/${jobId}/pages/${page}`, { headers: authorization() });
+  if (!response.ok) {
+    throw new ApiError(response.status, await response.json().catch(() => null));
+  }
+  return URL.createObjectURL(await response.blob());
 }
 
 // One input per field a reviewer may correct: the analyzer's value, or its best candidate.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docflow_shared.models import JobRequest, Trace, Wire
+from docflow_shared.models import Box, JobRequest, Trace, Wire
 from pydantic import ConfigDict, Field
 
 
@@ -56,6 +56,9 @@ class PageText(Wire):
     page: int
     method: str  # "text" (the PDF's text layer) or "ocr"
     text: str
+    # Each line's box on the page's picture, one per line of ``text`` (None: a blank line, or
+    # one the PDF places nowhere); empty when the page has no picture (a plain text document).
+    boxes: list[Box | None] = Field(default_factory=list)
 
 
 class PageBatch(Wire):

@@ -1,9 +1,10 @@
 """API Gateway (HTTP API, payload 2.0) entry point: ``GET /status/{jobId}``, ``GET /jobs``,
-``GET /versions`` and ``GET /jobs/{jobId}/history``.
+``GET /versions``, ``GET /jobs/{jobId}/history`` and ``GET /jobs/{jobId}/pages/{page}``.
 
 No ``from __future__ import annotations`` here: powertools reads the route signatures at runtime.
 """
 
+import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -17,6 +18,7 @@ from docflow_shared.workflow_history import JobHistory
 
 from ..logic.history import export_history
 from ..logic.job_status import get_job_status, list_jobs
+from ..logic.pictures import picture_of_page
 from ..logic.versions import workflow_versions
 from ..observability import logger
 
@@ -75,6 +77,28 @@ def history(job_id: Annotated[str, Path(alias="jobId")]) -> Response[str]:
     logger.append_keys(jobId=job_id)
     exported = export_history(job_id, caller_in(app.current_event.raw_event))
     return Response(200, "application/json", exported.model_dump_json(by_alias=True))
+
+
+@app.get(
+    "/jobs/<jobId>/pages/<page>",
+    summary="The picture of a job's page, on which its fields' evidence boxes are",
+    operation_id="getPagePicture",
+    description="A grey JPEG of the page as its text was read (OCR's image, upright and "
+    "cropped; or the PDF page rendered), for the first 20 pages. Each field's `box` gives "
+    "its evidence line on it, as fractions of the picture's width and height.",
+    responses=openapi_responses(200, "the picture", "image/jpeg", 400, 401, 404, 422, 502, 503),
+)
+def page_picture(
+    job_id: Annotated[str, Path(alias="jobId")], page: Annotated[int, Path(ge=1)]
+) -> Response[str]:
+    logger.append_keys(jobId=job_id)
+    picture = picture_of_page(job_id, page, caller_in(app.current_event.raw_event))
+    # Base64 text, as API Gateway carries a binary body: as bytes, powertools' response
+    # validation would read the JPEG as UTF-8.
+    headers = {"Cache-Control": "private, max-age=300"}
+    answer = Response(200, "image/jpeg", base64.b64encode(picture).decode(), headers=headers)
+    answer.base64_encoded = True
+    return answer
 
 
 @logger.inject_lambda_context(clear_state=True)  # no jobId left from the last request

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from docflow_shared.models import Analysis
+from typing import Any
+
+from docflow_shared.models import Analysis, Box, Candidate, ExtractedField
 from docflow_shared.settings import WorkerSettings
 
 from .. import e_invoice
-from ..analyzer import Analyzer, HeuristicAnalyzer, summarize
+from ..analyzer import EVIDENCE_CHARS, Analyzer, HeuristicAnalyzer, summarize
 from ..dal import blobs
 from ..domain import Job, PageText, Text
 from ..llm_analyzer import LLMAnalyzer
@@ -26,11 +28,12 @@ def analyzer() -> Analyzer:
 def analyze(job: Job, text: Text) -> Analysis:
     """From the e-invoice XML when the document is or carries one (exact), else from the text
     by the configured analyzer."""
-    pages = [PageText.model_validate(page).text for page in blobs.get_json(text.key)["pages"]]
+    pages = [PageText.model_validate(page) for page in blobs.get_json(text.key)["pages"]]
     found = None
     if text.e_invoice_key:
         found = (text.e_invoice_key.rsplit("/", 1)[-1], blobs.get_bytes(text.e_invoice_key))
-    return analysis_of(pages, found, job.type, analyzer())
+    analysis = analysis_of([page.text for page in pages], found, job.type, analyzer())
+    return boxed(analysis, pages)
 
 
 def analysis_of(
@@ -46,3 +49,29 @@ def analysis_of(
             printed = [] if source == e_invoice.XML_DOCUMENT else pages
             return e_invoice.analysis(invoice, printed, summarize("\n".join(printed)))
     return fallback.analyze(pages, hint)
+
+
+def boxed(analysis: Analysis, pages: list[PageText]) -> Analysis:
+    """Each field and candidate with the box of its evidence line on its page's picture, where
+    the line is found there: the line itself, else the first that holds it (an LLM may quote
+    part of a line)."""
+    lines = {
+        page.page: list(zip(page.text.split("\n"), page.boxes, strict=False)) for page in pages
+    }
+
+    def box(evidence: str, page: int) -> Box | None:
+        on_page = lines.get(page, [])
+        exact = [b for line, b in on_page if line.strip()[:EVIDENCE_CHARS] == evidence]
+        held = [b for line, b in on_page if len(evidence) >= 3 and evidence in line]
+        return next((b for b in [*exact, *held] if b is not None), None)
+
+    def with_box(item: ExtractedField | Candidate) -> Any:
+        return item.model_copy(update={"box": box(item.evidence, item.page)})
+
+    fields = {
+        name: with_box(field).model_copy(
+            update={"candidates": [with_box(c) for c in field.candidates]}
+        )
+        for name, field in analysis.fields.items()
+    }
+    return analysis.model_copy(update={"fields": fields})

