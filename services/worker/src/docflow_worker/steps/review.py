@@ -11,15 +11,9 @@ from decimal import Decimal, InvalidOperation
 from docflow_shared.models import Analysis, ExtractedField
 from docflow_shared.settings import WorkerSettings
 
+from ..analyzer import REQUIRED_FIELDS
 from ..domain import Approval, Decision, Job
 from ..endings import end_job
-
-# What a document of each kind must have for it to go through without a person.
-REQUIRED_FIELDS = {
-    "invoice": ("vendor", "date", "total", "currency"),
-    "receipt": ("merchant", "date", "total"),
-    "contract": ("parties",),
-}
 
 
 def approval_required(job: Job, analysis: Analysis) -> bool:
