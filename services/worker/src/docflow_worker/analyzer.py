@@ -54,6 +54,8 @@ REQUIRED_FIELDS = {
     "receipt": ("merchant", "date", "total"),
     "contract": ("parties",),
 }
+
+
 CANDIDATES_KEPT = 3
 # A rival value scoring this much of the best makes the best unsure.
 RIVAL_WEIGHT = 0.5
@@ -569,6 +571,15 @@ def _line_at(lines: list[Line], offset: int) -> Line:
         if offset < 0:
             return line
     return lines[-1]
+
+
+def incomplete(analysis: Analysis) -> bool:
+    """No kind of document found, or a field its kind requires without a value."""
+    required = REQUIRED_FIELDS.get(analysis.document_type)
+    if required is None:
+        return True
+    return any(analysis.fields.get(name) is None or analysis.fields[name].value is None
+               for name in required)  # fmt: skip
 
 
 def summarize(text: str, sentences: int = 3, limit: int = 400) -> str:

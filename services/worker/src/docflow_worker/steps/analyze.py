@@ -13,13 +13,7 @@ from docflow_shared.workflow import page_picture_key
 from PIL import Image
 
 from .. import e_invoice, second_ocr
-from ..analyzer import (
-    EVIDENCE_CHARS,
-    REQUIRED_FIELDS,
-    Analyzer,
-    HeuristicAnalyzer,
-    summarize,
-)
+from ..analyzer import EVIDENCE_CHARS, Analyzer, HeuristicAnalyzer, incomplete, summarize
 from ..dal import blobs
 from ..domain import Job, PageText, Text
 from ..llm_analyzer import LLMAnalyzer
@@ -92,15 +86,6 @@ def analysis_of(
             analysis = filled(analysis, second)
             pages = [*pages, *again.values()]
     return boxed(analysis, pages)
-
-
-def incomplete(analysis: Analysis) -> bool:
-    """No kind of document found, or a field its kind requires without a value."""
-    required = REQUIRED_FIELDS.get(analysis.document_type)
-    if required is None:
-        return True
-    return any(analysis.fields.get(name) is None or analysis.fields[name].value is None
-               for name in required)  # fmt: skip
 
 
 def filled(first: Analysis, second: Analysis) -> Analysis:

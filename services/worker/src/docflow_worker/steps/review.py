@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from docflow_shared.models import Analysis, ExtractedField
 from docflow_shared.settings import WorkerSettings
 
-from ..analyzer import REQUIRED_FIELDS
+from ..analyzer import REQUIRED_FIELDS, incomplete
 from ..domain import Approval, Decision, Job
 from ..endings import end_job
 
@@ -38,16 +38,10 @@ def unsure(analysis: Analysis, below: float) -> bool:
     """Whether a person should look: a kind of document docflow cannot read, a required field
     missing (or left without a value: not sure enough), one less sure than ``below``, or a
     document that contradicts itself (an e-invoice whose printed total is not its XML's)."""
-    required = REQUIRED_FIELDS.get(analysis.document_type)
-    if required is None or analysis.disagreements:
+    if incomplete(analysis) or analysis.disagreements:
         return True
-    for name in required:
-        found = analysis.fields.get(name)
-        if found is None or found.value is None:
-            return True
-        if found.confidence is not None and found.confidence < below:
-            return True
-    return False
+    required = [analysis.fields[name] for name in REQUIRED_FIELDS[analysis.document_type]]
+    return any(found.confidence is not None and found.confidence < below for found in required)
 
 
 def corrected(analysis: Analysis, approval: Approval | None) -> Analysis:
