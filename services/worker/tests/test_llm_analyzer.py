@@ -149,6 +149,11 @@ def test_the_worker_uses_the_llm_analyzer_when_configured(
     forget_settings()
     try:
         assert isinstance(analyzer(), LLMAnalyzer)
+        monkeypatch.setenv("DOCFLOW_FIELD_MIN_CONFIDENCE", "0.99")
+        forget_settings()
+        llm = analyzer()
+        assert isinstance(llm, LLMAnalyzer)
+        assert llm.fallback.min_confidence == 0.99, "its fallback is as sure as the setting asks"
         monkeypatch.delenv("DOCFLOW_LLM_MODEL")
         forget_settings()
         assert not isinstance(analyzer(), LLMAnalyzer)

@@ -97,13 +97,18 @@ class LLMUnavailable(Exception):
 
 class LLMAnalyzer:
     def __init__(
-        self, base_url: str, model: str, api_key: str | None, timeout_seconds: float = 60
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        timeout_seconds: float = 60,
+        fallback: HeuristicAnalyzer | None = None,  # when no valid answer comes
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout_seconds
-        self.fallback = HeuristicAnalyzer()
+        self.fallback = fallback or HeuristicAnalyzer()
 
     def analyze(self, pages: list[str], hint: str) -> Analysis:
         try:

@@ -22,12 +22,12 @@ from ..llm_analyzer import LLMAnalyzer
 def analyzer() -> Analyzer:
     """The LLM analyzer when ``DOCFLOW_LLM_BASE_URL`` and ``DOCFLOW_LLM_MODEL`` are set."""
     settings = WorkerSettings.current()
+    heuristic = HeuristicAnalyzer(settings.field_min_confidence)
     if settings.llm_base_url and settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        return LLMAnalyzer(
-            settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_seconds
-        )
-    return HeuristicAnalyzer(settings.field_min_confidence)
+        return LLMAnalyzer(settings.llm_base_url, settings.llm_model, key,
+                           settings.llm_timeout_seconds, fallback=heuristic)  # fmt: skip
+    return heuristic
 
 
 def analyze(job: Job, text: Text) -> Analysis:
