@@ -23,11 +23,11 @@ def _client() -> Any:
 def page_picture(job_id: str, page: int) -> bytes | None:
     """The JPEG of the job's page; None if there is none (no bucket configured, the page was
     not read yet, or it has no picture)."""
-    from botocore.exceptions import ClientError
-
     bucket = StatusSettings.current().bucket
     if bucket is None:
         return None
+    from botocore.exceptions import ClientError
+
     try:
         answer = _client().get_object(Bucket=bucket, Key=page_picture_key(job_id, page))
     except ClientError as err:
