@@ -46,7 +46,8 @@ PAPER_SPREAD = 40  # grey levels below the brightest column or row that are stil
 # English model reads as others ("Rückgeld" as "Ruickge ld"); both cost about 1.6x English's.
 OCR_LANGUAGES = "eng+deu"
 # Each page's picture, for a reviewer to see each field's evidence boxed on it: grey JPEG at most
-# this many px on its longer side (~110 KB for an A4 page, ~150 dpi), for the first pages only.
+# this many px on its longer side (~140 dpi for A4: 40 KB for a text page, 300 KB for a noisy
+# scan), for the first pages only.
 PICTURE_SIDE = 1600
 PICTURE_QUALITY = 70
 PICTURED_PAGES = 20
