@@ -4,6 +4,7 @@ made on real documents (issue 15): written fresh here, not taken from any held-o
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -396,3 +397,30 @@ def test_a_legal_form_alone_or_a_signature_line_names_no_issuer() -> None:
 
     assert (sarl.get("vendor"), sarl["total"]) == (None, "74.70")
     assert (signature.get("vendor"), signature["total"]) == (None, "12.00")
+
+
+def test_a_name_its_own_web_address_spells_is_the_issuer() -> None:
+    receipt = ("Brightwater Books\nReceipt\nPaperback 19.98\nTOTAL EUR 19.98\nVisa\n"
+               "Ask for Brightwater Books gift cards at the till\n"
+               "www.brightwater-books.co.uk")  # fmt: skip
+    no_site = receipt.rsplit("\n", 1)[0]
+    webmail = no_site + "\nbrightwaterbooks@gmail.com"  # a mail provider's name says nothing
+
+    assert fields(receipt)["merchant"] == "Brightwater Books"
+    assert fields(no_site).get("merchant") is None, "a first line alone is not sure enough"
+    assert fields(webmail).get("merchant") is None
+
+
+def test_a_date_after_today_is_not_the_documents() -> None:
+    """OCR read a receipt's "18.05.20" as "18.05.29": no receipt is issued in 2029."""
+    next_year = date.today().year + 1
+    found = fields(f"Kassenbon\nSumme 23,84\n18.05.{next_year % 100:02d} 09:50\nBar 30,00")
+
+    assert found.get("date") is None
+    assert fields("Kassenbon\nSumme 23,84\n18.05.20 09:50\nBar 30,00")["date"] == "2020-05-18"
+
+
+def test_a_french_business_park_is_an_address_not_a_name() -> None:
+    found = fields("FACTURE\nZAC du Grand Pré\n22100 Dinan\nFacture n° 7\nTotal TTC 74,70 €")
+
+    assert found.get("vendor") != "ZAC du Grand Pré"

@@ -13,6 +13,7 @@ candidates, for a person to choose. Every field carries the evidence line and pa
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -91,6 +92,12 @@ NOT_A_NAME = [
     "email",
     "signature",
 ]
+# A web or e-mail address's name: the label before its top-level domain (www.thalia.de).
+_DOMAIN = re.compile(r"(?:www\.|https?://|@)(?:[\w-]+\.)*?([\w-]+)\.[a-z]{2,6}\b", re.IGNORECASE)
+_DOMAIN_ITSELF = re.compile(r"\w\.[a-z]{2,6}(?:/|\b)", re.IGNORECASE)  # "edf.fr", not "E.Leclerc"
+NOT_AN_ISSUERS_DOMAIN = {"gmail", "googlemail", "yahoo", "hotmail", "outlook", "live", "gmx",
+                         "web", "icloud", "aol", "tonline", "example", "yourdomain", "domain",
+                         "email", "mail"}  # fmt: skip
 # A street or a postcode and town: the line after a letterhead's name.
 ADDRESS = re.compile(
     r"\d+\w?,?\s+(?:[\w'.-]+\s+){0,3}(?:street|st\.?|road|rd\.?|avenue|ave\.?|lane|way|drive|"
@@ -99,7 +106,8 @@ ADDRESS = re.compile(
     r"|\b(?:straße|strasse|str\.|rue|ul\.|calle|via|straat)\s+[\w'.-]+\s+\d+"
     r"|[\w-]*(?:straße|strasse|strabe|str\.|weg|platz|gasse|allee|damm|ufer)\s*\d+"
     r"|\b\d{4,5}\s+[A-ZÄÖÜ][\w-]+"
-    r"|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b",  # a UK postcode
+    r"|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"  # a UK postcode
+    r"|^\s*(?:ZAC|ZA|ZI|ZAE)\s+(?:de|du|des|d')",  # a French business park ("ZAC de la Mivoie")
     re.IGNORECASE,
 )
 _TIME_UNIT = re.compile(
@@ -171,7 +179,8 @@ def _first_word(name: str) -> str:
 
 
 class HeuristicAnalyzer:
-    """Multilingual, scored heuristics; no network, the same input gives the same output."""
+    """Multilingual, scored heuristics; no network, the same input gives the same output (but
+    for a date after the day it runs: none is the date of a document)."""
 
     def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         self.min_confidence = min_confidence
@@ -373,11 +382,14 @@ def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> 
     found: list[Scored] = []
     unlabelled: list[tuple[dates.FoundDate, Line]] = []
     previous: Line | None = None
+    # No document is issued after today (a day's grace for time zones): a later date is a due
+    # date, or OCR's misreading of a year ("18.05.29").
+    latest = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
     for line in lines:
         found_here = dates.dates_in(line.text, order)
         if not found_here and vocabulary.find([*DATE, *INVOICE_DATE], line.text):
             found_here = dates.garbled_dates_in(line.text)  # a labelled date OCR garbled
-        for date in found_here:
+        for date in (date for date in found_here if date.iso <= latest):
             score = _date_label(line.text[: date.start])
             if score is None and previous is not None and not dates.dates_in(previous.text):
                 above = _date_label(previous.text)
@@ -460,7 +472,42 @@ def _issuers(lines: list[Line], kind: str) -> list[Scored]:
             found.append(Scored(name, 0.62, line))
     if not found and first is not None:
         found.append(first)
+    # A name its own web or e-mail address spells ("Thalia" and thalia.de): the issuer's.
+    domains = _domain_names(lines)
+    for line in lines:
+        name = _name_on(line)
+        if (line.page == 1 and domains and _plausible_name(name)
+                and not _in_buyer_block(lines, line) and _spelled_by(name, domains)):  # fmt: skip
+            found.append(Scored(name, 0.8, line))
     return found
+
+
+def _domain_names(lines: list[Line]) -> set[str]:
+    """The names in the document's web and e-mail addresses (``thalia`` of www.thalia.de),
+    but not those of mail providers or of placeholders."""
+    names = set()
+    for line in lines:
+        for address in _DOMAIN.finditer(line.text):
+            name = address[1].lower().replace("-", "")
+            if len(name) >= 3 and name not in NOT_AN_ISSUERS_DOMAIN:
+                names.add(name)
+    return names
+
+
+def _spelled_by(name: str, domains: set[str]) -> bool:
+    """Whether ``name``'s words (three letters or more, legal forms aside) and one of the
+    domain names are mostly each other: "Stanford Plumbing & Heating" and plumbingstanford, but
+    not a sentence that mentions the brand, nor the address itself."""
+    if _DOMAIN_ITSELF.search(name):
+        return False
+    words = [w for w in re.findall(r"[a-z0-9]+", vocabulary.without(LEGAL_FORMS, name).lower())
+             if len(w) >= 3]  # fmt: skip
+    letters = sum(len(w) for w in words)
+    for domain in domains:
+        spelled = sum(len(w) for w in words if w in domain)
+        if spelled and spelled >= 0.6 * len(domain) and spelled >= 0.6 * letters:
+            return True
+    return False
 
 
 def _name_on(line: Line) -> str:
