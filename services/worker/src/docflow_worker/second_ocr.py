@@ -1,10 +1,10 @@
 """The second OCR engine: RapidOCR (PP-OCRv4, ONNX; its models ship in its wheel, nothing is
 downloaded). It reads a page where Tesseract's text left a required field empty.
 
-Measured on the real receipt scans (docs/benchmarks.md, *Second OCR engine*): alone it is no
-better than Tesseract, and it loses every umlaut; the two fail on different documents, so
-Tesseract's fields filled from RapidOCR's reading beat either. Its lines are laid out as
-Tesseract's are (:func:`.steps.extract.layout`), each boxed on the same picture.
+Measured on the real corpus (docs/benchmarks.md, *Second OCR engine*): in Tesseract's place it
+finds a little more, but writes no umlaut and takes twice as long; the two fail on different
+pages, so Tesseract's fields filled from RapidOCR's reading find the most. Its lines are laid
+out as Tesseract's are (:func:`.steps.extract.layout`), each boxed on the same picture.
 """
 
 from __future__ import annotations
