@@ -88,7 +88,10 @@ def test_dates_are_read_in_each_language_and_say_when_unsure(
 @pytest.mark.parametrize(
     ("currency", "iso", "certainty"),
     [(("USD", 0.95), "2017-11-03", 0.9), (("GBP", 0.95), "2017-03-11", 0.9),
-     (("USD", 0.65), "2017-11-03", 0.75)],  # "$" alone: USD, less sure
+     (("USD", 0.65), "2017-11-03", 0.75),  # "$" alone: USD, less sure
+     # A euro sign anywhere: the euro's countries all write the day first, however unsure
+     # the total's own currency is; a currency hardly read says nothing.
+     (("EUR", 0.65), "2017-03-11", 0.9), (("EUR", 0.4), "2017-03-11", 0.6)],
 )  # fmt: skip
 def test_the_currency_reads_an_ambiguous_date_by_its_custom(
     currency: tuple[str, float], iso: str, certainty: float
@@ -130,6 +133,61 @@ def test_dollars_alone_read_a_labelled_date_month_first_just_sure_enough() -> No
     text = "Corner Store\nRECEIPT\nDate 11/03/2017\nCash\nTOTAL $4.50\nChange $0.50"
     date = HeuristicAnalyzer().analyze([text], "receipt").fields["date"]
     assert (date.value, date.confidence) == ("2017-11-03", 0.6)
+
+
+@pytest.mark.parametrize(
+    ("address", "currency", "iso"),
+    [("Redmond, WA 98052", "USD", "2019-06-10"), ("CHICAGO, IL", "USD", "2019-06-10"),
+     ("Barrie ON L4M 3C2", "CAD", "2019-10-06"), ("Sydney NSW 2000", "AUD", "2019-10-06")],
+)  # fmt: skip
+def test_an_address_says_whose_dollar_and_so_how_a_till_slip_dates(
+    address: str, currency: str, iso: str
+) -> None:
+    till = f"Corner Store\n12 Main Street\n{address}\n6/10/2019 13:59\nCash\nTOTAL $14.50"
+    found = fields(till, "receipt")
+    assert (found["currency"], found["date"]) == (currency, iso)
+
+
+def test_dollars_in_two_countries_say_no_more_than_dollars() -> None:
+    text = "Maple Ltd\nToronto ON M5V 2T6\nBill to: Globex, Austin, TX 73301\nTotal $20.00"
+    currency = HeuristicAnalyzer().analyze([text], "invoice").fields["currency"]
+    assert (currency.value, currency.confidence) == ("USD", 0.65)
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("Relevé du 01/11/2022\nFacture du 11/12/2022\nMontant total 62,86 €", "2022-12-11"),
+        ("Lieferung 1. März 2024\nRechnung vom 3. März 2024\nGesamtbetrag 10,00 €", "2024-03-03"),
+        # The receipt's own date, not the sale's that it records.
+        ("Receipt Date 10/26/2022\nSale Date 10/25/2022\nTotal $20,383.00", "2022-10-26"),
+    ],
+)
+def test_a_title_or_a_receipt_dates_itself(text: str, iso: str) -> None:
+    assert fields(text)["date"] == iso
+
+
+def test_a_letters_place_and_date_dates_it_when_the_place_is_one_of_its_towns() -> None:
+    letter = ("Medienpilot GmbH & Co. KG\nAm Saueracker 23\n91244 Reichenschwand\nRechnung\n"
+              "Reichenschwand 04.07.2023\nLieferung 30.06.2023\n01.06.2023 - 30.06.2023\n"
+              "Gesamtbetrag 119,00 €")  # fmt: skip
+    assert fields(letter)["date"] == "2023-07-04"
+    # "Lieferung" is no town of the document's: that date stays one of three, unlabelled.
+    assert fields(letter.replace("Reichenschwand 04", "Lieferung 04"))["date"] is None
+
+
+def test_labels_in_a_column_give_their_values_in_the_next_column_in_order() -> None:
+    # A PDF's text read column by column: the labels, then as many values.
+    text = ("Invoice\nNetlify, Inc.\nInvoice Number:\nInvoice Date:\nDue date:\nCurrency:\n"
+            "INV04789023\n2023-11-13\n2023-12-13\nUSD\nTotal 19.00")  # fmt: skip
+    found = fields(text, "invoice")
+    assert (found["number"], found["date"]) == ("INV04789023", "2023-11-13")
+
+
+def test_a_column_of_labels_without_as_many_values_after_it_gives_none() -> None:
+    # Three labels stacked, then one value: whose it is, the text does not say.
+    text = "Sample invoice\nCustomer number\nInvoice number\nDue date\n1234567\nAmount due:\n$5.00"
+    assert "number" not in fields(text, "invoice", min_confidence=0.0)
 
 
 # -- totals -------------------------------------------------------------------------------------
@@ -198,6 +256,13 @@ def test_two_totals_that_disagree_give_no_value_but_both_candidates() -> None:
     assert {c.value for c in total.candidates} == {"500.00", "350.00"}
 
 
+def test_a_sentence_about_the_total_does_not_label_its_amount() -> None:
+    text = ("Rechnung\nSumme Positionen 10,80\nMehrwertsteuer 19,00 % 10,80 2,05\n"
+            "Endbetrag 12,85 EUR\nIm Endbetrag ist ein nicht skontierfähiger Anteil (Fracht, "
+            "Leergut) von 2,72 EUR enthalten.")  # fmt: skip
+    assert fields(text, "invoice")["total"] == "12.85"
+
+
 def test_the_minimum_confidence_is_the_callers_to_choose() -> None:
     text = "ACME Ltd\nINVOICE\nTotal amount EUR 500.00\nAmount due EUR 350.00"
     assert fields(text, "invoice", min_confidence=0.0)["total"] in ("500.00", "350.00")
@@ -241,6 +306,33 @@ def test_a_name_loses_ocr_debris_but_keeps_what_the_document_printed(
     assert fields(f"Verkäufer: {line}\nRechnung\nGesamtbetrag 10,00 €")["vendor"] == vendor
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A title beside the name, and its own web address spelling it.
+        "Stanford Plumbing & Heating INVOICE\n123 Madison drive, Seattle\nwww.plumbingstanford.com"
+        "\nTotal $1,536.52",
+        # A street the pattern does not know, then the postcode and town.
+        "Stanford Plumbing & Heating\nC. de Dom Juan, 35\n28002 Madrid\nTotal 19,40 €",
+    ],
+)
+def test_a_letterhead_is_told_by_its_address_or_its_domain(text: str) -> None:
+    assert fields(text, "invoice")["vendor"] == "Stanford Plumbing & Heating"
+
+
+@pytest.mark.parametrize("slogan", ["More saving.", "More doing:", "Thank you!"])
+def test_a_slogan_or_a_label_is_no_name(slogan: str) -> None:
+    till = f"{slogan}\n2250 Southgate Rd\nSUBTOTAL 32.29\nTOTAL $34.45"
+    assert fields(till, "receipt", min_confidence=0.0).get("merchant") is None
+
+
+def test_a_name_under_to_alone_is_the_buyer_and_the_footers_company_the_issuer() -> None:
+    text = ("Invoice FI15636047324\nTo\nSimFin Analytics GmbH\nPfälzer Ufer 4\n"
+            "Total (EUR) 208.13\nPurchased on fiverr.com\nFiverr International Ltd.\n"
+            "8 Eliezer Kaplan St., Tel Aviv")  # fmt: skip
+    assert fields(text, "invoice")["vendor"] == "Fiverr International Ltd."
+
+
 def test_a_footer_names_the_company_before_its_legal_details() -> None:
     text = ("Bonjour, voici votre facture\nTotal TTC 12,99 €\nBOUYGUES TELECOM - "
             "Société Anonyme au capital de 712 588 399,56 € - Siège social")  # fmt: skip
@@ -281,6 +373,28 @@ def test_the_invoice_number_follows_its_label_in_each_language(line: str, number
     assert fields("Total EUR 10.00\n" + line, "invoice").get("number") == number
 
 
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Invoice No: #INV03051", "INV03051"),  # marks after the label
+        ("FACTURE: ABC12345", "ABC12345"),  # a title, then its number
+        ("Human Music BV\nInvoice number\n0276\n15-08-2021", "0276"),  # a label above it
+        ("INVOICE\n# 25463\nSuperStore", "25463"),
+        # "INVOICE #" names the number more surely than a logo's "invoice L060".
+        ("invoice L060\nFROM INVOICE # US-001", "US-001"),
+    ],
+)
+def test_the_invoice_number_where_a_layout_puts_it(text: str, number: str) -> None:
+    assert fields(text + "\nTotal EUR 10.00", "invoice", min_confidence=0.0)["number"] == number
+
+
+def test_a_receipt_has_a_number_only_after_a_label_that_names_it() -> None:
+    ticket = "MERCADONA, S.A.\nFACTURA SIMPLIFICADA: 3542-019-550173\nTOTAL (€) 4,60"
+    assert fields(ticket, "receipt")["number"] == "3542-019-550173"
+    till = "Corner Store\nKasse Nr. 3\nTel. No 0301234567\nSumme 7,50"
+    assert "number" not in fields(till, "receipt", min_confidence=0.0)
+
+
 # -- the kind of document -----------------------------------------------------------------------
 
 
@@ -309,6 +423,12 @@ def test_the_invoice_number_follows_its_label_in_each_language(line: str, number
         # Without the words of either, a document with a total is a payment's: a till slip.
         ("MAPLE HARDWARE\n12 Oak Ave\nHAMMER 9.97\nSUBTOTAL 9.97\nTOTAL $10.79", "receipt"),
         ("Meeting notes\nBudget total: not decided yet", "other"),  # a total, but no amount
+        # A party pack is no contract's party.
+        (
+            "Order 113533 Cashier: Eric\n1 Taco Party Pack 10.00\n1 Sft Tac Party Pk 10.00\n"
+            "Total 128.27",
+            "receipt",
+        ),
     ],
 )
 def test_the_kind_is_told_by_whole_words_in_each_language(text: str, expected: str) -> None:

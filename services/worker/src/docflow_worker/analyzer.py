@@ -61,8 +61,9 @@ CANDIDATES_KEPT = 3
 # A rival value scoring this much of the best makes the best unsure.
 RIVAL_WEIGHT = 0.5
 # Number labels that name an invoice's number outright; the rest ("No.", "Nr") only may.
-SPECIFIC_NUMBER = re.compile(r"invoice|rechnung|factur|factuur|faktur|fattura|beleg|receipt|bill",
-                             re.IGNORECASE)  # fmt: skip
+SPECIFIC_NUMBER = re.compile(
+    r"invoice|rechnung|factur|factuur|faktur|fattura|beleg|receipt|bill|bon", re.IGNORECASE
+)
 # "incl. VAT" says the tax is in: not a tax amount.
 _INCLUDED_TAX = re.compile(
     r"\b(incl|inkl|including|inclusive|with|avec|met|con|z)\.?\s+(?:of\s+)?"
@@ -72,7 +73,7 @@ _INCLUDED_TAX = re.compile(
 # OCR's debris at a name's ends ("[, real GmbH"): marks, not markup (a "<" the document printed
 # stays, and is shown as text).
 _MARKS = r"\s\[\]|,;:~_*'\"`\u2022\u00b7\u00b4\u2018\u2019\u201c\u201d\u201e\-"
-_DEBRIS = re.compile(rf"^[{_MARKS}.]+|[{_MARKS}]+$")
+_DEBRIS = re.compile(rf"^[{_MARKS}.©®™]+|[{_MARKS}©®™(]+$")  # and a logo's ® or ©
 # Words in a line that is about a company, not its name.
 NOT_A_NAME = [
     "vat",
@@ -110,11 +111,35 @@ ADDRESS = re.compile(
     r"|^\s*(?:ZAC|ZA|ZI|ZAE)\s+(?:de|du|des|d')",  # a French business park ("ZAC de la Mivoie")
     re.IGNORECASE,
 )
+# A sentence's or a label's end: a word of three letters or more, then ".", "!" or ":".
+_SENTENCE_END = re.compile(r"([^\W\d_]{3,})[.!:]$")
+# A postal address's state or province and its code, or a town and its state ending a line
+# ("CHICAGO, IL"): the country, and so which dollar "$" is.
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|"
+    "NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+_CA_PROVINCES = "AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT"
+DOLLAR_ADDRESSES = {
+    "USD": re.compile(rf"\b(?:{_US_STATES}),?\s+\d{{5}}(?:-\d{{4}})?\b|,\s*(?:{_US_STATES})$",
+                      re.MULTILINE),
+    "CAD": re.compile(rf"\b(?:{_CA_PROVINCES}),?\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"
+                      rf"|,\s*(?:{_CA_PROVINCES})$", re.MULTILINE),
+    "AUD": re.compile(r"\b(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT),?\s+\d{4}\b"),
+}  # fmt: skip
+# Buyer labels only when alone on their line ("To", above the buyer's name and address).
+BUYER_ALONE = {"to", "an", "aan", "dla", "para"}
+PAYMENT_TITLES = TITLES["invoice"] + TITLES["receipt"]
+# A title as a number's label: "FACTURE: ABC12345", but as often "invoice L060" under a logo.
+BARE_TITLES = {vocabulary.fold(title) for title in INVOICE_NUMBER if title in PAYMENT_TITLES}
+LABELS = [*INVOICE_NUMBER, *DATE, *INVOICE_DATE, *NOT_THE_DATE, *TOTAL_WORDS, *NOT_TOTAL, *SELLER,
+          *BUYER]  # fmt: skip
 _TIME_UNIT = re.compile(
     r"\s*(?:days?|tage?n?|jours?|dagen|dni|d[ií]as|giorni|months?|monate?n?|mois|maanden)\b",
     re.IGNORECASE,
 )
-_NUMBER_VALUE = re.compile(r"\s*(?:[:#.\-]|n[°º]|no\.?)?\s*([A-Za-z0-9][A-Za-z0-9\-/_.]{1,29})")
+# After its label, a number's marks ("Invoice No: #INV03051"), then the number itself.
+_NUMBER_VALUE = re.compile(r"(?:\s*(?:[:#.\-]|n[°º]|no\.?))*\s*([A-Za-z0-9][A-Za-z0-9\-/_.]{1,29})")
 
 
 class Analyzer(Protocol):
@@ -233,7 +258,7 @@ def _payment_document(lines: list[Line], text: str, kind: str) -> dict[str, list
     hint = (str(currency[0].value), currency[0].score) if currency else None
     return {
         "merchant" if kind == "receipt" else "vendor": _issuers(lines, kind),
-        **({"number": _numbers(lines)} if kind == "invoice" else {}),
+        "number": _numbers(lines, specific=kind == "receipt"),
         "date": _dates(lines, text, hint),
         "total": totals,
         "currency": currency,
@@ -248,16 +273,19 @@ def _totals(lines: list[Line], text: str) -> tuple[list[Scored], list[Scored]]:
     found: list[tuple[Scored, money.Money, str]] = []  # (candidate, amount, its label's kind)
     not_totals: list[Decimal] = []
     previous: Line | None = None
-    for line in lines:
+    columns = _labels_above(lines)
+    for position, line in enumerate(lines):
         amounts = [m for m in money.amounts_in(line.text) if m.amount and _is_money(m, line)]
         if not amounts:
             previous = line
             continue
         label, kind = _total_label(line.text, amounts[-1].start)
-        if kind is None and previous is not None and previous.page == line.page:
-            # A label alone above its value ("Total" on one line, the amount on the next).
-            label, kind = _total_label(previous.text, len(previous.text))
-            if _only_a_label(previous.text):
+        label_line = columns.get(position, previous)
+        if kind is None and label_line is not None and label_line.page == line.page:
+            # A label alone above its value ("Total" on one line, the amount on the next), or
+            # level with it in a column of labels.
+            label, kind = _total_label(label_line.text, len(label_line.text))
+            if _only_a_label(label_line.text):
                 label -= 0.05
             else:
                 label, kind = 0.0, None
@@ -293,6 +321,11 @@ def _only_a_label(text: str) -> bool:
     return any(m.start() == 0 and not stripped[m.end() :].strip(" :.") for m in labels)
 
 
+# Words between a label and an amount in a sentence, not a label's own amount ("Total for this
+# invoice $4.11" has three).
+SENTENCE_WORDS = 5
+
+
 def _total_label(text: str, before: int) -> tuple[float, str | None]:
     """How strongly ``text`` labels the amount at ``before`` as the total: the nearest label to
     its left decides ("Total excl. VAT" is not the total; "Total incl. VAT" is)."""
@@ -304,7 +337,9 @@ def _total_label(text: str, before: int) -> tuple[float, str | None]:
     if not labels:
         return 0.0, None
     # The nearest label; ending at one place, the longer, then the more specific one.
-    *_, score, kind = max(labels)
+    end, *_, score, kind = max(labels)
+    if len(re.findall(r"[^\W\d_]{2,}", head[end:])) > SENTENCE_WORDS:
+        return 0.0, None  # a sentence about the total ("Im Endbetrag ist … von 2,72 EUR")
     if kind == "total" and any(label[-1] in NOT_TOTAL_KINDS for label in labels):
         return 0.5, kind  # "Net 100  VAT 21  Total 121": a tax summary's total
     return score, kind
@@ -343,10 +378,20 @@ def _currency(total: money.Money, line: Line, lines: list[Line]) -> list[Scored]
         named = [code for code, _ in _currencies(lines) if code in total.currencies]
         if named:
             return [Scored(Counter(named).most_common(1)[0][0], 0.85, line)]
+        dollar = _dollar_by_address(lines)
+        if dollar in total.currencies:
+            return [Scored(dollar, 0.85, line)]
         if "USD" in total.currencies:  # "$" alone: most often, not always, US dollars
             return [Scored("USD", 0.65, line)]
         return [Scored(code, 0.3, line) for code in sorted(total.currencies)]
     return _document_currency(lines)
+
+
+def _dollar_by_address(lines: list[Line]) -> str | None:
+    """The dollar of the one country the document's postal addresses are in, if one is."""
+    text = "\n".join(line.text for line in lines)
+    found = {code for code, address in DOLLAR_ADDRESSES.items() if address.search(text)}
+    return found.pop() if len(found) == 1 else None
 
 
 def _document_currency(lines: list[Line]) -> list[Scored]:
@@ -385,14 +430,19 @@ def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> 
     # No document is issued after today (a day's grace for time zones): a later date is a due
     # date, or OCR's misreading of a year ("18.05.29").
     latest = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
-    for line in lines:
+    columns = _labels_above(lines)
+    towns = _towns(lines)
+    for position, line in enumerate(lines):
         found_here = dates.dates_in(line.text, order)
         if not found_here and vocabulary.find([*DATE, *INVOICE_DATE], line.text):
             found_here = dates.garbled_dates_in(line.text)  # a labelled date OCR garbled
         for date in (date for date in found_here if date.iso <= latest):
             score = _date_label(line.text[: date.start])
-            if score is None and previous is not None and not dates.dates_in(previous.text):
-                above = _date_label(previous.text)
+            if score is None and _a_letters_date(line.text, date, towns):
+                score = LETTERS_DATE
+            label_line = columns.get(position, previous)
+            if score is None and label_line is not None and not dates.dates_in(label_line.text):
+                above = _date_label(label_line.text)
                 score = above - 0.05 if above is not None else None
             if score is None:
                 unlabelled.append((date, line))
@@ -409,6 +459,24 @@ def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> 
     return found
 
 
+# A postcode and its town; a town, then a letter's date ("Berlin, den", "Paris, le").
+_TOWN = re.compile(r"\b\d{4,5}\s+([A-ZÄÖÜÉ][\w-]+)")
+_LETTERS_PLACE = re.compile(r"\s*([A-ZÄÖÜÉ][\w-]+)\s*,?\s*(?:den|le|el|il|am)?\s*")
+LETTERS_DATE = 0.85  # as sure as "Dated"
+
+
+def _towns(lines: list[Line]) -> set[str]:
+    """The towns of the document's postal addresses ("91244 Reichenschwand")."""
+    return {town.casefold() for line in lines for town in _TOWN.findall(line.text)}
+
+
+def _a_letters_date(text: str, date: dates.FoundDate, towns: set[str]) -> bool:
+    """Whether the line is a letter's place and date, and nothing else: "Reichenschwand
+    04.07.2023", "Paris, le 12 mars 2024" (the place one of the document's towns)."""
+    place = _LETTERS_PLACE.fullmatch(text[: date.start])
+    return place is not None and place[1].casefold() in towns and not text[date.end :].strip()
+
+
 def _date_label(head: str) -> float | None:
     """The score the nearest date label in ``head`` gives the date after it ("Due date" ends
     where its "date" does: the more specific label wins)."""
@@ -421,21 +489,96 @@ def _date_label(head: str) -> float | None:
 # -- numbers and issuers ------------------------------------------------------------------------
 
 
-def _numbers(lines: list[Line]) -> list[Scored]:
+def _numbers(lines: list[Line], specific: bool = False) -> list[Scored]:
+    """The document's number after its label; ``specific``: only after a label that names it
+    outright (a till slip's "No." is its till's, its table's or its phone's)."""
     found = []
-    for line in lines:
-        for label in vocabulary.finditer(INVOICE_NUMBER, line.text):
-            value = _NUMBER_VALUE.match(line.text, label.end())
-            if value is None or not any(ch.isdigit() for ch in value[1]):
+    above = _labels_above(lines)
+    for position, line in enumerate(lines):
+        # Its label before it on its line ("Invoice No: 117"), or alone on the line above it
+        # ("NUMBER", then "0276"): the label, where the value starts, what the distance costs.
+        labelled = [(label, label.end(), 0.0)
+                    for label in vocabulary.finditer(INVOICE_NUMBER, line.text)]  # fmt: skip
+        label_line = above.get(position)
+        if label_line is not None and _number_label_alone(label_line):
+            label = vocabulary.match(INVOICE_NUMBER, label_line.text.strip())
+            labelled += [(label, 0, 0.05)] if label else []
+        for label, start, distance in labelled:
+            named = SPECIFIC_NUMBER.search(label.group()) is not None
+            if specific and not named:
                 continue
-            token = value[1].rstrip(".-/")
-            an_amount = ("." in token or "," in token) and bool(money.amounts_in(token))
-            if dates.dates_in(token) or an_amount:
-                continue  # a date or an amount, not a number
-            score = 0.85 if SPECIFIC_NUMBER.search(label.group()) else 0.55
-            found.append(Scored(token, score, line))
-            break
+            token = _number_at(line.text, start)
+            if token is not None:
+                score = _number_label_score(label.group(), named) - distance
+                found.append(Scored(token, score, line))
+                break
     return found
+
+
+def _number_label_score(label: str, named: bool) -> float:
+    if " ".join(label.lower().split()) in BARE_TITLES:
+        return 0.7  # a title ("Invoice FI1563…"): as likely a logo's or a heading's words
+    return 0.85 if named else 0.55
+
+
+def _labels_above(lines: list[Line]) -> dict[int, Line]:
+    """Each line's label standing above it, by the line's position: the line before it when
+    that is a label alone ("NUMBER", then "0276"); in a column of labels followed by a column
+    of as many values (a PDF's text read column by column: "Invoice Number:", "Invoice Date:",
+    then "INV04789023", "2023-11-13"), the label level with it."""
+    above: dict[int, Line] = {}
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and lines[end].page == lines[start].page and _a_label(lines[end]):
+            end += 1
+        size = end - start
+        values = lines[end : end + size]
+        if size == 1 and values and values[0].page == lines[start].page:
+            above[end] = lines[start]
+        elif (
+            size > 1
+            and len(values) == size
+            and all(
+                v.page == lines[start].page and v.text.strip() and not _a_label(v) for v in values
+            )
+        ):
+            above.update({end + offset: lines[start + offset] for offset in range(size)})
+        start = max(end, start + 1)
+    return above
+
+
+def _a_label(line: Line) -> bool:
+    """Whether a line is a field's label alone: no digit, and a colon at its end or known
+    labels at both ends ("Invoice Date:", "Customer number", "Period"; not a table's header,
+    "Item Quantity Rate Amount")."""
+    text = line.text.strip()
+    known = vocabulary.match(LABELS, text) is not None and _ends_in_label(line, LABELS)
+    return bool(text) and not any(ch.isdigit() for ch in text) and (text.endswith(":") or known)
+
+
+def _number_label_alone(line: Line) -> bool:
+    label = vocabulary.match(INVOICE_NUMBER, line.text.strip())
+    return label is not None and _ends_in_label(line, INVOICE_NUMBER)
+
+
+def _ends_in_label(line: Line, labels: list[str]) -> bool:
+    """Whether ``line`` ends in one of ``labels`` ("Customer number", "Date of issue"), no
+    value after it."""
+    text = line.text.strip()
+    return any(not text[label.end() :].strip(" :#")
+               for label in vocabulary.finditer(labels, text))  # fmt: skip
+
+
+def _number_at(text: str, at: int) -> str | None:
+    """The document number at ``at`` in ``text`` (after its label), if one is: it has a
+    digit, and is neither a date nor an amount."""
+    value = _NUMBER_VALUE.match(text, at)
+    if value is None or not any(ch.isdigit() for ch in value[1]):
+        return None
+    token = value[1].rstrip(".-/")
+    an_amount = ("." in token or "," in token) and bool(money.amounts_in(token))
+    return None if dates.dates_in(token) or an_amount else token
 
 
 def _issuers(lines: list[Line], kind: str) -> list[Scored]:
@@ -460,9 +603,9 @@ def _issuers(lines: list[Line], kind: str) -> list[Scored]:
             found.append(Scored(name, 0.78 - 0.02 * rank, line))
         elif first is None and rank < 3:
             # A till slip starts with its shop, an invoice as often with a logo's words, a
-            # bill-to block or a stamp: a first line is a name when an address follows it.
-            below = top[rank + 1].text if rank + 1 < len(top) else ""
-            letterhead = ADDRESS.search(below) is not None
+            # bill-to block or a stamp: a first line is a name when an address follows it
+            # (its street, or its postcode and town under a street the pattern does not know).
+            letterhead = any(ADDRESS.search(below.text) for below in top[rank + 1 : rank + 3])
             first = Scored(name, 0.5 + 0.2 * letterhead, line)
     # A company's legal name in the footer (a till slip's, an invoice's imprint).
     last_page = [line for line in lines if line.page == lines[-1].page and line.text.strip()]
@@ -478,7 +621,10 @@ def _issuers(lines: list[Line], kind: str) -> list[Scored]:
         name = _name_on(line)
         if (line.page == 1 and domains and _plausible_name(name)
                 and not _in_buyer_block(lines, line) and _spelled_by(name, domains)):  # fmt: skip
-            found.append(Scored(name, 0.8, line))
+            # Its own address spells it, and a legal form or a letterhead names it too: surer.
+            same = [c.score for c in found if _first_word(str(c.value)) == _first_word(name)]
+            also = max(same, default=0.0)
+            found.append(Scored(name, 0.85 if also >= 0.6 else 0.8, line))
     return found
 
 
@@ -514,9 +660,11 @@ def _name_on(line: Line) -> str:
     """A line as a name: without a seller label before it, stray marks at its ends, or what
     follows a comma or a dash after a legal form ("Aldi GmbH & Co. KG, Holte")."""
     name = line.text.strip()
+    if _a_sentence(name):
+        return ""  # a slogan ("More saving."), or a label ("More doing:")
     if label := vocabulary.match(SELLER, name):
         name = name[label.end() :].lstrip(" :").strip()
-    name = _DEBRIS.sub("", name)
+    name = _DEBRIS.sub("", _without_title(name))
     form = vocabulary.find(LEGAL_FORMS, name)
     if form and (dash := re.search(r"\s[\u2013-]\s", name[: form.start()])):
         return name[: dash.start()].strip()  # "BOUYGUES TELECOM - Société Anonyme au capital"
@@ -524,6 +672,15 @@ def _name_on(line: Line) -> str:
     if form and cut:
         name = name[: form.end() + cut.start()].strip()  # "Aldi GmbH & Co. KG, Holte"
     return name
+
+
+def _without_title(name: str) -> str:
+    """A letterhead's name without the document's title set beside it ("Stanford Plumbing &
+    Heating INVOICE")."""
+    for found in vocabulary.finditer(PAYMENT_TITLES, name):
+        if found.start() > 0 and not name[found.end() :].strip(" :"):
+            return name[: found.start()].strip()
+    return name  # not one at its start: "Rechnung an: …" is the buyer's
 
 
 def _wordlike(text: str) -> bool:
@@ -550,33 +707,27 @@ def _plausible_name(text: str) -> bool:
         and not dates.dates_in(text)
         and not ADDRESS.search(text)
         and not vocabulary.find([*PAYABLE, *TOTAL, *NOT_A_NAME], text)
-        and not vocabulary.find(
-            [
-                "invoice",
-                "tax invoice",
-                "receipt",
-                "rechnung",
-                "facture",
-                "factuur",
-                "faktura",
-                "factura",
-                "fattura",
-                "page",
-                "seite",
-            ],
-            text,
-        )
+        and not vocabulary.find([*PAYMENT_TITLES, "page", "seite"], text)  # a title is no name
         and not re.search(
             r"@|www\.|https?:|\+\d", text, re.IGNORECASE
         )  # contact lines ("tel": NOT_A_NAME)
+        and "$" not in text  # OCR's reading of a logo, or a price
     )
+
+
+def _a_sentence(text: str) -> bool:
+    """Whether a line ends as a sentence does (a slogan: "More saving."), not with a legal
+    form's abbreviation ("Contoso Ltd.")."""
+    end = _SENTENCE_END.search(text)
+    return end is not None and not vocabulary.match(LEGAL_FORMS, end[1])
 
 
 def _in_buyer_block(lines: list[Line], line: Line) -> bool:
     """Whether ``line`` is in an address block a buyer label starts (within three lines)."""
     position = lines.index(line)
     for earlier in lines[max(0, position - 3) : position + 1]:
-        if earlier.page == line.page and vocabulary.find(BUYER, earlier.text):
+        alone = vocabulary.fold(earlier.text).strip(" :").lower() in BUYER_ALONE
+        if earlier.page == line.page and (alone or vocabulary.find(BUYER, earlier.text)):
             return True
     return False
 

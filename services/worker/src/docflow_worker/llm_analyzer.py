@@ -29,7 +29,8 @@ BACKOFF = Backoff(first_seconds=1.0, max_seconds=30.0)
 SYSTEM_PROMPT = (
     "You extract data from business documents. Classify the document as invoice, receipt, "
     "contract or other, and extract the fields for its type: invoice: vendor, number, date, "
-    "total, currency; receipt: merchant, date, total, currency; contract: parties, term, fees. "
+    "total, currency; receipt: merchant, number, date, total, currency; contract: parties, "
+    "term, fees. "
     "Dates as YYYY-MM-DD, amounts as plain decimals (1230.50), currencies as ISO 4217 codes. "
     "For each field give the exact line of the document it comes from as evidence, and its page "
     "number (pages are marked '--- page N ---'). Leave out a field you cannot find. Summarise "

@@ -2,9 +2,9 @@
 downloaded). It reads a page where Tesseract's text left a required field empty.
 
 Measured on the real corpus (docs/benchmarks.md, *Second OCR engine*): in Tesseract's place it
-finds a little more, but writes no umlaut and takes twice as long; the two fail on different
-pages, so Tesseract's fields filled from RapidOCR's reading find the most. Its lines are laid
-out as Tesseract's are (:func:`.steps.extract.layout`), each boxed on the same picture.
+finds a little more, but writes no umlaut and takes 1.6 to 1.8 times as long; the two fail on
+different pages, so Tesseract's fields filled from RapidOCR's reading find the most. Its lines
+are laid out as Tesseract's are (:func:`.steps.extract.layout`), each boxed on the same picture.
 """
 
 from __future__ import annotations

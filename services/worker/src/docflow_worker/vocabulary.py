@@ -56,7 +56,9 @@ INVOICE_DATE = [
     "ausstellungsdatum", "belegdatum", "date de facture", "date de facturation",
     "date d'émission", "factuurdatum", "datum factuur", "data wystawienia", "data faktury",
     "fecha de factura", "fecha de emisión", "fecha factura", "data fattura",
-    "data di emissione", "data documento", "invoice dt",
+    "data di emissione", "data documento", "invoice dt", "receipt date",
+    # The title and its date: "Facture du 11/12/2022", "Rechnung vom 3. März 2024".
+    "facture du", "rechnung vom", "factura del", "fattura del", "factuur van", "invoice of",
 ]  # fmt: skip
 DATE = ["date", "datum", "data", "fecha", "dt"]
 NOT_THE_DATE = [
@@ -70,12 +72,14 @@ NOT_THE_DATE = [
 
 INVOICE_NUMBER = [
     "invoice no", "invoice number", "invoice #", "invoice nr", "inv no", "inv #", "invoice",
-    "bill no", "receipt no", "receipt #", "document no", "rechnungsnummer", "rechnung nr",
-    "rechnungs-nr", "re-nr", "belegnummer", "beleg-nr", "facture n°", "facture no",
-    "n° de facture", "numéro de facture", "factuurnummer", "factuurnr", "nr faktury",
-    "faktura nr", "faktura vat nr", "numer faktury", "número de factura", "factura nº",
-    "factura n", "nº factura", "numero fattura", "fattura n", "fattura nr", "no", "nr",
-    "number", "n°", "nº",
+    "bill no", "receipt no", "receipt #", "receipt number", "document no", "rechnungsnummer",
+    "rechnung nr", "rechnungs-nr", "re-nr", "belegnummer", "beleg-nr", "bon-nr", "bon nr",
+    "facture n°", "facture no", "n° de facture", "numéro de facture", "factuurnummer",
+    "factuurnr", "nr faktury", "faktura nr", "faktura vat nr", "numer faktury",
+    "número de factura", "factura nº", "factura n", "nº factura", "factura simplificada",
+    "numero fattura", "fattura n", "fattura nr", "no", "nr", "number", "n°", "nº",
+    # A title with its number after it ("FACTURE: ABC12345"), as "invoice" has.
+    "rechnung", "facture", "factuur", "faktura", "factura", "fattura",
 ]  # fmt: skip
 
 SELLER = [
@@ -132,7 +136,8 @@ KIND_WORDS = {
         "ticket de caisse", "tarjeta", "carte bancaire", "bancomat",
     ],
     "contract": [
-        "agreement", "contract", "hereby", "whereas", "governing law", "parties", "party",
+        # Not "party" alone: a till's "Taco Party Pack". A contract names its "parties".
+        "agreement", "contract", "hereby", "whereas", "governing law", "parties",
         "term of", "terminate", "termination", "vertrag", "vereinbarung", "vertragsparteien",
         "kündigung", "contrat", "les parties", "résiliation", "overeenkomst", "partijen",
         "umowa", "strony", "contrato", "las partes", "contratto", "le parti",
