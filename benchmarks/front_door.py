@@ -8,18 +8,28 @@ HTTP front enqueuing one Celery task on valkey (``benchmarks.celery_lambda``). E
 runs in a pool of execution environments (``DOCFLOW_LAMBDA_CONCURRENCY``), as Lambda runs it.
 Target (the cold-start issue): trigger p50 ≤ 1.0 x the Celery enqueue, one request at a time
 and 10 in flight. Cold starts: ``benchmarks.cold_start``. Loopback only.
+
+``--against REV`` (``make bench`` passes the revision that measured 624 requests/s when that
+issue was filed) measures the trigger of that revision too, in the same interleaved rounds: it
+is checked out in a temporary git worktree with its own environment (its lockfile), and runs on
+its own gateway and dev server. Requests/s drift with the machine's load from run to run; the
+two sides of one run meet the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -35,8 +45,10 @@ LABELS = {
     "floor": "do-nothing 202 (floor)",
     "trigger": "POST /process-document",
     "celery": "enqueue a Celery task (valkey)",
+    "then": "POST /process-document at {revision}",
 }
 TARGET = 1.0  # x the Celery enqueue, p50
+TARGET_THEN = 2.0  # x the requests/s of the revision measured against, at 10 in flight
 # Who pays for a request: each process's CPU, by its part in the setup (the machine's cores are
 # shared by all of them, so requests/s is bounded by their sum).
 PARTS = ["load generator", "gateway", "functions", "store"]
@@ -97,8 +109,53 @@ async def load(url: str, requests: int, concurrency: int) -> tuple[list[float], 
     return latencies, requests / elapsed
 
 
-def run(requests: int, concurrency: int, rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp_dir, valkey(Path(tmp_dir)) as redis_url:
+@dataclass(frozen=True)
+class Front:
+    """Where a route is served, and which processes serve it (whose CPU it spends)."""
+
+    url: str
+    gateway: int
+    stores: list[int]
+
+
+@contextlib.contextmanager
+def front_at(revision: str, tmp: Path) -> Iterator[Front]:
+    """The trigger as ``revision`` had it: its gateway and dev server from a worktree of it."""
+    tree = tmp / "then"
+    git = ["git", "-C", str(ROOT)]
+    subprocess.run([*git, "worktree", "add", "--detach", str(tree), revision], check=True,
+                   capture_output=True)  # fmt: skip
+    processes: list[Process] = []
+    try:
+        subprocess.run([str(tree / "scripts" / "uv"), "sync", "--frozen", "--all-packages",
+                        "--quiet"], cwd=tree, check=True)  # fmt: skip
+        bin_dir = tree / ".venv" / "bin"
+        store_port, port = free_port(), free_port()
+        processes.append(Process(
+            [str(bin_dir / "docflow-resonate"), "serve", "--server-port", str(store_port),
+             "--storage-sqlite-path", str(tmp / "then.db"), "--timeouts-poll-interval", "100"],
+            tmp / "then-resonate.log").start())  # fmt: skip
+        resonate_url = f"http://127.0.0.1:{store_port}"
+        wait_until(lambda: http_ok(f"{resonate_url}/health"), 20, "the dev server then")
+        processes.append(Process(
+            [str(bin_dir / "docflow-gateway"), "--port", str(port)], tmp / "then-gateway.log",
+            env={"RESONATE_URL": resonate_url, "PYTHONPATH": str(tree)}).start())  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{url}/health"), 60, "the gateway then")
+        yield Front(url + PATHS["trigger"], processes[1].pid, [processes[0].pid])
+    finally:
+        for process in processes:
+            process.kill9()
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False,
+                       capture_output=True)  # fmt: skip
+
+
+def run(requests: int, concurrency: int, rounds: int, against: str | None) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp_dir,
+        valkey(Path(tmp_dir)) as redis_url,
+        contextlib.ExitStack() as stack,
+    ):
         tmp = Path(tmp_dir)
         server, resonate_url = resonate_server(str(tmp / "r.db"), tmp / "resonate.log")
         port = free_port()
@@ -114,35 +171,39 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         base = f"http://127.0.0.1:{port}"
         # valkey and the Resonate dev server
         stores = [p.pid for p in psutil.Process().children() if p.pid != gateway.pid]
-        try:
-            wait_until(lambda: http_ok(f"{base}/health"), 60, "the gateway")
-            for path in PATHS.values():  # warm-up
-                asyncio.run(load(base + path, 200, concurrency))
-            # (route, in flight) -> (latencies, rates); one request at a time shows the cost
-            # of a request without any queueing in front of the function's one thread.
-            results: dict[tuple[str, int], tuple[list[float], list[float]]] = {
-                (name, c): ([], []) for name in PATHS for c in (concurrency, 1)
-            }
-            cpu = {key: dict.fromkeys(PARTS, 0.0) for key in results}  # ms per request
-            for _ in range(rounds):
-                for (name, in_flight), (latencies, rates) in results.items():
-                    count = requests if in_flight > 1 else requests // 4
-                    before = cpu_by_part(gateway.pid, stores)
-                    measured, rate = asyncio.run(load(base + PATHS[name], count, in_flight))
-                    for part, seconds in spent(before, cpu_by_part(gateway.pid, stores)).items():
-                        cpu[name, in_flight][part] += seconds * 1000 / count / rounds
-                    latencies.extend(measured)
-                    rates.append(rate)
-        finally:
-            gateway.kill9()
-            server.kill9()
+        stack.callback(gateway.kill9)
+        stack.callback(server.kill9)
+        wait_until(lambda: http_ok(f"{base}/health"), 60, "the gateway")
+        fronts = {name: Front(base + path, gateway.pid, stores) for name, path in PATHS.items()}
+        if against:
+            fronts["then"] = stack.enter_context(front_at(against, tmp))
+        for front in fronts.values():  # warm-up
+            asyncio.run(load(front.url, 200, concurrency))
+        # (route, in flight) -> (latencies, rates); one request at a time shows the cost of a
+        # request without any queueing in front of the function.
+        results: dict[tuple[str, int], tuple[list[float], list[float]]] = {
+            (name, c): ([], []) for name in fronts for c in (concurrency, 1)
+        }
+        cpu = {key: dict.fromkeys(PARTS, 0.0) for key in results}  # ms per request
+        for _ in range(rounds):
+            for (name, in_flight), (latencies, rates) in results.items():
+                count = requests if in_flight > 1 else requests // 4
+                front = fronts[name]
+                before = cpu_by_part(front.gateway, front.stores)
+                measured, rate = asyncio.run(load(front.url, count, in_flight))
+                after = cpu_by_part(front.gateway, front.stores)
+                for part, seconds in spent(before, after).items():
+                    cpu[name, in_flight][part] += seconds * 1000 / count / rounds
+                latencies.extend(measured)
+                rates.append(rate)
 
+    label = {name: text.format(revision=against) for name, text in LABELS.items()}
     rows = []
     for (name, in_flight), (latencies, rates) in results.items():
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         rows.append(
             [
-                LABELS[name],
+                label[name],
                 str(in_flight),
                 f"{p50:.2f}",
                 f"{p99:.2f}",
@@ -150,8 +211,8 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
             ]
         )
 
-    cpu_rows = [[LABELS[name], *(f"{cpu[name, concurrency][part]:.2f}" for part in PARTS),
-                 f"{sum(cpu[name, concurrency].values()):.2f}"] for name in PATHS]  # fmt: skip
+    cpu_rows = [[label[name], *(f"{cpu[name, concurrency][part]:.2f}" for part in PARTS),
+                 f"{sum(cpu[name, concurrency].values()):.2f}"] for name in fronts]  # fmt: skip
 
     def p50_ratio(name: str, in_flight: int, against: str) -> float:
         measured = percentile(results[name, in_flight][0], 50)
@@ -185,6 +246,17 @@ def run(requests: int, concurrency: int, rounds: int) -> None:
         "by cores / total:",
         table(["route", *PARTS, "total"], cpu_rows),
     ]
+    if against:
+        rate = statistics.median(results["trigger", concurrency][1])
+        then = statistics.median(results["then", concurrency][1])
+        met = "met" if rate >= TARGET_THEN * then else "NOT met"
+        sections.append(
+            f"Target: requests/s at {concurrency} in flight ≥ {TARGET_THEN:g} x the trigger's at "
+            f"{against} (the revision that measured 624 when the cold-start issue was filed) — "
+            f"measured {rate:.0f} against {then:.0f}, {rate / then:.2f} x ({met}). That "
+            "revision's gateway ran each function on one thread in its own process (its CPU is "
+            "counted as the gateway's), with the Resonate SDK in the trigger."
+        )
     publish(
         "Front door (trigger Lambda behind the local gateway)",
         command_line("benchmarks.front_door"),
@@ -197,8 +269,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", metavar="REV", help="also measure this revision's trigger")
     args = parser.parse_args()
-    run(args.requests, args.concurrency, args.rounds)
+    run(args.requests, args.concurrency, args.rounds, args.against)
 
 
 if __name__ == "__main__":
