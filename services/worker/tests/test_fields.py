@@ -89,9 +89,9 @@ def test_dates_are_read_in_each_language_and_say_when_unsure(
     ("currency", "iso", "certainty"),
     [(("USD", 0.95), "2017-11-03", 0.9), (("GBP", 0.95), "2017-03-11", 0.9),
      (("USD", 0.65), "2017-11-03", 0.75),  # "$" alone: USD, less sure
-     # A euro sign anywhere: the euro's countries all write the day first, however unsure
-     # the total's own currency is; a currency hardly read says nothing.
-     (("EUR", 0.65), "2017-03-11", 0.9), (("EUR", 0.4), "2017-03-11", 0.6)],
+     # The euro read fairly surely (a sign on the page: 0.65): its countries all write the
+     # day first; a currency read less surely, the date as unsure as it.
+     (("EUR", 0.65), "2017-03-11", 0.9), (("EUR", 0.55), "2017-03-11", 0.65)],
 )  # fmt: skip
 def test_the_currency_reads_an_ambiguous_date_by_its_custom(
     currency: tuple[str, float], iso: str, certainty: float

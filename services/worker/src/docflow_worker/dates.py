@@ -7,7 +7,7 @@ ambiguous; it is read by an explicit rule, and says how certain that reading is:
    (``03/20/2023`` is month first, so ``04/05/2023`` beside it is April 5th);
 2. else the currency of the document: US dollars print month first, the others day first (a
    custom, so a reading by it is a little less certain; by "$" alone, which Australia and
-   Canada write too, as uncertain as "$" is US dollars);
+   Canada write too, or by a currency read unsurely, as uncertain as the currency is);
 3. else day first, a guess: such a date is not given as a value at the default threshold.
 """
 
@@ -21,7 +21,7 @@ LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl"]
 MONTH_FIRST_CURRENCIES = {"USD"}
 BY_CURRENCY = 0.9  # an ambiguous date read by the currency's custom (rule 2)
 UNSURE = 0.6  # read by rule 3: a guess
-MIN_CURRENCY_CONFIDENCE = 0.6  # a currency less sure than this says nothing of the order
+MIN_CURRENCY_CONFIDENCE = 0.6  # a currency read less surely says as little of the order
 EARLIEST_YEAR = 1990
 
 # Day, month and year in numbers: 11/03/2017, 11.03.17, 2017-03-11.
@@ -93,10 +93,11 @@ def numeric_order(text: str, currency: tuple[str, float] | None) -> tuple[bool, 
         return orders.pop(), 1.0
     if currency is not None:
         code, confidence = currency
-        if code in MONTH_FIRST_CURRENCIES:  # "$" alone could be another country's dollar
-            return True, max(UNSURE, min(BY_CURRENCY, confidence + 0.1))
-        if confidence >= MIN_CURRENCY_CONFIDENCE:  # any other: a country that writes day first
-            return False, BY_CURRENCY
+        if code not in MONTH_FIRST_CURRENCIES and confidence >= MIN_CURRENCY_CONFIDENCE:
+            return False, BY_CURRENCY  # the euro's, the pound's…: countries writing day first
+        # "$" alone could be another country's dollar; a currency hardly read, another one.
+        month_first = code in MONTH_FIRST_CURRENCIES
+        return month_first, max(UNSURE, min(BY_CURRENCY, confidence + 0.1))
     return False, UNSURE
 
 
