@@ -74,7 +74,7 @@ bench:
 	@$(UV) sync --all-packages --frozen --quiet --group bench
 	$(RUN) python -m benchmarks.resonate_server
 	$(RUN) python -m benchmarks.cold_start
-	$(RUN) python -m benchmarks.front_door --against bf5ee05
+	$(RUN) python -m benchmarks.front_door --against
 	$(RUN) python -m benchmarks.step_overhead
 	$(RUN) python -m benchmarks.scale
 	$(RUN) python -m benchmarks.recovery
