@@ -472,7 +472,9 @@ SURE_RECEIPT = "Corner Coffee\n12 Mill Lane\nReceipt\n05.03.2024 09:12\nTOTAL EU
 
 
 def test_a_scan_missing_a_required_field_is_read_again_and_the_gaps_filled() -> None:
-    first = PageText(page=1, method="ocr", text="Corner Coffee\n12 Mill Lane\nReceipt\nCash 10.00")
+    name_box = Box(left=0.1, top=0.05, right=0.4, bottom=0.1)
+    first = PageText(page=1, method="ocr", text="Corner Coffee\n12 Mill Lane\nReceipt\nCash 10.00",
+                     boxes=[name_box, None, None, None])  # fmt: skip
     again = PageText(page=1, method="ocr", text=SURE_RECEIPT,
                      boxes=[None, None, None, None, Box(left=0.1, top=0.6, right=0.5, bottom=0.65),
                             None])  # fmt: skip
@@ -488,6 +490,7 @@ def test_a_scan_missing_a_required_field_is_read_again_and_the_gaps_filled() -> 
     assert analysis.fields["total"].value == "7.50", "filled from the second reading"
     assert analysis.fields["total"].box == Box(left=0.1, top=0.6, right=0.5, bottom=0.65)
     assert analysis.fields["merchant"].evidence == "Corner Coffee", "the first reading's, kept"
+    assert analysis.fields["merchant"].box == name_box, "boxed where the first reading saw it"
 
 
 def test_a_complete_first_reading_or_a_text_layer_is_not_read_again() -> None:

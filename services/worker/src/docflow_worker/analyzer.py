@@ -253,13 +253,14 @@ class HeuristicAnalyzer:
 
 
 def _payment_document(lines: list[Line], text: str, kind: str) -> dict[str, list[Scored]]:
-    totals, currency = _totals(lines, text)
+    columns = _labels_above(lines)
+    totals, currency = _totals(lines, columns, text)
     # The currency hints at how a date whose day and month could be swapped is written.
     hint = (str(currency[0].value), currency[0].score) if currency else None
     return {
         "merchant" if kind == "receipt" else "vendor": _issuers(lines, kind),
-        "number": _numbers(lines, specific=kind == "receipt"),
-        "date": _dates(lines, text, hint),
+        "number": _numbers(lines, columns, specific=kind == "receipt"),
+        "date": _dates(lines, columns, text, hint),
         "total": totals,
         "currency": currency,
     }
@@ -268,12 +269,13 @@ def _payment_document(lines: list[Line], text: str, kind: str) -> dict[str, list
 # -- totals and their currency -----------------------------------------------------------------
 
 
-def _totals(lines: list[Line], text: str) -> tuple[list[Scored], list[Scored]]:
+def _totals(
+    lines: list[Line], columns: dict[int, Line], text: str
+) -> tuple[list[Scored], list[Scored]]:
     """Each labelled amount, scored by its label; then cross-checked against the others."""
     found: list[tuple[Scored, money.Money, str]] = []  # (candidate, amount, its label's kind)
     not_totals: list[Decimal] = []
     previous: Line | None = None
-    columns = _labels_above(lines)
     for position, line in enumerate(lines):
         amounts = [m for m in money.amounts_in(line.text) if m.amount and _is_money(m, line)]
         if not amounts:
@@ -285,7 +287,7 @@ def _totals(lines: list[Line], text: str) -> tuple[list[Scored], list[Scored]]:
             # A label alone above its value ("Total" on one line, the amount on the next), or
             # level with it in a column of labels.
             label, kind = _total_label(label_line.text, len(label_line.text))
-            if _only_a_label(label_line.text):
+            if _label_alone(label_line.text, [*TOTAL_WORDS, *NOT_TOTAL]):
                 label -= 0.05
             else:
                 label, kind = 0.0, None
@@ -312,13 +314,12 @@ def _is_money(amount: money.Money, line: Line) -> bool:
     return not _TIME_UNIT.match(line.text, amount.end)
 
 
-def _only_a_label(text: str) -> bool:
-    """Whether the line is nothing but a total's label ("Amount due:"), not a table's header
-    ("Description  Qty  Amount")."""
+def _label_alone(text: str, labels: list[str]) -> bool:
+    """Whether the line is nothing but one of ``labels`` ("Amount due:", "NUMBER"): not a
+    table's header ("Description  Qty  Amount"), nor a label with its value."""
     stripped = text.strip()
-    labels = [m for words in (PAYABLE, TOTAL, NOT_TOTAL)
-              for m in vocabulary.finditer(words, stripped)]  # fmt: skip
-    return any(m.start() == 0 and not stripped[m.end() :].strip(" :.") for m in labels)
+    label = vocabulary.match(labels, stripped)
+    return label is not None and not stripped[label.end() :].strip(" :.#")
 
 
 # Words between a label and an amount in a sentence, not a label's own amount ("Total for this
@@ -422,7 +423,9 @@ def _currencies(lines: list[Line], alone: bool = False) -> list[tuple[str, Line]
 # -- dates ----------------------------------------------------------------------------------------
 
 
-def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> list[Scored]:
+def _dates(
+    lines: list[Line], columns: dict[int, Line], text: str, currency: tuple[str, float] | None
+) -> list[Scored]:
     order = dates.numeric_order(text, currency)
     found: list[Scored] = []
     unlabelled: list[tuple[dates.FoundDate, Line]] = []
@@ -430,7 +433,6 @@ def _dates(lines: list[Line], text: str, currency: tuple[str, float] | None) -> 
     # No document is issued after today (a day's grace for time zones): a later date is a due
     # date, or OCR's misreading of a year ("18.05.29").
     latest = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
-    columns = _labels_above(lines)
     towns = _towns(lines)
     for position, line in enumerate(lines):
         found_here = dates.dates_in(line.text, order)
@@ -489,18 +491,18 @@ def _date_label(head: str) -> float | None:
 # -- numbers and issuers ------------------------------------------------------------------------
 
 
-def _numbers(lines: list[Line], specific: bool = False) -> list[Scored]:
-    """The document's number after its label; ``specific``: only after a label that names it
-    outright (a till slip's "No." is its till's, its table's or its phone's)."""
+def _numbers(lines: list[Line], above: dict[int, Line], specific: bool = False) -> list[Scored]:
+    """The document's number after its label (``above``: each line's label above it, by
+    :func:`_labels_above`); ``specific``: only after a label that names it outright (a till
+    slip's "No." is its till's, its table's or its phone's)."""
     found = []
-    above = _labels_above(lines)
     for position, line in enumerate(lines):
         # Its label before it on its line ("Invoice No: 117"), or alone on the line above it
         # ("NUMBER", then "0276"): the label, where the value starts, what the distance costs.
         labelled = [(label, label.end(), 0.0)
                     for label in vocabulary.finditer(INVOICE_NUMBER, line.text)]  # fmt: skip
         label_line = above.get(position)
-        if label_line is not None and _number_label_alone(label_line):
+        if label_line is not None and _label_alone(label_line.text, INVOICE_NUMBER):
             label = vocabulary.match(INVOICE_NUMBER, label_line.text.strip())
             labelled += [(label, 0, 0.05)] if label else []
         for label, start, distance in labelled:
@@ -555,11 +557,6 @@ def _a_label(line: Line) -> bool:
     text = line.text.strip()
     known = vocabulary.match(LABELS, text) is not None and _ends_in_label(line, LABELS)
     return bool(text) and not any(ch.isdigit() for ch in text) and (text.endswith(":") or known)
-
-
-def _number_label_alone(line: Line) -> bool:
-    label = vocabulary.match(INVOICE_NUMBER, line.text.strip())
-    return label is not None and _ends_in_label(line, INVOICE_NUMBER)
 
 
 def _ends_in_label(line: Line, labels: list[str]) -> bool:

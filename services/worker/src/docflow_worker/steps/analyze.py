@@ -106,9 +106,9 @@ def boxed(analysis: Analysis, pages: list[PageText]) -> Analysis:
     """Each field and candidate with the box of its evidence line on its page's picture, where
     the line is found there: the line itself, else the first that holds it (an LLM may quote
     part of a line)."""
-    lines = {
-        page.page: list(zip(page.text.split("\n"), page.boxes, strict=False)) for page in pages
-    }
+    lines: dict[int, list[tuple[str, Box | None]]] = {}
+    for page in pages:  # a page read twice: both readings' lines, on the same picture
+        lines.setdefault(page.page, []).extend(zip(page.text.split("\n"), page.boxes, strict=False))
 
     def box(evidence: str, page: int) -> Box | None:
         on_page = lines.get(page, [])
